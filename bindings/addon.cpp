@@ -1,0 +1,10 @@
+// Module entry: each binding file registers its own exports (one line each).
+#include "common.h"
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  fsbind::RegisterModule(env, exports);
+  fsbind::RegisterCpuScorer(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(fraudscore, Init)

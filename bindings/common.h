@@ -1,0 +1,35 @@
+// Shared helpers of the N-API glue: argument guards with one message format, and the conversion
+// of a JS model description into the core's ModelSpec.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+
+#include "fraudscore/model.h"
+
+namespace fsbind {
+
+// Throws a JS TypeError/RangeError naming the argument, in the format the TS layer uses:
+// "Expected `rows` to be a Float32Array, got number".
+[[noreturn]] void throwType(Napi::Env env, const std::string& msg);
+[[noreturn]] void throwRange(Napi::Env env, const std::string& msg);
+
+std::string describe(const Napi::Value& v);
+
+// The Float32Array at info[i], or a TypeError naming `name`.
+Napi::Float32Array float32Arg(const Napi::CallbackInfo& info, size_t i, const char* name);
+// Like float32Arg but null/undefined gives an empty (IsEmpty()) array.
+Napi::Float32Array optionalFloat32Arg(const Napi::CallbackInfo& info, size_t i, const char* name);
+int32_t intArg(const Napi::CallbackInfo& info, size_t i, const char* name, int32_t lo, int32_t hi);
+
+// { features, transform: Uint8Array, mean, scale: Float32Array, layers: [{in, out, weight, bias}] }
+fraudscore::ModelSpec modelSpecFrom(Napi::Env env, const Napi::Value& v);
+
+void RegisterCpuScorer(Napi::Env env, Napi::Object exports);
+void RegisterModule(Napi::Env env, Napi::Object exports);
+void RegisterTrainer(Napi::Env env, Napi::Object exports);
+void RegisterCuda(Napi::Env env, Napi::Object exports);
+void RegisterInt8(Napi::Env env, Napi::Object exports);
+
+}  // namespace fsbind

@@ -1,0 +1,98 @@
+// ModelSpec checks and weight packing.
+#include <cmath>
+#include <string>
+
+#include "fraudscore/model.h"
+#include "packed.h"
+
+namespace fraudscore {
+
+namespace {
+bool allFinite(const std::vector<float>& v) {
+  for (float x : v)
+    if (!std::isfinite(x)) return false;
+  return true;
+}
+}  // namespace
+
+std::string ModelSpec::validate() const {
+  if (features <= 0) return "features must be > 0";
+  const size_t d = static_cast<size_t>(features);
+  if (transform.size() != d) return "transform has " + std::to_string(transform.size()) +
+                                    " entries, expected " + std::to_string(d);
+  if (mean.size() != d) return "mean has " + std::to_string(mean.size()) + " entries, expected " +
+                               std::to_string(d);
+  if (scale.size() != d) return "scale has " + std::to_string(scale.size()) +
+                                " entries, expected " + std::to_string(d);
+  for (size_t j = 0; j < d; ++j) {
+    if (!std::isfinite(mean[j])) return "mean[" + std::to_string(j) + "] is not finite";
+    if (!std::isfinite(scale[j]) || !(scale[j] > 0.f))
+      return "scale[" + std::to_string(j) + "] must be finite and > 0";
+    if (transform[j] != Transform::kNone && transform[j] != Transform::kLog1p)
+      return "transform[" + std::to_string(j) + "] is unknown";
+  }
+  if (layers.empty()) return "layers is empty";
+  int prev = features;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const DenseLayer& L = layers[l];
+    const std::string name = "layers[" + std::to_string(l) + "]";
+    if (L.in != prev)
+      return name + ".in is " + std::to_string(L.in) + ", expected " + std::to_string(prev);
+    if (L.out <= 0) return name + ".out must be > 0";
+    if (L.weight.size() != static_cast<size_t>(L.in) * L.out)
+      return name + ".weight has " + std::to_string(L.weight.size()) + " values, expected " +
+             std::to_string(static_cast<size_t>(L.in) * L.out);
+    if (L.bias.size() != static_cast<size_t>(L.out))
+      return name + ".bias has " + std::to_string(L.bias.size()) + " values, expected " +
+             std::to_string(L.out);
+    if (!allFinite(L.weight)) return name + ".weight holds a non-finite value";
+    if (!allFinite(L.bias)) return name + ".bias holds a non-finite value";
+    prev = L.out;
+  }
+  if (prev != features)
+    return "the last layer outputs " + std::to_string(prev) + " values, expected " +
+           std::to_string(features) + " (an autoencoder reconstructs its input)";
+  return "";
+}
+
+double ModelSpec::flopsPerRow() const {
+  double f = 0;
+  for (const DenseLayer& L : layers) f += 2.0 * L.in * L.out;
+  return f;
+}
+
+PackedModel packModel(const ModelSpec& spec, int width) {
+  PackedModel P;
+  P.features = spec.features;
+  P.width = width;
+  P.featPad = roundUp(spec.features, width);
+  P.maxPad = P.featPad;
+  P.log1p.resize(spec.features);
+  P.mean = spec.mean;
+  P.invScale.resize(spec.features);
+  for (int j = 0; j < spec.features; ++j) {
+    P.log1p[j] = spec.transform[j] == Transform::kLog1p ? 1 : 0;
+    P.invScale[j] = static_cast<float>(1.0 / static_cast<double>(spec.scale[j]));
+  }
+  for (size_t l = 0; l < spec.layers.size(); ++l) {
+    const DenseLayer& L = spec.layers[l];
+    PackedLayer pl;
+    pl.in = L.in;
+    pl.out = L.out;
+    pl.outPad = roundUp(L.out, width);
+    pl.relu = l + 1 < spec.layers.size();
+    pl.wt = allocAligned(static_cast<size_t>(L.in) * pl.outPad);
+    pl.bias = allocAligned(pl.outPad);
+    for (int i = 0; i < L.in; ++i)
+      for (int o = 0; o < pl.outPad; ++o)
+        pl.wt[static_cast<size_t>(i) * pl.outPad + o] =
+            o < L.out ? L.weight[static_cast<size_t>(o) * L.in + i] : 0.f;
+    for (int o = 0; o < pl.outPad; ++o) pl.bias[o] = o < L.out ? L.bias[o] : 0.f;
+    P.bytes += (static_cast<size_t>(L.in) * pl.outPad + pl.outPad) * sizeof(float);
+    if (pl.outPad > P.maxPad) P.maxPad = pl.outPad;
+    P.layers.push_back(std::move(pl));
+  }
+  return P;
+}
+
+}  // namespace fraudscore
