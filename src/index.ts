@@ -1,0 +1,30 @@
+// Public API of fraudscore. Everything a user imports comes from here.
+export { describeValue, ModelError } from './errors.js';
+export {
+  createModel,
+  type CreateModelOptions,
+  type DenseLayer,
+  type FeatureTransform,
+  flopsPerRow,
+  layerSizes,
+  loadModel,
+  type Model,
+  MODEL_FORMAT_VERSION,
+  type Preprocessing,
+  type Quantization,
+  saveModel,
+  type Threshold,
+  validateModel,
+} from './model.js';
+export {
+  type Backend,
+  backendInfo,
+  type NonFinitePolicy,
+  type Precision,
+  type ScoreOptions,
+  Scorer,
+  type ScorerOptions,
+  type ScoreResult,
+  setThreads,
+} from './scorer.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,381 @@
+// The model artifact: a directory with model.json (everything but the weights) and
+// weights.safetensors (fp32 tensors layers.<i>.weight [out, in] and layers.<i>.bias [out], plus the
+// int8 tensors of a quantized model). model.json pins the weights file by sha256.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+
+import { ModelError } from './errors.js';
+import type { AddonModelSpec } from './native.js';
+import { decodeSafetensors, encodeSafetensors, type Tensor, tensor } from './safetensors.js';
+import { VERSION } from './version.js';
+
+export const MODEL_FORMAT_VERSION = 1;
+
+export type FeatureTransform = 'none' | 'log1p';
+
+export interface Preprocessing {
+  /** Per feature, applied to the raw value before standardization. */
+  transform: FeatureTransform[];
+  /** Per feature mean of the transformed value (fitted on the training split's normal rows). */
+  mean: number[];
+  /** Per feature standard deviation (> 0). */
+  std: number[];
+}
+
+/** y = W x + b with W [out][in] row-major (the PyTorch Linear layout). */
+export interface DenseLayer {
+  in: number;
+  out: number;
+  weight: Float32Array;
+  bias: Float32Array;
+}
+
+export interface Threshold {
+  /** Scores strictly above this are flagged as fraud. */
+  value: number;
+  /** How it was chosen, e.g. 'max-f1' on the validation split. */
+  strategy: string;
+  params?: Record<string, unknown>;
+}
+
+/** Int8 form of the weights (see quantize()). */
+export interface Quantization {
+  scheme: 'int8-symmetric-per-channel';
+  activations: 'static' | 'dynamic';
+  /** Per layer: int8 weights [out][in]. */
+  weights: Int8Array[];
+  /** Per layer: one scale per output channel. */
+  weightScales: Float32Array[];
+  /** Per layer input scale (static activations); empty when dynamic. */
+  inputScales: number[];
+  calibration?: Record<string, unknown>;
+  pruning?: Record<string, unknown>;
+}
+
+export interface Provenance {
+  library: string;
+  libraryVersion: string;
+  createdAt: string;
+  gitCommit?: string;
+  /** sha256 of the training data file. */
+  dataFingerprint?: string;
+  seed?: number;
+  [key: string]: unknown;
+}
+
+export interface Model {
+  formatVersion: number;
+  name: string;
+  version: string;
+  /** Feature names, in the order rows are laid out. */
+  features: string[];
+  preprocessing: Preprocessing;
+  /** Hidden layers use ReLU, the last one is linear and outputs features.length values. */
+  layers: DenseLayer[];
+  /** Dropout used in training (informational; inference has none). */
+  dropout?: number;
+  threshold: Threshold | null;
+  provenance: Provenance;
+  metrics?: Record<string, unknown>;
+  training?: Record<string, unknown>;
+  quantization?: Quantization;
+  /** Free-form extras kept in model.json (reference sample file name, ONNX exports, ...). */
+  extra?: Record<string, unknown>;
+}
+
+/** Layer sizes, input first: [29, 32, 16, 32, 29]. */
+export function layerSizes(model: Pick<Model, 'layers'>): number[] {
+  return model.layers.length === 0 ? [] : [model.layers[0]!.in, ...model.layers.map((l) => l.out)];
+}
+
+/** FLOPs of one row's forward pass (2 per multiply-add). */
+export function flopsPerRow(model: Pick<Model, 'layers'>): number {
+  return model.layers.reduce((s, l) => s + 2 * l.in * l.out, 0);
+}
+
+// ---- creation --------------------------------------------------------------------------------
+
+export interface CreateModelOptions {
+  /** Feature names, or a count (names f0, f1, ...). */
+  features: string[] | number;
+  /** Hidden layer sizes. @default [32, 16, 32] */
+  hidden?: number[];
+  /** Seed of the weight initialization. @default 0 */
+  seed?: number;
+  /** @default identity: no transform, mean 0, std 1 */
+  preprocessing?: Preprocessing;
+  /** @default 'model' */
+  name?: string;
+  threshold?: Threshold | null;
+  /** @default 0.1 */
+  dropout?: number;
+}
+
+/** A seeded generator (SplitMix32 variant of mulberry32): same seed, same weights, everywhere. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * [sync] A model with random weights (Kaiming-uniform as torch.nn.Linear), for tests and as the
+ * starting point of training.
+ */
+export function createModel(options: CreateModelOptions): Model {
+  const features =
+    typeof options.features === 'number'
+      ? Array.from({ length: options.features }, (_, i) => `f${i}`)
+      : [...options.features];
+  const d = features.length;
+  if (d < 1) throw new RangeError('Expected `features` to name at least one feature, got 0');
+  if (new Set(features).size !== d) throw new RangeError('Expected `features` to be distinct names');
+  const hidden = options.hidden ?? [32, 16, 32];
+  for (const [i, h] of hidden.entries()) {
+    if (!Number.isInteger(h) || h < 1) {
+      throw new RangeError(`Expected \`hidden[${i}]\` to be a positive integer, got ${h}`);
+    }
+  }
+  const rand = mulberry32(options.seed ?? 0);
+  const sizes = [d, ...hidden, d];
+  const layers: DenseLayer[] = [];
+  for (let l = 0; l + 1 < sizes.length; l++) {
+    const fanIn = sizes[l]!;
+    const out = sizes[l + 1]!;
+    const bound = 1 / Math.sqrt(fanIn);
+    const weight = new Float32Array(out * fanIn);
+    for (let k = 0; k < weight.length; k++) weight[k] = (rand() * 2 - 1) * bound * Math.sqrt(3);
+    const bias = new Float32Array(out);
+    for (let k = 0; k < out; k++) bias[k] = (rand() * 2 - 1) * bound;
+    layers.push({ in: fanIn, out, weight, bias });
+  }
+  const preprocessing = options.preprocessing ?? {
+    transform: features.map(() => 'none' as const),
+    mean: features.map(() => 0),
+    std: features.map(() => 1),
+  };
+  const model: Model = {
+    formatVersion: MODEL_FORMAT_VERSION,
+    name: options.name ?? 'model',
+    version: '1',
+    features,
+    preprocessing,
+    layers,
+    dropout: options.dropout ?? 0.1,
+    threshold: options.threshold ?? null,
+    provenance: {
+      library: 'fraudscore',
+      libraryVersion: VERSION,
+      createdAt: new Date().toISOString(),
+      seed: options.seed ?? 0,
+    },
+  };
+  validateModel(model);
+  return model;
+}
+
+// ---- validation ------------------------------------------------------------------------------
+
+/** [sync] Checks shapes and values. @throws ModelError naming the field. */
+export function validateModel(model: Model, file = 'model'): void {
+  const fail = (msg: string): never => {
+    throw new ModelError(`${file}: ${msg}`, file);
+  };
+  const d = model.features?.length ?? 0;
+  if (!Array.isArray(model.features) || d === 0) fail('features must be a non-empty array of names');
+  const p = model.preprocessing;
+  if (!p) fail('preprocessing is missing');
+  for (const key of ['transform', 'mean', 'std'] as const) {
+    if (!Array.isArray(p[key]) || p[key].length !== d) {
+      fail(`preprocessing.${key} must have ${d} entries (one per feature), got ${p[key]?.length}`);
+    }
+  }
+  p.transform.forEach((t, j) => {
+    if (t !== 'none' && t !== 'log1p') fail(`preprocessing.transform[${j}] is '${t}', expected 'none' or 'log1p'`);
+  });
+  p.mean.forEach((m, j) => {
+    if (!Number.isFinite(m)) fail(`preprocessing.mean[${j}] (${model.features[j]}) is not finite`);
+  });
+  p.std.forEach((s, j) => {
+    if (!Number.isFinite(s) || s <= 0) fail(`preprocessing.std[${j}] (${model.features[j]}) must be finite and > 0, got ${s}`);
+  });
+  if (!Array.isArray(model.layers) || model.layers.length === 0) fail('layers is empty');
+  let prev = d;
+  model.layers.forEach((l, i) => {
+    if (l.in !== prev) fail(`layers[${i}].in is ${l.in}, expected ${prev}`);
+    if (!(l.weight instanceof Float32Array) || l.weight.length !== l.in * l.out) {
+      fail(`layers[${i}].weight must be a Float32Array of ${l.in * l.out} values, got ${l.weight?.length}`);
+    }
+    if (!(l.bias instanceof Float32Array) || l.bias.length !== l.out) {
+      fail(`layers[${i}].bias must be a Float32Array of ${l.out} values, got ${l.bias?.length}`);
+    }
+    for (const [name, arr] of [['weight', l.weight], ['bias', l.bias]] as const) {
+      for (let k = 0; k < arr.length; k++) {
+        if (!Number.isFinite(arr[k]!)) fail(`layers[${i}].${name}[${k}] is not finite (${arr[k]})`);
+      }
+    }
+    prev = l.out;
+  });
+  if (prev !== d) fail(`the last layer outputs ${prev} values, expected ${d} (one per feature)`);
+  if (model.threshold !== null && model.threshold !== undefined && !Number.isFinite(model.threshold.value)) {
+    fail('threshold.value must be a finite number');
+  }
+}
+
+/** The addon's form of a model (TypedArrays, numeric transforms). */
+export function toAddonSpec(model: Model): AddonModelSpec {
+  return {
+    features: model.features.length,
+    transform: Uint8Array.from(model.preprocessing.transform, (t) => (t === 'log1p' ? 1 : 0)),
+    mean: Float32Array.from(model.preprocessing.mean),
+    scale: Float32Array.from(model.preprocessing.std),
+    layers: model.layers.map((l) => ({ in: l.in, out: l.out, weight: l.weight, bias: l.bias })),
+  };
+}
+
+// ---- save / load -----------------------------------------------------------------------------
+
+export const MODEL_JSON = 'model.json';
+export const WEIGHTS_FILE = 'weights.safetensors';
+
+function weightTensors(model: Model): Record<string, Tensor> {
+  const t: Record<string, Tensor> = {};
+  model.layers.forEach((l, i) => {
+    t[`layers.${i}.weight`] = tensor(l.weight, [l.out, l.in]);
+    t[`layers.${i}.bias`] = tensor(l.bias, [l.out]);
+  });
+  const q = model.quantization;
+  if (q) {
+    q.weights.forEach((w, i) => {
+      const l = model.layers[i]!;
+      t[`layers.${i}.weight_int8`] = tensor(w, [l.out, l.in]);
+      t[`layers.${i}.weight_scale`] = tensor(q.weightScales[i]!, [l.out]);
+    });
+    if (q.inputScales.length > 0) t.input_scales = tensor(Float32Array.from(q.inputScales), [q.inputScales.length]);
+  }
+  return t;
+}
+
+/**
+ * [async] Writes model.json and weights.safetensors into `dir` (created if needed). Files are
+ * written to temporary names and renamed, so a crash never leaves a half-written model.
+ * @returns the sha256 of the weights file
+ */
+export async function saveModel(model: Model, dir: string): Promise<string> {
+  validateModel(model);
+  await mkdir(dir, { recursive: true });
+  const weights = encodeSafetensors(weightTensors(model), { format: 'pt', library: 'fraudscore' });
+  const sha256 = createHash('sha256').update(weights).digest('hex');
+  const { layers, quantization, ...rest } = model;
+  const json = {
+    ...rest,
+    layerSizes: layerSizes(model),
+    weights: { file: WEIGHTS_FILE, sha256, bytes: weights.length },
+    quantization: quantization
+      ? {
+          scheme: quantization.scheme,
+          activations: quantization.activations,
+          inputScales: quantization.inputScales,
+          calibration: quantization.calibration,
+          pruning: quantization.pruning,
+        }
+      : undefined,
+  };
+  const wTmp = join(dir, `.${WEIGHTS_FILE}.tmp`);
+  const jTmp = join(dir, `.${MODEL_JSON}.tmp`);
+  await writeFile(wTmp, weights);
+  await writeFile(jTmp, `${JSON.stringify(json, null, 2)}\n`);
+  await rename(wTmp, join(dir, WEIGHTS_FILE));
+  await rename(jTmp, join(dir, MODEL_JSON));
+  return sha256;
+}
+
+interface ModelJson extends Omit<Model, 'layers' | 'quantization'> {
+  layerSizes: number[];
+  weights: { file: string; sha256: string; bytes: number };
+  quantization?: Omit<Quantization, 'weights' | 'weightScales'>;
+}
+
+/** [async] Reads a model directory. @throws ModelError naming the file and the problem. */
+export async function loadModel(dir: string): Promise<Model> {
+  const jsonPath = resolve(dir, MODEL_JSON);
+  let text: string;
+  try {
+    text = await readFile(jsonPath, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ModelError(
+      code === 'ENOENT' ? `${jsonPath} not found: is ${dir} a fraudscore model directory?` : `${jsonPath}: ${(e as Error).message}`,
+      jsonPath,
+    );
+  }
+  let meta: ModelJson;
+  try {
+    meta = JSON.parse(text) as ModelJson;
+  } catch (e) {
+    throw new ModelError(`${jsonPath} is not valid JSON (truncated or corrupted?): ${(e as Error).message}`, jsonPath);
+  }
+  if (meta.formatVersion !== MODEL_FORMAT_VERSION) {
+    throw new ModelError(
+      `${jsonPath}: format version ${meta.formatVersion} is not supported (this fraudscore reads version ${MODEL_FORMAT_VERSION})`,
+      jsonPath,
+    );
+  }
+  if (!meta.weights?.file || !meta.weights.sha256 || !Array.isArray(meta.layerSizes)) {
+    throw new ModelError(`${jsonPath}: weights.file, weights.sha256 and layerSizes are required`, jsonPath);
+  }
+  const wPath = resolve(dir, meta.weights.file);
+  let buf: Buffer;
+  try {
+    buf = await readFile(wPath);
+  } catch (e) {
+    throw new ModelError(`${wPath}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (e as Error).message}`, wPath);
+  }
+  if (typeof meta.weights.bytes === 'number' && buf.length !== meta.weights.bytes) {
+    throw new ModelError(`${wPath} is truncated or was replaced: ${buf.length} bytes, model.json expects ${meta.weights.bytes}`, wPath);
+  }
+  const sha = createHash('sha256').update(buf).digest('hex');
+  if (sha !== meta.weights.sha256) {
+    throw new ModelError(`${wPath} is corrupted: sha256 ${sha}, model.json expects ${meta.weights.sha256}`, wPath);
+  }
+  const { tensors } = decodeSafetensors(buf, wPath);
+  const sizes = meta.layerSizes;
+  const layers: DenseLayer[] = [];
+  for (let i = 0; i + 1 < sizes.length; i++) {
+    const w = tensors[`layers.${i}.weight`];
+    const b = tensors[`layers.${i}.bias`];
+    if (!w || !b) throw new ModelError(`${wPath}: tensors layers.${i}.weight/bias are missing`, wPath);
+    const [inn, out] = [sizes[i]!, sizes[i + 1]!];
+    if (w.dtype !== 'F32' || w.shape.join() !== `${out},${inn}`) {
+      throw new ModelError(`${wPath}: layers.${i}.weight has shape [${w.shape}] ${w.dtype}, expected [${out},${inn}] F32`, wPath);
+    }
+    if (b.dtype !== 'F32' || b.shape.join() !== `${out}`) {
+      throw new ModelError(`${wPath}: layers.${i}.bias has shape [${b.shape}] ${b.dtype}, expected [${out}] F32`, wPath);
+    }
+    layers.push({ in: inn, out, weight: w.data as Float32Array, bias: b.data as Float32Array });
+  }
+  const { layerSizes: _sizes, weights: _w, quantization: qmeta, ...rest } = meta;
+  const model: Model = { ...rest, layers };
+  if (qmeta) {
+    const weights: Int8Array[] = [];
+    const weightScales: Float32Array[] = [];
+    layers.forEach((l, i) => {
+      const wq = tensors[`layers.${i}.weight_int8`];
+      const ws = tensors[`layers.${i}.weight_scale`];
+      if (!wq || !ws || wq.dtype !== 'I8' || wq.data.length !== l.in * l.out || ws.data.length !== l.out) {
+        throw new ModelError(`${wPath}: int8 tensors of layer ${i} are missing or mis-shaped`, wPath);
+      }
+      weights.push(wq.data as Int8Array);
+      weightScales.push(ws.data as Float32Array);
+    });
+    model.quantization = { ...qmeta, weights, weightScales };
+  }
+  validateModel(model, jsonPath);
+  return model;
+}

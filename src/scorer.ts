@@ -1,0 +1,269 @@
+// Scorer: the public face of the native scoring engines. It validates arguments in TS (the addon
+// checks again, cheaply), picks a backend, and turns a native "first bad value" into a RangeError
+// that names the row, the column and the feature.
+import { describeValue } from './errors.js';
+import { type AddonBadValue, type AddonScorer, addon } from './native.js';
+import { type Model, toAddonSpec } from './model.js';
+
+export type Backend = 'auto' | 'cpu' | 'cuda';
+export type Precision = 'fp32' | 'int8';
+export type NonFinitePolicy = 'error' | 'nan';
+
+export interface ScorerOptions {
+  /** Where to score. 'auto' picks CUDA when a device answers, else the CPU. @default 'auto' */
+  backend?: Backend;
+  /** 'int8' needs a quantized model (see quantize()). @default 'fp32' */
+  precision?: Precision;
+  /** Threads per call on the CPU; 0 = the pool's size (the machine's cores). @default 0 */
+  threads?: number;
+  /** A row holding NaN/Inf: 'error' throws a RangeError naming it, 'nan' gives it a NaN score. @default 'error' */
+  nonFinite?: NonFinitePolicy;
+  /** CPU instruction set; 'auto' picks the best this CPU runs. @default 'auto' */
+  simd?: 'auto' | 'avx512' | 'avx2' | 'sse2';
+}
+
+export interface ScoreOptions {
+  /** Write scores here (length >= rows) instead of allocating. */
+  out?: Float32Array;
+  /** Also compute each feature's squared error (n * features values). @default false */
+  explain?: boolean;
+  /** Write feature errors here instead of allocating (implies explain). */
+  featureErrors?: Float32Array;
+  /** Overrides the scorer's policy for this call. */
+  nonFinite?: NonFinitePolicy;
+}
+
+export interface ScoreResult {
+  /** Mean squared reconstruction error per row, in standardized space. */
+  scores: Float32Array;
+  /** Per row and feature squared error (row-major), when asked for. */
+  featureErrors?: Float32Array;
+}
+
+/** Why a backend was not used, for backendInfo() and errors. */
+function cudaStatus(): { available: boolean; reason?: string } {
+  if (!addon.cudaInfo || !addon.CudaScorer) return { available: false, reason: 'this build has no CUDA backend' };
+  try {
+    const info = addon.cudaInfo();
+    return info.available ? { available: true } : { available: false, reason: info.reason ?? 'no CUDA device answered' };
+  } catch (e) {
+    return { available: false, reason: (e as Error).message };
+  }
+}
+
+const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for('nodejs.dispose');
+
+/**
+ * Scores raw transactions with a model: rows in, reconstruction errors out.
+ *
+ * Zero-copy: `rows` is read in place and outputs are written into arrays allocated up front (or
+ * given by the caller). `score()` runs on the calling thread (use it for small batches);
+ * `scoreAsync()` runs on the libuv pool and never blocks the event loop.
+ */
+export class Scorer {
+  readonly model: Model;
+  readonly backend: 'cpu' | 'cuda';
+  readonly precision: Precision;
+  readonly #d: number;
+  readonly #threads: number;
+  readonly #nonFinite: NonFinitePolicy;
+  #native: AddonScorer | null;
+  #simd: string;
+
+  constructor(model: Model, options: ScorerOptions = {}) {
+    const { backend = 'auto', precision = 'fp32', threads = 0, nonFinite = 'error', simd = 'auto' } = options;
+    if (!['auto', 'cpu', 'cuda'].includes(backend)) {
+      throw new RangeError(`Expected \`backend\` to be 'auto', 'cpu' or 'cuda', got '${backend}'`);
+    }
+    if (precision !== 'fp32' && precision !== 'int8') {
+      throw new RangeError(`Expected \`precision\` to be 'fp32' or 'int8', got '${precision}'`);
+    }
+    if (!Number.isInteger(threads) || threads < 0 || threads > 1024) {
+      throw new RangeError(`Expected \`threads\` to be an integer in [0, 1024], got ${threads}`);
+    }
+    if (nonFinite !== 'error' && nonFinite !== 'nan') {
+      throw new RangeError(`Expected \`nonFinite\` to be 'error' or 'nan', got '${nonFinite}'`);
+    }
+    if (precision === 'int8' && !model.quantization) {
+      throw new RangeError('Expected a quantized model for `precision: "int8"`: run quantize(model, { calibration }) first');
+    }
+    this.model = model;
+    this.precision = precision;
+    this.#d = model.features.length;
+    this.#threads = threads;
+    this.#nonFinite = nonFinite;
+    const spec = toAddonSpec(model);
+    const quant = model.quantization
+      ? {
+          weights: model.quantization.weights,
+          weightScales: model.quantization.weightScales,
+          inputScales: Float32Array.from(model.quantization.inputScales),
+          dynamic: model.quantization.activations === 'dynamic',
+        }
+      : undefined;
+
+    const cuda = backend === 'cpu' ? { available: false } : cudaStatus();
+    if (backend === 'cuda' && !cuda.available) {
+      throw new Error(`backend 'cuda' is not available: ${cuda.reason}`);
+    }
+    if (cuda.available && addon.CudaScorer) {
+      this.backend = 'cuda';
+      this.#native = new addon.CudaScorer(spec, { precision, quant });
+      this.#simd = 'cuda';
+    } else if (precision === 'int8') {
+      if (!addon.CpuInt8Scorer) throw new Error('this build has no int8 CPU engine');
+      this.backend = 'cpu';
+      const n = new addon.CpuInt8Scorer(spec, quant!, simd === 'auto' ? undefined : simd);
+      this.#native = n;
+      this.#simd = n.simd;
+    } else {
+      this.backend = 'cpu';
+      const n = new addon.CpuScorer(spec, simd === 'auto' ? undefined : simd);
+      this.#native = n;
+      this.#simd = n.simd;
+    }
+  }
+
+  /** Feature names, in the order `rows` must be laid out. */
+  get features(): readonly string[] {
+    return this.model.features;
+  }
+
+  /** The decision threshold stored in the model (null when the model has none). */
+  get threshold(): number | null {
+    return this.model.threshold?.value ?? null;
+  }
+
+  /** The engine in use, e.g. 'cpu-avx512-fp32' or 'cuda-int8'. */
+  get engine(): string {
+    return this.backend === 'cuda' ? `cuda-${this.precision}` : `cpu-${this.#simd}-${this.precision}`;
+  }
+
+  get disposed(): boolean {
+    return this.#native === null;
+  }
+
+  /**
+   * [sync] Scores `rows` (n * features raw values, row-major) on the calling thread.
+   * @returns the scores (`options.out` when given)
+   * @throws TypeError/RangeError naming the bad argument or the first non-finite value
+   */
+  score(rows: Float32Array, options: Omit<ScoreOptions, 'explain' | 'featureErrors'> = {}): Float32Array {
+    const call = this.#prepare(rows, options);
+    const bad = call.native.score(rows, call.scores, null, call.mode, this.#threads);
+    this.#check(bad, rows);
+    return call.scores;
+  }
+
+  /** [sync] Scores and returns each feature's squared error as well. */
+  explain(rows: Float32Array, options: ScoreOptions = {}): Required<ScoreResult> {
+    const call = this.#prepare(rows, { ...options, explain: true });
+    const bad = call.native.score(rows, call.scores, call.featureErrors, call.mode, this.#threads);
+    this.#check(bad, rows);
+    return { scores: call.scores, featureErrors: call.featureErrors! };
+  }
+
+  /**
+   * [async] Scores off the event loop. `rows` and the outputs must not be written to until the
+   * promise settles.
+   */
+  async scoreAsync(rows: Float32Array, options: ScoreOptions = {}): Promise<ScoreResult> {
+    const call = this.#prepare(rows, options);
+    const bad = await call.native.scoreAsync(rows, call.scores, call.featureErrors, call.mode, this.#threads);
+    this.#check(bad, rows);
+    return call.featureErrors ? { scores: call.scores, featureErrors: call.featureErrors } : { scores: call.scores };
+  }
+
+  /** [sync] Frees the native engine. Safe to call twice; any later call throws. */
+  dispose(): void {
+    this.#native?.dispose();
+    this.#native = null;
+  }
+
+  [disposeSymbol](): void {
+    this.dispose();
+  }
+
+  #prepare(rows: Float32Array, options: ScoreOptions) {
+    const native = this.#native;
+    if (native === null) throw new TypeError('Expected `scorer` to be usable, got a disposed scorer');
+    const d = this.#d;
+    if (!(rows instanceof Float32Array)) {
+      throw new TypeError(`Expected \`rows\` to be a Float32Array, got ${describeValue(rows)}`);
+    }
+    if (rows.length === 0) throw new RangeError('Expected `rows` to hold at least one row, got 0 values');
+    if (rows.length % d !== 0) {
+      throw new RangeError(`Expected \`rows\` to be a Float32Array of n*${d} values, got ${rows.length} values`);
+    }
+    const n = rows.length / d;
+    let scores = options.out;
+    if (scores === undefined) scores = new Float32Array(n);
+    else if (!(scores instanceof Float32Array)) {
+      throw new TypeError(`Expected \`out\` to be a Float32Array, got ${describeValue(scores)}`);
+    } else if (scores.length < n) {
+      throw new RangeError(`Expected \`out\` to hold at least ${n} values, got ${scores.length}`);
+    }
+    let featureErrors: Float32Array | null = null;
+    if (options.featureErrors !== undefined) {
+      if (!(options.featureErrors instanceof Float32Array)) {
+        throw new TypeError(`Expected \`featureErrors\` to be a Float32Array, got ${describeValue(options.featureErrors)}`);
+      }
+      if (options.featureErrors.length < n * d) {
+        throw new RangeError(`Expected \`featureErrors\` to hold at least ${n * d} values, got ${options.featureErrors.length}`);
+      }
+      featureErrors = options.featureErrors;
+    } else if (options.explain) {
+      featureErrors = new Float32Array(n * d);
+    }
+    const policy = options.nonFinite ?? this.#nonFinite;
+    if (policy !== 'error' && policy !== 'nan') {
+      throw new RangeError(`Expected \`nonFinite\` to be 'error' or 'nan', got '${policy}'`);
+    }
+    const mode: 0 | 1 = policy === 'nan' ? 1 : 0;
+    // A view of exactly n scores, so callers can pass a larger reusable buffer.
+    if (scores.length !== n) scores = scores.subarray(0, n);
+    return { native, scores, featureErrors, mode };
+  }
+
+  #check(bad: AddonBadValue, rows: Float32Array): void {
+    if (bad === null) return;
+    const [row, col] = bad;
+    const value = rows[row * this.#d + col];
+    const name = this.model.features[col];
+    const why =
+      Number.isFinite(value) && this.model.preprocessing.transform[col] === 'log1p'
+        ? `${value}, outside log1p's domain (> -1)`
+        : String(value);
+    const err = new RangeError(`Expected \`rows\` to hold finite values: row ${row}, column ${col} (${name}) is ${why}`);
+    Object.assign(err, { code: 'ERR_FRAUDSCORE_NON_FINITE', row, column: col, feature: name });
+    throw err;
+  }
+}
+
+/** What the native addon can run on this machine. */
+export function backendInfo() {
+  const cpu = addon.cpuInfo();
+  const cudaDetail = addon.cudaInfo ? safeCudaInfo() : { available: false, reason: 'this build has no CUDA backend' };
+  return {
+    cpu,
+    cuda: cudaDetail,
+    /** What `backend: 'auto'` picks. */
+    auto: cudaDetail.available ? ('cuda' as const) : ('cpu' as const),
+  };
+}
+
+function safeCudaInfo() {
+  try {
+    return addon.cudaInfo!();
+  } catch (e) {
+    return { available: false, reason: (e as Error).message };
+  }
+}
+
+/** [sync] Sets the size of the native CPU thread pool (default: the machine's cores). */
+export function setThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
+    throw new RangeError(`Expected \`threads\` to be an integer in [1, 1024], got ${threads}`);
+  }
+  addon.setThreads(threads);
+}
