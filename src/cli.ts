@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+// The `fraudscore` command line: `fraudscore <command> [options]`, `fraudscore <command> --help`.
+import { type Command, parseCommandArgs, UsageError } from './cli/command.js';
+import { commands } from './cli/commands/index.js';
+import { ModelError } from './errors.js';
+import { VERSION } from './version.js';
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    `fraudscore ${VERSION}: credit-card fraud scoring with an autoencoder`,
+    '',
+    'Usage: fraudscore <command> [options]     (fraudscore <command> --help for details)',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v') {
+    console.log(VERSION);
+    return 0;
+  }
+  const cmd: Command | undefined = commands.find((c) => c.name === name);
+  if (!cmd) {
+    console.error(`fraudscore: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    const { values, positionals } = parseCommandArgs(cmd, rest);
+    if (values.help) {
+      console.log(cmd.help);
+      return 0;
+    }
+    const code = await cmd.run(values, positionals);
+    return typeof code === 'number' ? code : 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`fraudscore ${name}: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof ModelError || (e as { name?: string }).name === 'DataError' || e instanceof RangeError) {
+      console.error(`fraudscore ${name}: ${(e as Error).message}`);
+      return 1;
+    }
+    console.error(`fraudscore ${name}: ${(e as Error).stack ?? e}`);
+    return 1;
+  }
+}
+
+// Run when executed directly (node dist/cli.js, the `fraudscore` bin, or tsx src/cli.ts).
+const invoked = process.argv[1] ?? '';
+if (/(?:^|[\\/])(cli\.(?:js|ts)|fraudscore)$/.test(invoked)) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      console.error(e);
+      process.exitCode = 1;
+    },
+  );
+}
