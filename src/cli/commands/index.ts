@@ -1,5 +1,9 @@
-// Every CLI command, one line each (keep alphabetical).
+// Every CLI command, one import and one list line each.
 import type { Command } from '../command.js';
 import { info } from './info.js';
+import { score } from './score.js';
 
-export const commands: Command[] = [info];
+export const commands: Command[] = [
+  info,
+  score,
+];
