@@ -1,0 +1,310 @@
+// Scoring kernels; see score_kernels.cuh for their shapes and why.
+#include <math.h>
+
+#include "score_kernels.cuh"
+
+namespace fraudscore {
+namespace cudakernels {
+
+namespace {
+
+__device__ __forceinline__ void reportBad(const Io& io, int64_t row, int col, int d) {
+  atomicMin(io.badKey, static_cast<unsigned long long>(io.rowBase + row) * d + col);
+}
+
+// Rounds half away from zero and clamps to [-127, 127] (the contract's q), as an int.
+__device__ __forceinline__ int quantize(float x, float invSx) {
+  const float q = fminf(fmaxf(roundf(x * invSx), -127.f), 127.f);
+  return static_cast<int>(q);
+}
+
+__device__ __forceinline__ int pack4(int a, int b, int c, int d) {
+  return (a & 0xff) | ((b & 0xff) << 8) | ((c & 0xff) << 16) | (static_cast<unsigned>(d & 0xff) << 24);
+}
+
+// Coalesced copy of `count` floats from global to shared (16-byte loads when aligned).
+__device__ __forceinline__ void loadTile(float* dst, const float* src, int count) {
+  if ((reinterpret_cast<uintptr_t>(src) & 15) == 0) {
+    const int n4 = count >> 2;
+    const float4* s4 = reinterpret_cast<const float4*>(src);
+    for (int k = threadIdx.x; k < n4; k += blockDim.x) {
+      const float4 v = __ldg(s4 + k);
+      dst[4 * k] = v.x;
+      dst[4 * k + 1] = v.y;
+      dst[4 * k + 2] = v.z;
+      dst[4 * k + 3] = v.w;
+    }
+    for (int k = 4 * n4 + threadIdx.x; k < count; k += blockDim.x) dst[k] = __ldg(src + k);
+  } else {
+    for (int k = threadIdx.x; k < count; k += blockDim.x) dst[k] = __ldg(src + k);
+  }
+}
+
+__device__ __forceinline__ void storeTile(float* dst, const float* src, int count) {
+  for (int k = threadIdx.x; k < count; k += blockDim.x) dst[k] = src[k];
+}
+
+// Preprocesses the thread's row from the shared tile into z (padded lanes 0). Returns the first bad
+// column, or -1.
+__device__ __forceinline__ int preprocess(const Prep& p, const float* row, float (&z)[kW]) {
+  int badCol = -1;
+#pragma unroll
+  for (int j = 0; j < kW; ++j) {
+    if (j < p.d) {
+      float x = row[j];
+      if ((p.log1pMask >> j) & 1u) x = log1pf(x);
+      const float v = (x - p.mean[j]) * p.invScale[j];
+      if (!isfinite(v) && badCol < 0) badCol = j;
+      z[j] = v;
+    } else {
+      z[j] = 0.f;
+    }
+  }
+  return badCol;
+}
+
+// One fp32 layer with compile-time indices into the parameter's weights.
+template <int L>
+__device__ __forceinline__ void layerFp32(const FixedFp32& p, float (&a)[kW]) {
+  if (L >= p.prep.nLayers) return;
+  const bool relu = L + 1 < p.prep.nLayers;
+  const int in = p.prep.in[L], out = p.prep.out[L];
+  float y[kW];
+#pragma unroll
+  for (int o = 0; o < kW; ++o) {
+    float s = 0.f;
+    if (o < out) {
+      s = p.b[L][o];
+#pragma unroll
+      for (int g = 0; g < kW / 8; ++g) {
+        if (g * 8 < in) {
+#pragma unroll
+          for (int k = 0; k < 8; ++k) s = fmaf(p.w[L][o][g * 8 + k], a[g * 8 + k], s);
+        }
+      }
+      if (relu) s = s > 0.f ? s : 0.f;
+    }
+    y[o] = s;
+  }
+#pragma unroll
+  for (int o = 0; o < kW; ++o) a[o] = y[o];
+}
+
+template <int L>
+__device__ __forceinline__ void layerInt8(const FixedInt8& p, float (&a)[kW]) {
+  if (L >= p.prep.nLayers) return;
+  const bool relu = L + 1 < p.prep.nLayers;
+  const int in = p.prep.in[L], out = p.prep.out[L];
+  const float inv = p.invSx[L];
+  int q[kW / 4];
+#pragma unroll
+  for (int g = 0; g < kW / 4; ++g)
+    q[g] = pack4(quantize(a[4 * g], inv), quantize(a[4 * g + 1], inv), quantize(a[4 * g + 2], inv),
+                 quantize(a[4 * g + 3], inv));
+  float y[kW];
+#pragma unroll
+  for (int o = 0; o < kW; ++o) {
+    float s = 0.f;
+    if (o < out) {
+      int acc = 0;
+#pragma unroll
+      for (int g = 0; g < kW / 8; ++g) {
+        if (g * 8 < in) {
+          acc = __dp4a(q[2 * g], p.wq[L][o][2 * g], acc);
+          acc = __dp4a(q[2 * g + 1], p.wq[L][o][2 * g + 1], acc);
+        }
+      }
+      s = fmaf(static_cast<float>(acc), p.scale[L][o], p.b[L][o]);
+      if (relu) s = s > 0.f ? s : 0.f;
+    }
+    y[o] = s;
+  }
+#pragma unroll
+  for (int o = 0; o < kW; ++o) a[o] = y[o];
+}
+
+template <typename P>
+__device__ __forceinline__ void forwardAll(const P& p, float (&a)[kW]);
+
+template <>
+__device__ __forceinline__ void forwardAll(const FixedFp32& p, float (&a)[kW]) {
+  static_assert(kFixedLayers == 6, "unroll below lists kFixedLayers layers");
+  layerFp32<0>(p, a);
+  layerFp32<1>(p, a);
+  layerFp32<2>(p, a);
+  layerFp32<3>(p, a);
+  layerFp32<4>(p, a);
+  layerFp32<5>(p, a);
+}
+
+template <>
+__device__ __forceinline__ void forwardAll(const FixedInt8& p, float (&a)[kW]) {
+  layerInt8<0>(p, a);
+  layerInt8<1>(p, a);
+  layerInt8<2>(p, a);
+  layerInt8<3>(p, a);
+  layerInt8<4>(p, a);
+  layerInt8<5>(p, a);
+}
+
+template <typename P>
+__global__ void __launch_bounds__(kFixedThreads) fixedKernel(const __grid_constant__ P p, const Io io) {
+  __shared__ float tile[kFixedThreads * kW];
+  const int d = p.prep.d;
+  const float invD = 1.0f / static_cast<float>(d);
+  for (int64_t t0 = static_cast<int64_t>(blockIdx.x) * kFixedThreads; t0 < io.n;
+       t0 += static_cast<int64_t>(gridDim.x) * kFixedThreads) {
+    const int rowsHere = io.n - t0 < kFixedThreads ? static_cast<int>(io.n - t0) : kFixedThreads;
+    loadTile(tile, io.rows + t0 * d, rowsHere * d);
+    __syncthreads();
+    const int r = threadIdx.x;
+    if (r < rowsHere) {
+      float* myRow = tile + r * d;
+      float z[kW];
+      const int badCol = preprocess(p.prep, myRow, z);
+      if (badCol >= 0 && !io.nanMode) {
+        reportBad(io, t0 + r, badCol, d);
+      } else {
+        float a[kW];
+#pragma unroll
+        for (int j = 0; j < kW; ++j) a[j] = badCol >= 0 ? 0.f : z[j];
+        forwardAll(p, a);
+        float s = 0.f;
+#pragma unroll
+        for (int j = 0; j < kW; ++j) {
+          if (j < d) {
+            const float e = a[j] - z[j];
+            // The row's own slot of the tile is free now: stage feature errors there for a
+            // coalesced store below.
+            if (io.featureErrors) myRow[j] = badCol >= 0 ? __int_as_float(0x7fc00000) : e * e;
+            s = fmaf(e, e, s);
+          }
+        }
+        io.scores[t0 + r] = badCol >= 0 ? __int_as_float(0x7fc00000) : s * invD;
+      }
+    }
+    if (io.featureErrors) {
+      __syncthreads();
+      storeTile(io.featureErrors + t0 * d, tile, rowsHere * d);
+    }
+    __syncthreads();
+  }
+}
+
+// ---- generic: one warp per row --------------------------------------------------------------------
+
+template <bool INT8>
+__global__ void __launch_bounds__(kGenericWarps * 32) genericKernel(const __grid_constant__ Generic p,
+                                                                  const Io io) {
+  extern __shared__ float smem[];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int W = p.maxWidth;
+  const int d = p.d;
+  const int dPad = (d + 3) & ~3;
+  float* z = smem + warp * (2 * W + dPad + W / 4);
+  float* const act0 = z + dPad;
+  float* const act1 = z + dPad + W;
+  int* qbuf = reinterpret_cast<int*>(z + dPad + 2 * W);
+  const int64_t warpsTotal = static_cast<int64_t>(gridDim.x) * kGenericWarps;
+  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kGenericWarps + warp; row < io.n; row += warpsTotal) {
+    const float* src = io.rows + row * d;
+    int myBad = d;  // first bad column seen by this lane
+    for (int j = lane; j < d; j += 32) {
+      float x = src[j];
+      if (p.log1p[j]) x = log1pf(x);
+      const float v = (x - p.mean[j]) * p.invScale[j];
+      if (!isfinite(v) && j < myBad) myBad = j;
+      z[j] = v;
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) myBad = min(myBad, __shfl_xor_sync(0xffffffffu, myBad, off));
+    const bool bad = myBad < d;
+    if (bad && !io.nanMode) {
+      if (lane == 0) reportBad(io, row, myBad, d);
+      continue;
+    }
+    for (int j = lane; j < W; j += 32) act0[j] = (j < d && !bad) ? z[j] : 0.f;
+    __syncwarp();
+    int cur = 0;
+    for (int l = 0; l < p.nLayers; ++l) {
+      const int in = p.in[l], out = p.out[l];
+      const bool relu = l + 1 < p.nLayers;
+      const float* x = cur ? act1 : act0;
+      float* y = cur ? act0 : act1;
+      if (INT8) {
+        const float inv = p.invSx[l];
+        const int in4 = (in + 3) >> 2;
+        for (int g = lane; g < in4; g += 32) {
+          const int i = 4 * g;
+          qbuf[g] = pack4(quantize(x[i], inv), i + 1 < in ? quantize(x[i + 1], inv) : 0,
+                          i + 2 < in ? quantize(x[i + 2], inv) : 0, i + 3 < in ? quantize(x[i + 3], inv) : 0);
+        }
+        __syncwarp();
+        const int* wq = p.wq + p.qOff[l];
+        const float* sc = p.scale + p.bOff[l];
+        const float* b = p.b + p.bOff[l];
+        for (int o = lane; o < out; o += 32) {
+          int acc = 0;
+          const int* wr = wq + static_cast<int64_t>(o) * in4;
+          for (int g = 0; g < in4; ++g) acc = __dp4a(qbuf[g], __ldg(wr + g), acc);
+          float s = fmaf(static_cast<float>(acc), sc[o], b[o]);
+          y[o] = relu ? (s > 0.f ? s : 0.f) : s;
+        }
+      } else {
+        const float* wT = p.wT + p.wOff[l];
+        const float* b = p.b + p.bOff[l];
+        for (int o = lane; o < out; o += 32) {
+          float s = __ldg(b + o);
+          for (int i = 0; i < in; ++i) s = fmaf(__ldg(wT + static_cast<int64_t>(i) * out + o), x[i], s);
+          y[o] = relu ? (s > 0.f ? s : 0.f) : s;
+        }
+      }
+      __syncwarp();
+      cur ^= 1;
+    }
+    const float* yv = cur ? act1 : act0;
+    float s = 0.f;
+    for (int j = lane; j < d; j += 32) {
+      const float e = yv[j] - z[j];
+      s = fmaf(e, e, s);
+      if (io.featureErrors) io.featureErrors[row * d + j] = bad ? __int_as_float(0x7fc00000) : e * e;
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
+    if (lane == 0) io.scores[row] = bad ? __int_as_float(0x7fc00000) : s / static_cast<float>(d);
+    __syncwarp();
+  }
+}
+
+}  // namespace
+
+void launchFixedFp32(const FixedFp32& p, const Io& io, int blocks, cudaStream_t s) {
+  fixedKernel<FixedFp32><<<blocks, kFixedThreads, 0, s>>>(p, io);
+}
+
+void launchFixedInt8(const FixedInt8& p, const Io& io, int blocks, cudaStream_t s) {
+  fixedKernel<FixedInt8><<<blocks, kFixedThreads, 0, s>>>(p, io);
+}
+
+size_t genericSmemBytes(int maxWidth, int d) {
+  const int dPad = (d + 3) & ~3;
+  return static_cast<size_t>(kGenericWarps) * (2 * maxWidth + dPad + maxWidth / 4) * sizeof(float);
+}
+
+cudaError_t genericSetSmemLimit(size_t bytes) {
+  cudaError_t e = cudaFuncSetAttribute(genericKernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       static_cast<int>(bytes));
+  if (e != cudaSuccess) return e;
+  return cudaFuncSetAttribute(genericKernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              static_cast<int>(bytes));
+}
+
+void launchGeneric(const Generic& p, bool int8, const Io& io, int blocks, size_t smem, cudaStream_t s) {
+  if (int8)
+    genericKernel<true><<<blocks, kGenericWarps * 32, smem, s>>>(p, io);
+  else
+    genericKernel<false><<<blocks, kGenericWarps * 32, smem, s>>>(p, io);
+}
+
+}  // namespace cudakernels
+}  // namespace fraudscore
