@@ -1,0 +1,570 @@
+// Trainer: minibatch scheduling, gradient reduction, Adam, threads. The arithmetic of one slice of
+// a minibatch lives in the per-ISA kernels (train_kernel.h).
+#include "fraudscore/train.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "fraudscore/cpu.h"
+#include "packed.h"
+#include "train_kernel.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
+
+namespace fraudscore {
+
+namespace {
+
+uint64_t splitmix64(uint64_t& s) {
+  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// xoshiro256** (Blackman & Vigna): fixed algorithm, so a seed gives the same shuffles everywhere.
+struct Xoshiro256 {
+  uint64_t s[4];
+  explicit Xoshiro256(uint64_t seed) {
+    for (auto& w : s) w = splitmix64(seed);
+  }
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t next() {
+    const uint64_t result = rotl(s[1] * 5, 7) * 9;
+    const uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+  }
+  // Uniform integer in [0, bound), unbiased (Lemire's multiply-and-reject).
+  uint64_t below(uint64_t bound) {
+    __uint128_t m = static_cast<__uint128_t>(next()) * bound;
+    uint64_t lo = static_cast<uint64_t>(m);
+    if (lo < bound) {
+      const uint64_t threshold = (0 - bound) % bound;
+      while (lo < threshold) {
+        m = static_cast<__uint128_t>(next()) * bound;
+        lo = static_cast<uint64_t>(m);
+      }
+    }
+    return static_cast<uint64_t>(m >> 64);
+  }
+};
+
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(_M_X64)
+  _mm_pause();
+#endif
+}
+
+// Reusable barrier for the epoch's threads. Spins briefly (a minibatch phase takes tens of
+// microseconds, far less than a sleep/wake round trip), then yields so an oversubscribed machine
+// still makes progress.
+class SpinBarrier {
+ public:
+  explicit SpinBarrier(int n) : n_(n) {}
+  void wait() {
+    const unsigned gen = gen_.load(std::memory_order_acquire);
+    if (count_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
+      count_.store(0, std::memory_order_relaxed);
+      gen_.fetch_add(1, std::memory_order_release);
+      return;
+    }
+    int spins = 0;
+    while (gen_.load(std::memory_order_acquire) == gen) {
+      if (++spins < 20000) {
+        cpuRelax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }
+
+ private:
+  const int n_;
+  std::atomic<int> count_{0};
+  std::atomic<unsigned> gen_{0};
+};
+
+SliceGradFn kernelFor(SimdPath p) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (p == SimdPath::kAvx512) return train_avx512::sliceGrad;
+  if (p == SimdPath::kAvx2) return train_avx2::sliceGrad;
+#endif
+  (void)p;
+  return train_sse2::sliceGrad;
+}
+
+std::string optionsError(const TrainOptions& o) {
+  if (!(o.lr > 0.f) || !std::isfinite(o.lr)) return "lr must be finite and > 0";
+  if (!(o.weightDecay >= 0.f) || !std::isfinite(o.weightDecay))
+    return "weightDecay must be finite and >= 0";
+  if (!(o.dropout >= 0.f && o.dropout < 1.f)) return "dropout must be in [0, 1)";
+  if (!(o.beta1 >= 0.f && o.beta1 < 1.f)) return "beta1 must be in [0, 1)";
+  if (!(o.beta2 >= 0.f && o.beta2 < 1.f)) return "beta2 must be in [0, 1)";
+  if (!(o.eps > 0.f) || !std::isfinite(o.eps)) return "eps must be finite and > 0";
+  if (o.threads < 1 || o.threads > 1024) return "threads must be in [1, 1024]";
+  if (o.batchSize < 1 || o.batchSize > (1 << 24)) return "batchSize must be in [1, 16777216]";
+  return "";
+}
+
+}  // namespace
+
+uint32_t dropoutKeepThreshold(float p) {
+  const double keep = std::ldexp(1.0 - static_cast<double>(p), 32);
+  if (keep >= 4294967295.0) return 0xFFFFFFFFu;
+  if (keep <= 0) return 0;
+  return static_cast<uint32_t>(std::llround(keep));
+}
+
+bool dropoutKeep(uint64_t seed, uint64_t step, uint32_t row, uint32_t unit, uint32_t keepThreshold) {
+  // A counter-based hash, so masks do not depend on which thread draws them or in what order.
+  const uint64_t h = mix64(mix64(seed ^ 0x6A09E667F3BCC909ull) + step * 0x9E3779B97F4A7C15ull +
+                           ((static_cast<uint64_t>(row) << 32) | unit));
+  return static_cast<uint32_t>(h >> 32) < keepThreshold;
+}
+
+struct Trainer::Impl {
+  ModelSpec spec;  // preprocessing + shapes; the weights in it are stale (see params)
+  TrainOptions opt;
+  SimdPath path;
+  SliceGradFn kernel;
+  TrainNetRef net;
+  size_t paramCount = 0;  // padded, a multiple of kTrainPad
+  int dP = 0;
+  std::vector<uint8_t> log1p;
+  std::vector<float> invScale;
+  AlignedBuf params, wt, adamM, adamV;
+  size_t wtOff[kMaxTrainLayers];
+  uint64_t step = 0;
+  Xoshiro256 rng{0};
+  uint32_t keepThreshold = 0xFFFFFFFFu;
+  float dropScale = 1.f;
+  std::vector<size_t> perm;
+  // Per-thread scratch: standardized slice, dropout mask, kernel scratch.
+  struct ThreadScratch {
+    AlignedBuf z, mask, work;
+  };
+  std::vector<ThreadScratch> scratch;
+  AlignedBuf sliceGrads;  // maxSlices * paramCount
+  std::vector<float> sliceLoss;
+  int maxSlices = 0;
+
+  void buildLayout() {
+    const int nl = static_cast<int>(spec.layers.size());
+    net.layers = nl;
+    dP = roundUp(spec.features, kTrainPad);
+    net.dP = dP;
+    net.maxP = dP;
+    size_t off = 0, woff = 0;
+    for (int l = 0; l < nl; ++l) {
+      const DenseLayer& L = spec.layers[l];
+      TrainLayerRef& R = net.L[l];
+      R.in = L.in;
+      R.out = L.out;
+      R.inP = roundUp(L.in, kTrainPad);
+      R.outP = roundUp(L.out, kTrainPad);
+      net.maxP = std::max(net.maxP, R.outP);
+      net.wOff[l] = off;
+      off += static_cast<size_t>(R.outP) * R.inP;
+      net.bOff[l] = off;
+      off += R.outP;
+      wtOff[l] = woff;
+      woff += static_cast<size_t>(R.outP) * R.inP;
+    }
+    paramCount = off;
+    params = allocAligned(paramCount);
+    adamM = allocAligned(paramCount);
+    adamV = allocAligned(paramCount);
+    wt = allocAligned(std::max<size_t>(woff, 1));
+    std::memset(params.get(), 0, paramCount * sizeof(float));
+    std::memset(adamM.get(), 0, paramCount * sizeof(float));
+    std::memset(adamV.get(), 0, paramCount * sizeof(float));
+    std::memset(wt.get(), 0, std::max<size_t>(woff, 1) * sizeof(float));
+    for (int l = 0; l < nl; ++l) {
+      TrainLayerRef& R = net.L[l];
+      R.W = params.get() + net.wOff[l];
+      R.b = params.get() + net.bOff[l];
+      R.Wt = wt.get() + wtOff[l];
+      R.gradScale = (l == 0 && opt.dropout > 0.f && nl > 1) ? dropScale : 1.f;
+    }
+  }
+
+  void loadWeights(const std::vector<DenseLayer>& layers) {
+    for (size_t l = 0; l < layers.size(); ++l) {
+      const DenseLayer& L = layers[l];
+      const TrainLayerRef& R = net.L[l];
+      float* W = params.get() + net.wOff[l];
+      float* b = params.get() + net.bOff[l];
+      float* Wt = wt.get() + wtOff[l];
+      for (int o = 0; o < L.out; ++o) {
+        for (int i = 0; i < L.in; ++i) {
+          const float w = L.weight[static_cast<size_t>(o) * L.in + i];
+          W[static_cast<size_t>(o) * R.inP + i] = w;
+          Wt[static_cast<size_t>(i) * R.outP + o] = w;
+        }
+        b[o] = L.bias[o];
+      }
+    }
+  }
+
+  std::vector<DenseLayer> readWeights() const {
+    std::vector<DenseLayer> out(spec.layers.size());
+    for (size_t l = 0; l < out.size(); ++l) {
+      const TrainLayerRef& R = net.L[l];
+      DenseLayer& L = out[l];
+      L.in = R.in;
+      L.out = R.out;
+      L.weight.resize(static_cast<size_t>(R.in) * R.out);
+      L.bias.resize(R.out);
+      const float* W = params.get() + net.wOff[l];
+      const float* b = params.get() + net.bOff[l];
+      for (int o = 0; o < R.out; ++o) {
+        for (int i = 0; i < R.in; ++i)
+          L.weight[static_cast<size_t>(o) * R.in + i] = W[static_cast<size_t>(o) * R.inP + i];
+        L.bias[o] = b[o];
+      }
+    }
+    return out;
+  }
+
+  void ensureScratch(int threads, int slices) {
+    if (static_cast<int>(scratch.size()) < threads) {
+      const size_t zf = static_cast<size_t>(kSliceRows) * dP;
+      const size_t mf = static_cast<size_t>(kSliceRows) * net.L[0].outP;
+      const size_t wf = trainScratchFloats(net, kSliceRows);
+      while (static_cast<int>(scratch.size()) < threads) {
+        ThreadScratch s;
+        s.z = allocAligned(zf);
+        s.mask = allocAligned(mf);
+        s.work = allocAligned(wf);
+        std::memset(s.z.get(), 0, zf * sizeof(float));  // padding columns stay zero
+        scratch.push_back(std::move(s));
+      }
+    }
+    if (maxSlices < slices) {
+      sliceGrads = allocAligned(static_cast<size_t>(slices) * paramCount);
+      sliceLoss.assign(slices, 0.f);
+      maxSlices = slices;
+    }
+  }
+
+  // Standardizes raw row `src` into z (the scoring kernel's arithmetic). Returns the first bad
+  // column, or -1.
+  int standardize(const float* src, float* z) const {
+    int bad = -1;
+    for (int j = 0; j < spec.features; ++j) {
+      float x = src[j];
+      if (log1p[j]) x = std::log1p(x);
+      const float v = (x - spec.mean[j]) * invScale[j];
+      if (!std::isfinite(v) && bad < 0) bad = j;
+      z[j] = v;
+    }
+    return bad;
+  }
+
+  BadValue firstBad(const float* rows, size_t n) const {
+    std::vector<float> z(spec.features);
+    for (size_t r = 0; r < n; ++r) {
+      const int c = standardize(rows + r * spec.features, z.data());
+      if (c >= 0) return BadValue{static_cast<int64_t>(r), c};
+    }
+    return BadValue{};
+  }
+
+  // Gradient of slice s of a minibatch whose rows are idx[0 .. count) (positions batchRow0 ..);
+  // writes sliceGrads[s] and sliceLoss[s].
+  void runSlice(const float* rows, const size_t* idx, int count, int s, int batchRow0,
+                uint64_t stepNo, bool dropout, float gscale, ThreadScratch& ts) {
+    float* z = ts.z.get();
+    for (int r = 0; r < count; ++r)
+      standardize(rows + idx[r] * static_cast<size_t>(spec.features), z + r * dP);
+    const float* mask = nullptr;
+    if (dropout) {
+      const int u = net.L[0].outP;
+      float* m = ts.mask.get();
+      for (int r = 0; r < count; ++r)
+        for (int c = 0; c < u; ++c)
+          m[r * u + c] = dropoutKeep(opt.seed, stepNo, static_cast<uint32_t>(batchRow0 + r),
+                                     static_cast<uint32_t>(c), keepThreshold)
+                             ? dropScale
+                             : 0.f;
+      mask = m;
+    }
+    sliceLoss[s] = kernel(net, z, count, mask, gscale, ts.work.get(),
+                          sliceGrads.get() + static_cast<size_t>(s) * paramCount);
+  }
+
+  // Sums the slices' gradients for parameters [p0, p1) in slice order and applies Adam there,
+  // refreshing the transposed copy of those weights.
+  void reduceAndStep(size_t p0, size_t p1, int slices, uint64_t stepNo) {
+    const float* G = sliceGrads.get();
+    float* P = params.get();
+    float* M = adamM.get();
+    float* Vv = adamV.get();
+    const double t = static_cast<double>(stepNo + 1);
+    const double bc1 = 1.0 - std::pow(static_cast<double>(opt.beta1), t);
+    const double bc2 = 1.0 - std::pow(static_cast<double>(opt.beta2), t);
+    const float stepSize = static_cast<float>(static_cast<double>(opt.lr) / bc1);
+    const float bc2Sqrt = static_cast<float>(std::sqrt(bc2));
+    const float b1c = 1.f - opt.beta1, b2 = opt.beta2, b2c = 1.f - opt.beta2, eps = opt.eps;
+    const float wd = opt.weightDecay;
+    for (size_t i = p0; i < p1; ++i) {
+      float g = G[i];
+      for (int s = 1; s < slices; ++s) g += G[static_cast<size_t>(s) * paramCount + i];
+      g += wd * P[i];
+      const float m = M[i] + b1c * (g - M[i]);
+      const float v = b2 * Vv[i] + b2c * g * g;
+      M[i] = m;
+      Vv[i] = v;
+      P[i] -= stepSize * (m / (std::sqrt(v) / bc2Sqrt + eps));
+    }
+    // Transposed copy of the weights in [p0, p1).
+    for (int l = 0; l < net.layers; ++l) {
+      const TrainLayerRef& R = net.L[l];
+      const size_t w0 = net.wOff[l], w1 = net.bOff[l];
+      const size_t a = std::max(p0, w0), b = std::min(p1, w1);
+      float* Wt = wt.get() + wtOff[l];
+      for (size_t k = a; k < b; ++k) {
+        const size_t o = (k - w0) / R.inP, i = (k - w0) % R.inP;
+        Wt[i * R.outP + o] = P[k];
+      }
+    }
+  }
+};
+
+Trainer::Trainer(const ModelSpec& spec, const TrainOptions& options) : impl_(new Impl) {
+  std::string err = spec.validate();
+  if (!err.empty()) throw std::invalid_argument("invalid model: " + err);
+  if (spec.layers.size() > static_cast<size_t>(kMaxTrainLayers))
+    throw std::invalid_argument("invalid model: layers has " + std::to_string(spec.layers.size()) +
+                                " entries, at most " + std::to_string(kMaxTrainLayers) +
+                                " can be trained");
+  err = optionsError(options);
+  if (!err.empty()) throw std::invalid_argument("invalid options: " + err);
+  Impl& m = *impl_;
+  m.spec = spec;
+  m.opt = options;
+  m.path = defaultSimd();
+  m.kernel = kernelFor(m.path);
+  m.rng = Xoshiro256(options.seed);
+  if (options.dropout > 0.f) {
+    m.keepThreshold = dropoutKeepThreshold(options.dropout);
+    m.dropScale = static_cast<float>(1.0 / (1.0 - static_cast<double>(options.dropout)));
+  }
+  m.log1p.resize(spec.features);
+  m.invScale.resize(spec.features);
+  for (int j = 0; j < spec.features; ++j) {
+    m.log1p[j] = spec.transform[j] == Transform::kLog1p ? 1 : 0;
+    m.invScale[j] = static_cast<float>(1.0 / static_cast<double>(spec.scale[j]));
+  }
+  m.buildLayout();
+  m.loadWeights(spec.layers);
+}
+
+Trainer::~Trainer() = default;
+
+EpochResult Trainer::trainEpoch(const float* rows, size_t n, const std::atomic<bool>* cancel) {
+  Impl& m = *impl_;
+  EpochResult res;
+  if (n == 0) return res;
+  res.bad = m.firstBad(rows, n);
+  if (res.bad.row >= 0) return res;
+
+  // The epoch's order.
+  m.perm.resize(n);
+  for (size_t i = 0; i < n; ++i) m.perm[i] = i;
+  for (size_t i = n - 1; i > 0; --i) std::swap(m.perm[i], m.perm[m.rng.below(i + 1)]);
+
+  const size_t B = static_cast<size_t>(m.opt.batchSize);
+  const size_t batches = (n + B - 1) / B;
+  const int maxSlices = static_cast<int>((std::min(B, n) + kSliceRows - 1) / kSliceRows);
+  const int T = std::max(1, std::min(m.opt.threads, maxSlices));
+  m.ensureScratch(T, maxSlices);
+  const bool dropout = m.opt.dropout > 0.f && m.spec.layers.size() > 1;
+  const uint64_t step0 = m.step;
+  const double d = m.spec.features;
+
+  SpinBarrier barrier(T);
+  std::atomic<bool> stop{false};
+  double lossSum = 0;  // sum of squared errors, in batch order (thread 0 only)
+  size_t done = 0, rowsDone = 0;
+
+  auto worker = [&](int t) {
+    for (size_t b = 0; b < batches; ++b) {
+      const size_t start = b * B;
+      const int count = static_cast<int>(std::min(B, n - start));
+      const int slices = (count + kSliceRows - 1) / kSliceRows;
+      const float gscale = static_cast<float>(2.0 / (static_cast<double>(count) * d));
+      const uint64_t stepNo = step0 + b;
+      const int s0 = static_cast<int>(static_cast<int64_t>(slices) * t / T);
+      const int s1 = static_cast<int>(static_cast<int64_t>(slices) * (t + 1) / T);
+      for (int s = s0; s < s1; ++s) {
+        const int r0 = s * kSliceRows;
+        const int rc = std::min(kSliceRows, count - r0);
+        m.runSlice(rows, m.perm.data() + start + r0, rc, s, r0, stepNo, dropout, gscale,
+                   m.scratch[t]);
+      }
+      if (T > 1) barrier.wait();
+      // Parameter ranges in whole cache lines, so threads never write the same line of params.
+      const size_t lines = m.paramCount / kTrainPad;
+      const size_t p0 = lines * t / T * kTrainPad, p1 = lines * (t + 1) / T * kTrainPad;
+      m.reduceAndStep(p0, p1, slices, stepNo);
+      if (t == 0) {
+        double sse = 0;
+        for (int s = 0; s < slices; ++s) sse += m.sliceLoss[s];
+        lossSum += sse;
+        ++done;
+        rowsDone += count;
+        if (cancel && cancel->load(std::memory_order_relaxed) && b + 1 < batches)
+          stop.store(true, std::memory_order_relaxed);
+      }
+      if (T > 1) barrier.wait();
+      if (stop.load(std::memory_order_relaxed)) break;
+    }
+  };
+
+  // Helpers wait for `go` so that a failure to start one leaves nobody stuck at the barrier.
+  std::atomic<int> go{0};
+  std::vector<std::thread> helpers;
+  try {
+    for (int t = 1; t < T; ++t)
+      helpers.emplace_back([&, t] {
+        while (go.load(std::memory_order_acquire) == 0) std::this_thread::yield();
+        if (go.load(std::memory_order_acquire) > 0) worker(t);
+      });
+  } catch (...) {
+    go.store(-1, std::memory_order_release);
+    for (auto& h : helpers) h.join();
+    throw;
+  }
+  go.store(1, std::memory_order_release);
+  worker(0);
+  for (auto& h : helpers) h.join();
+
+  m.step = step0 + done;
+  res.batches = done;
+  res.rows = rowsDone;
+  res.cancelled = done < batches;
+  res.loss = rowsDone ? lossSum / (static_cast<double>(rowsDone) * d) : 0.0;
+  return res;
+}
+
+double Trainer::evalLoss(const float* rows, size_t n, BadValue* bad, int threads) const {
+  if (bad) *bad = BadValue{};
+  if (n == 0) return std::numeric_limits<double>::quiet_NaN();
+  // The scoring kernel computes exactly this loss per row (without dropout): reuse it.
+  CpuEngine engine(spec(), impl_->path);
+  std::vector<float> scores(n);
+  const BadValue b = engine.score(rows, n, scores.data(), nullptr, NonFinite::kError, threads);
+  if (b.row >= 0) {
+    if (bad) *bad = b;
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  double s = 0;
+  for (float x : scores) s += x;
+  return s / static_cast<double>(n);
+}
+
+double Trainer::batchGradients(const float* rows, size_t n, bool dropout, uint64_t step,
+                               std::vector<DenseLayer>* grads) {
+  Impl& m = *impl_;
+  if (n == 0) throw std::invalid_argument("batchGradients needs at least one row");
+  const BadValue bad = m.firstBad(rows, n);
+  if (bad.row >= 0)
+    throw std::invalid_argument("row " + std::to_string(bad.row) + " column " +
+                                std::to_string(bad.col) + " is not finite after preprocessing");
+  const int slices = static_cast<int>((n + kSliceRows - 1) / kSliceRows);
+  m.ensureScratch(1, slices);
+  std::vector<size_t> idx(n);
+  for (size_t i = 0; i < n; ++i) idx[i] = i;
+  const double d = m.spec.features;
+  const float gscale = static_cast<float>(2.0 / (static_cast<double>(n) * d));
+  const bool drop = dropout && m.opt.dropout > 0.f && m.spec.layers.size() > 1;
+  for (int s = 0; s < slices; ++s) {
+    const int r0 = s * kSliceRows;
+    const int rc = static_cast<int>(std::min<size_t>(kSliceRows, n - r0));
+    m.runSlice(rows, idx.data() + r0, rc, s, r0, step, drop, gscale, m.scratch[0]);
+  }
+  std::vector<float> sum(m.paramCount);
+  double sse = 0;
+  for (int s = 0; s < slices; ++s) {
+    const float* G = m.sliceGrads.get() + static_cast<size_t>(s) * m.paramCount;
+    for (size_t i = 0; i < m.paramCount; ++i) sum[i] += G[i];
+    sse += m.sliceLoss[s];
+  }
+  if (grads) {
+    grads->assign(m.spec.layers.size(), DenseLayer{});
+    for (size_t l = 0; l < grads->size(); ++l) {
+      const TrainLayerRef& R = m.net.L[l];
+      DenseLayer& L = (*grads)[l];
+      L.in = R.in;
+      L.out = R.out;
+      L.weight.resize(static_cast<size_t>(R.in) * R.out);
+      L.bias.resize(R.out);
+      for (int o = 0; o < R.out; ++o) {
+        for (int i = 0; i < R.in; ++i)
+          L.weight[static_cast<size_t>(o) * R.in + i] =
+              sum[m.net.wOff[l] + static_cast<size_t>(o) * R.inP + i];
+        L.bias[o] = sum[m.net.bOff[l] + o];
+      }
+    }
+  }
+  return sse / (static_cast<double>(n) * d);
+}
+
+std::vector<DenseLayer> Trainer::weights() const { return impl_->readWeights(); }
+
+ModelSpec Trainer::spec() const {
+  ModelSpec s = impl_->spec;
+  s.layers = impl_->readWeights();
+  return s;
+}
+
+void Trainer::setWeights(const std::vector<DenseLayer>& layers) {
+  if (layers.size() != impl_->spec.layers.size())
+    throw std::invalid_argument("invalid weights: " + std::to_string(layers.size()) +
+                                " layers, expected " + std::to_string(impl_->spec.layers.size()));
+  ModelSpec s = impl_->spec;
+  s.layers = layers;
+  const std::string err = s.validate();
+  if (!err.empty()) throw std::invalid_argument("invalid weights: " + err);
+  for (size_t l = 0; l < layers.size(); ++l)
+    if (layers[l].in != impl_->net.L[l].in || layers[l].out != impl_->net.L[l].out)
+      throw std::invalid_argument("invalid weights: layers[" + std::to_string(l) + "] is " +
+                                  std::to_string(layers[l].in) + "x" +
+                                  std::to_string(layers[l].out) + ", expected " +
+                                  std::to_string(impl_->net.L[l].in) + "x" +
+                                  std::to_string(impl_->net.L[l].out));
+  impl_->loadWeights(layers);
+}
+
+uint64_t Trainer::steps() const { return impl_->step; }
+const TrainOptions& Trainer::options() const { return impl_->opt; }
+
+size_t Trainer::bytes() const {
+  const Impl& m = *impl_;
+  size_t f = 4 * m.paramCount + static_cast<size_t>(m.maxSlices) * m.paramCount;
+  f += m.scratch.size() * (static_cast<size_t>(kSliceRows) * (m.dP + m.net.L[0].outP) +
+                           trainScratchFloats(m.net, kSliceRows));
+  return f * sizeof(float) + m.perm.capacity() * sizeof(size_t);
+}
+
+}  // namespace fraudscore
