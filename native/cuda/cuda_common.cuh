@@ -45,7 +45,13 @@ inline bool isUnavailable(cudaError_t e) {
 inline void useDevice(int device, const char* where) {
   int count = 0;
   cudaError_t e = cudaGetDeviceCount(&count);
-  if (e != cudaSuccess) fail(e, "cudaGetDeviceCount", where);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    // cudaInfo words the usual causes plainly ("no CUDA driver found ...").
+    const CudaInfo info = cudaInfo(device);
+    throw CudaError(std::string(where) + ": " + (info.reason.empty() ? cudaGetErrorString(e) : info.reason),
+                    isUnavailable(e) ? "ERR_FRAUDSCORE_CUDA_UNAVAILABLE" : "ERR_FRAUDSCORE_CUDA", static_cast<int>(e));
+  }
   if (device < 0 || device >= count)
     throw CudaError(std::string(where) + ": device " + std::to_string(device) + " does not exist (" +
                         std::to_string(count) + " device(s))",
