@@ -5,7 +5,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fsbind::RegisterModule(env, exports);
   fsbind::RegisterCpuScorer(env, exports);
   fsbind::RegisterTrainer(env, exports);
-  fsbind::RegisterTrainer(env, exports);
   fsbind::RegisterCuda(env, exports);
   return exports;
 }
