@@ -1,0 +1,244 @@
+// The training pipeline: file -> splits -> preprocessing fitted on the training split's normal rows
+// -> native training on those rows with early stopping on the validation split's normal rows ->
+// threshold chosen on the validation split -> metrics on the test split -> run directory.
+// Nothing here looks at the test split before the model and its threshold are fixed.
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+
+import { loadTable } from '../data/load.js';
+import { fitPreprocessing } from '../data/preprocess.js';
+import { splitTable } from '../data/split.js';
+import { rowsWithLabel, type Table } from '../data/table.js';
+import { evaluateScores, type Metrics } from '../eval/metrics.js';
+import { chooseThreshold } from '../eval/threshold.js';
+import { createModel, type DenseLayer, type Model, saveModel, toAddonSpec } from '../model.js';
+import { Scorer } from '../scorer.js';
+import type { TrainConfig } from './config.js';
+import { type AddonTrainer, nativeTrainerClass } from './native-trainer.js';
+import { type DataFingerprint, fingerprintFile, RunDir } from './run-dir.js';
+
+/** One epoch's record (also a line of metrics.jsonl). */
+export interface EpochRecord {
+  epoch: number;
+  epochs: number;
+  /** Mean training loss (with dropout) over the epoch. */
+  trainLoss: number;
+  /** Mean reconstruction error of the validation split's normal rows (no dropout). */
+  valLoss: number;
+  /** True when this epoch is the best so far (its weights are kept). */
+  best: boolean;
+  /** Epochs since the last improvement. */
+  sinceBest: number;
+  seconds: number;
+  rowsPerSecond: number;
+}
+
+export interface TrainOptions {
+  /** Called after every epoch (progress bars, logging). Exceptions from it abort training. */
+  onEpoch?: (record: EpochRecord) => void;
+  /** Aborting stops the epoch in flight after its current minibatch and rejects with the reason. */
+  signal?: AbortSignal;
+  /** Write no run directory (tests, sweeps that keep only a table). @default false */
+  noRunDir?: boolean;
+}
+
+export interface TrainResult {
+  /** The best epoch's weights, with preprocessing, threshold, metrics and provenance. */
+  model: Model;
+  /** The run directory, or null with noRunDir. */
+  runDir: string | null;
+  history: EpochRecord[];
+  bestEpoch: number;
+  stoppedEarly: boolean;
+  validation: Metrics;
+  test: Metrics;
+}
+
+function abortError(signal: AbortSignal): Error {
+  const r = signal.reason;
+  if (r instanceof Error) return r;
+  const e = new Error(r === undefined ? 'Training was aborted' : `Training was aborted: ${String(r)}`);
+  e.name = 'AbortError';
+  return e;
+}
+
+function normalRows(t: Table, part: string): Table {
+  const n = rowsWithLabel(t, 0);
+  if (n.n === 0) throw new RangeError(`The ${part} split has no normal (Class 0) rows to train or validate on`);
+  return n;
+}
+
+async function scoreTable(model: Model, t: Table, threads: number): Promise<Float32Array> {
+  const scorer = new Scorer(model, { backend: 'cpu', threads });
+  try {
+    return (await scorer.scoreAsync(t.rows)).scores;
+  } finally {
+    scorer.dispose();
+  }
+}
+
+/**
+ * [async] Trains a model as `config` says and evaluates it.
+ * @throws {DataError} for bad data, {RangeError} for unusable splits or options, the signal's
+ *   reason when aborted.
+ */
+export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const { signal, onEpoch } = options;
+  if (signal?.aborted) throw abortError(signal);
+  const tc = config.training;
+  if (tc.backend !== 'cpu') {
+    throw new RangeError(
+      `Expected \`training.backend\` to be 'cpu', got '${tc.backend}': the CUDA training step is not wired into train() yet`,
+    );
+  }
+  const threads = tc.threads === 0 ? availableParallelism() : tc.threads;
+  const run = options.noRunDir ? null : await RunDir.create(config);
+  try {
+    const [table, fingerprint] = await Promise.all([
+      loadTable(config.data.path, { features: config.data.features }),
+      fingerprintFile(config.data.path) as Promise<DataFingerprint>,
+    ]);
+    await run?.update({ data: fingerprint });
+    if (!table.labels) {
+      throw new RangeError(
+        `${config.data.path} has no Class column: training needs labels to keep frauds out of training and to choose the threshold`,
+      );
+    }
+    const splits = splitTable(table, {
+      strategy: config.data.split.strategy,
+      ratios: config.data.split.ratios,
+      seed: config.data.split.seed,
+    });
+    const trainNormal = normalRows(splits.train, 'training');
+    const valNormal = normalRows(splits.validation, 'validation');
+    const prep = fitPreprocessing(trainNormal, { log1p: config.data.log1p });
+
+    let model = createModel({
+      features: config.data.features,
+      hidden: config.model.hidden,
+      seed: tc.seed,
+      preprocessing: prep,
+      name: config.output.name,
+      dropout: config.model.dropout,
+    });
+
+    const Trainer = nativeTrainerClass();
+    const trainer: AddonTrainer = new Trainer(toAddonSpec(model), {
+      lr: tc.lr,
+      weightDecay: tc.weight_decay,
+      dropout: config.model.dropout,
+      seed: tc.seed,
+      threads,
+      batchSize: tc.batch_size,
+    });
+    const onAbort = () => trainer.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    const history: EpochRecord[] = [];
+    let best = Number.POSITIVE_INFINITY;
+    let bestEpoch = 0;
+    let bestWeights: DenseLayer[] = model.layers;
+    let sinceBest = 0;
+    let stoppedEarly = false;
+    const t0 = performance.now();
+    try {
+      for (let epoch = 1; epoch <= tc.epochs; epoch++) {
+        if (signal?.aborted) throw abortError(signal);
+        const e0 = performance.now();
+        const r = await trainer.trainEpoch(trainNormal.rows);
+        if (r.cancelled || signal?.aborted) throw abortError(signal as AbortSignal);
+        const seconds = (performance.now() - e0) / 1000;
+        const valLoss = await trainer.evalLoss(valNormal.rows, threads);
+        const improved = valLoss < best;
+        if (improved) {
+          best = valLoss;
+          bestEpoch = epoch;
+          bestWeights = trainer.getWeights();
+          sinceBest = 0;
+        } else {
+          sinceBest++;
+        }
+        const record: EpochRecord = {
+          epoch,
+          epochs: tc.epochs,
+          trainLoss: r.loss,
+          valLoss,
+          best: improved,
+          sinceBest,
+          seconds,
+          rowsPerSecond: r.rows / Math.max(seconds, 1e-9),
+        };
+        history.push(record);
+        await run?.appendMetrics(record);
+        onEpoch?.(record);
+        if (tc.patience > 0 && sinceBest >= tc.patience) {
+          stoppedEarly = epoch < tc.epochs;
+          break;
+        }
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      trainer.dispose();
+    }
+    const trainSeconds = (performance.now() - t0) / 1000;
+    model = { ...model, layers: bestWeights };
+
+    // Threshold on validation (all rows, frauds included), metrics on test.
+    const w = config.data.normal_weight;
+    const valScores = await scoreTable(model, splits.validation, threads);
+    const chosen = chooseThreshold(
+      valScores,
+      splits.validation.labels as Uint8Array,
+      config.threshold.value === null
+        ? { name: config.threshold.strategy }
+        : { name: config.threshold.strategy, value: config.threshold.value },
+      { normalWeight: w },
+    );
+    const validation = evaluateScores(valScores, splits.validation.labels as Uint8Array, {
+      threshold: chosen.value,
+      normalWeight: w,
+    });
+    if (signal?.aborted) throw abortError(signal);
+    const testScores = await scoreTable(model, splits.test, threads);
+    const test = evaluateScores(testScores, splits.test.labels as Uint8Array, { threshold: chosen.value, normalWeight: w });
+
+    const rowsTrained = trainNormal.n * history.length;
+    model = {
+      ...model,
+      threshold: { value: chosen.value, strategy: `${chosen.strategy} on the validation split`, params: chosen.params },
+      metrics: { test, validation, split: 'test', normalWeight: w },
+      training: {
+        config,
+        bestEpoch,
+        epochsRun: history.length,
+        stoppedEarly,
+        bestValLoss: best,
+        seconds: trainSeconds,
+        rowsPerSecond: rowsTrained / Math.max(trainSeconds, 1e-9),
+        rows: { train: trainNormal.n, validation: splits.validation.n, test: splits.test.n },
+      },
+      provenance: {
+        ...model.provenance,
+        gitCommit: run?.info.gitCommit ?? undefined,
+        dataFingerprint: fingerprint.contentSha256 ?? fingerprint.sha256,
+        dataFile: fingerprint,
+        seed: tc.seed,
+      },
+    };
+
+    if (run) {
+      await saveModel(model, join(run.path, 'model'));
+      await run.writeJson('eval.json', { threshold: model.threshold, validation, test, bestEpoch, stoppedEarly });
+      await run.update({ status: 'completed', finishedAt: new Date().toISOString(), bestEpoch });
+    }
+    return { model, runDir: run?.path ?? null, history, bestEpoch, stoppedEarly, validation, test };
+  } catch (e) {
+    if (run) {
+      const cancelled = signal?.aborted === true;
+      await run
+        .update({ status: cancelled ? 'cancelled' : 'failed', finishedAt: new Date().toISOString(), error: (e as Error).message })
+        .catch(() => {});
+    }
+    throw e;
+  }
+}
