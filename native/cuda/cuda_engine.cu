@@ -36,7 +36,9 @@ class CopyPool {
     cv_.notify_all();
     for (auto& w : workers_) w.join();
   }
-  // memcpy split into pieces of at least 1 MiB, run on the pool and the calling thread.
+  // memcpy split into pieces of 1 MiB, run on the pool and the calling thread. One caller at a
+  // time (the engine's mutex): a job ends only when every worker that joined it has left, so a
+  // worker never sees the pieces of two jobs.
   void copy(void* dst, const void* src, size_t bytes) {
     constexpr size_t kPiece = size_t(1) << 20;
     const size_t pieces = (bytes + kPiece - 1) / kPiece;
@@ -44,50 +46,54 @@ class CopyPool {
       std::memcpy(dst, src, bytes);
       return;
     }
+    Job job{static_cast<char*>(dst), static_cast<const char*>(src), bytes, kPiece, pieces};
     {
       std::lock_guard<std::mutex> g(mu_);
-      dst_ = static_cast<char*>(dst);
-      src_ = static_cast<const char*>(src);
-      bytes_ = bytes;
-      piece_ = kPiece;
+      job_ = job;
       next_.store(0);
-      total_ = pieces;
       done_ = 0;
       ++generation_;
     }
     cv_.notify_all();
-    work();
+    const size_t mine = work(job);
     std::unique_lock<std::mutex> lk(mu_);
-    doneCv_.wait(lk, [&] { return done_ == total_; });
-    total_ = 0;
+    done_ += mine;
+    doneCv_.wait(lk, [&] { return done_ == job.pieces && active_ == 0; });
+    job_ = Job{};
   }
 
  private:
-  void work() {
+  struct Job {
+    char* dst = nullptr;
+    const char* src = nullptr;
+    size_t bytes = 0, piece = 0, pieces = 0;
+  };
+  size_t work(const Job& j) {
     size_t finished = 0;
     for (;;) {
       const size_t k = next_.fetch_add(1);
-      if (k >= total_) break;
-      const size_t off = k * piece_;
-      std::memcpy(dst_ + off, src_ + off, std::min(piece_, bytes_ - off));
+      if (k >= j.pieces) break;
+      const size_t off = k * j.piece;
+      std::memcpy(j.dst + off, j.src + off, std::min(j.piece, j.bytes - off));
       ++finished;
     }
-    if (finished) {
-      std::lock_guard<std::mutex> g(mu_);
-      done_ += finished;
-      if (done_ == total_) doneCv_.notify_all();
-    }
+    return finished;
   }
   void loop() {
     uint64_t seen = 0;
+    std::unique_lock<std::mutex> lk(mu_);
     for (;;) {
-      {
-        std::unique_lock<std::mutex> lk(mu_);
-        cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
-        if (stop_) return;
-        seen = generation_;
-      }
-      work();
+      cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      const Job j = job_;  // snapshot under the lock: consistent with next_'s reset
+      ++active_;
+      lk.unlock();
+      const size_t finished = work(j);
+      lk.lock();
+      done_ += finished;
+      --active_;
+      if (active_ == 0) doneCv_.notify_all();
     }
   }
   std::vector<std::thread> workers_;
@@ -95,11 +101,10 @@ class CopyPool {
   std::condition_variable cv_, doneCv_;
   bool stop_ = false;
   uint64_t generation_ = 0;
-  char* dst_ = nullptr;
-  const char* src_ = nullptr;
-  size_t bytes_ = 0, piece_ = 0;
+  Job job_;
   std::atomic<size_t> next_{0};
-  size_t total_ = 0, done_ = 0;
+  size_t done_ = 0;
+  int active_ = 0;
 };
 
 bool isPinned(const void* p) {

