@@ -1,14 +1,15 @@
 // CUDA glue: cudaInfo() and the CudaScorer class, with exactly CpuScorer's JS interface (score,
-// scoreAsync, dispose) so the TS Scorer can pick either; and CudaTrainer for train({ backend: 'cuda' }).
-// CUDA errors become JS errors with a stable `code` (ERR_FRAUDSCORE_CUDA_UNAVAILABLE when no device
-// answers, ERR_FRAUDSCORE_CUDA for a runtime/device failure) and the CUDA status in `cudaStatus`;
-// nothing here aborts the process. Works unchanged in a build without CUDA (the core's stub throws
-// the unavailable error and cudaInfo reports why).
+// scoreAsync, dispose) so the TS Scorer can pick either; and CudaTrainer for train({ backend:
+// 'cuda' }). CUDA errors become JS errors with a stable `code` (ERR_FRAUDSCORE_CUDA_UNAVAILABLE
+// when no device answers, ERR_FRAUDSCORE_CUDA for a runtime/device failure) and the CUDA status in
+// `cudaStatus`; nothing here aborts the process. Works unchanged in a build without CUDA (the
+// core's stub throws the unavailable error and cudaInfo reports why).
+#include "fraudscore/cuda.h"
+
 #include <memory>
 #include <mutex>
 
 #include "common.h"
-#include "fraudscore/cuda.h"
 
 namespace fsbind {
 
@@ -46,7 +47,9 @@ Napi::Value CudaInfoJs(const Napi::CallbackInfo& info) {
     o.Set("totalMemory", static_cast<double>(c.totalMemory));
     o.Set("freeMemory", static_cast<double>(c.freeMemory));
   }
-  auto version = [](int v) { return v ? std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10) : ""; };
+  auto version = [](int v) {
+    return v ? std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10) : "";
+  };
   o.Set("driverVersion", version(c.driverVersion));
   o.Set("runtimeVersion", version(c.runtimeVersion));
   return o;
@@ -68,8 +71,8 @@ ScoreArgs parseScoreArgs(const Napi::CallbackInfo& info, int d) {
   const size_t len = rows.ElementLength();
   if (len == 0) throwRange(env, "Expected `rows` to hold at least one row, got 0 values");
   if (len % static_cast<size_t>(d) != 0)
-    throwRange(env, "Expected `rows` to be a Float32Array of n*" + std::to_string(d) + " values, got " +
-                        std::to_string(len) + " values");
+    throwRange(env, "Expected `rows` to be a Float32Array of n*" + std::to_string(d) +
+                        " values, got " + std::to_string(len) + " values");
   ScoreArgs a;
   a.rows = rows.Data();
   a.n = len / d;
@@ -81,8 +84,8 @@ ScoreArgs parseScoreArgs(const Napi::CallbackInfo& info, int d) {
   Napi::Float32Array fe = optionalFloat32Arg(info, 2, "featureErrors");
   if (!fe.IsEmpty()) {
     if (fe.ElementLength() < a.n * d)
-      throwRange(env, "Expected `featureErrors` to hold at least " + std::to_string(a.n * d) + " values, got " +
-                          std::to_string(fe.ElementLength()));
+      throwRange(env, "Expected `featureErrors` to hold at least " + std::to_string(a.n * d) +
+                          " values, got " + std::to_string(fe.ElementLength()));
     a.featureErrors = fe.Data();
   }
   a.mode = intArg(info, 3, "nonFinite", 0, 1) == 1 ? NonFinite::kNaN : NonFinite::kError;
@@ -99,32 +102,41 @@ Napi::Value badToJs(Napi::Env env, const BadValue& bad) {
 }
 
 // { weights: Int8Array[], weightScales: Float32Array[], inputScales: Float32Array, dynamic? }
-fraudscore::QuantSpec quantSpecFrom(Napi::Env env, const Napi::Value& v, const fraudscore::ModelSpec& m) {
+fraudscore::QuantSpec quantSpecFrom(Napi::Env env, const Napi::Value& v,
+                                    const fraudscore::ModelSpec& m) {
   if (!v.IsObject() || v.IsArray())
     throwType(env, "Expected `options.quant` to be an object, got " + describe(v));
   Napi::Object o = v.As<Napi::Object>();
   Napi::Value dyn = o.Get("dynamic");
   if (dyn.IsBoolean() && dyn.As<Napi::Boolean>().Value())
-    throwRange(env, "Expected `options.quant.dynamic` to be false: the CUDA int8 engine uses static (calibrated) "
-                    "input scales");
+    throwRange(env,
+               "Expected `options.quant.dynamic` to be false: the CUDA int8 engine uses static "
+               "(calibrated) "
+               "input scales");
   fraudscore::QuantSpec q;
   const size_t nl = m.layers.size();
   Napi::Value w = o.Get("weights"), ws = o.Get("weightScales"), xs = o.Get("inputScales");
-  if (!w.IsArray()) throwType(env, "Expected `options.quant.weights` to be an Array, got " + describe(w));
-  if (!ws.IsArray()) throwType(env, "Expected `options.quant.weightScales` to be an Array, got " + describe(ws));
+  if (!w.IsArray())
+    throwType(env, "Expected `options.quant.weights` to be an Array, got " + describe(w));
+  if (!ws.IsArray())
+    throwType(env, "Expected `options.quant.weightScales` to be an Array, got " + describe(ws));
   if (!xs.IsTypedArray() || xs.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throwType(env, "Expected `options.quant.inputScales` to be a Float32Array, got " + describe(xs));
+    throwType(env,
+              "Expected `options.quant.inputScales` to be a Float32Array, got " + describe(xs));
   Napi::Array wa = w.As<Napi::Array>(), wsa = ws.As<Napi::Array>();
   if (wa.Length() != nl || wsa.Length() != nl)
-    throwRange(env, "Expected `options.quant.weights` and `options.quant.weightScales` to hold " + std::to_string(nl) +
-                        " layers, got " + std::to_string(wa.Length()) + " and " + std::to_string(wsa.Length()));
+    throwRange(env, "Expected `options.quant.weights` and `options.quant.weightScales` to hold " +
+                        std::to_string(nl) + " layers, got " + std::to_string(wa.Length()) +
+                        " and " + std::to_string(wsa.Length()));
   for (uint32_t l = 0; l < nl; ++l) {
     const std::string at = "[" + std::to_string(l) + "]";
     Napi::Value wl = wa.Get(l), sl = wsa.Get(l);
     if (!wl.IsTypedArray() || wl.As<Napi::TypedArray>().TypedArrayType() != napi_int8_array)
-      throwType(env, "Expected `options.quant.weights" + at + "` to be an Int8Array, got " + describe(wl));
+      throwType(env, "Expected `options.quant.weights" + at + "` to be an Int8Array, got " +
+                         describe(wl));
     if (!sl.IsTypedArray() || sl.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      throwType(env, "Expected `options.quant.weightScales" + at + "` to be a Float32Array, got " + describe(sl));
+      throwType(env, "Expected `options.quant.weightScales" + at + "` to be a Float32Array, got " +
+                         describe(sl));
     Napi::Int8Array wi = wl.As<Napi::Int8Array>();
     Napi::Float32Array sf = sl.As<Napi::Float32Array>();
     q.wq.emplace_back(wi.Data(), wi.Data() + wi.ElementLength());
@@ -173,14 +185,19 @@ class CudaScorer : public Napi::ObjectWrap<CudaScorer> {
       Napi::Value dv = o.Get("device");
       if (!dv.IsUndefined()) {
         if (!dv.IsNumber() || dv.As<Napi::Number>().DoubleValue() < 0 ||
-            dv.As<Napi::Number>().DoubleValue() != static_cast<double>(dv.As<Napi::Number>().Int32Value()))
-          throwRange(env, "Expected `options.device` to be a non-negative integer, got " + describe(dv));
+            dv.As<Napi::Number>().DoubleValue() !=
+                static_cast<double>(dv.As<Napi::Number>().Int32Value()))
+          throwRange(env,
+                     "Expected `options.device` to be a non-negative integer, got " + describe(dv));
         opt.device = dv.As<Napi::Number>().Int32Value();
       }
       Napi::Value qv = o.Get("quant");
       if (opt.precision == CudaPrecision::kInt8) {
         if (qv.IsUndefined() || qv.IsNull())
-          throwType(env, "Expected `options.quant` for precision 'int8' (run quantize(model) first), got " + describe(qv));
+          throwType(
+              env,
+              "Expected `options.quant` for precision 'int8' (run quantize(model) first), got " +
+                  describe(qv));
         quant = quantSpecFrom(env, qv, spec);
         haveQuant = true;
       }
@@ -236,12 +253,19 @@ class CudaScorer : public Napi::ObjectWrap<CudaScorer> {
     return info.Env().Undefined();
   }
 
-  Napi::Value Features(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), live(info.Env())->features()); }
-  Napi::Value Precision(const Napi::CallbackInfo& info) {
-    return Napi::String::New(info.Env(), live(info.Env())->precision() == CudaPrecision::kInt8 ? "int8" : "fp32");
+  Napi::Value Features(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), live(info.Env())->features());
   }
-  Napi::Value Kernel(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), live(info.Env())->kernelName()); }
-  Napi::Value Device(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), live(info.Env())->device()); }
+  Napi::Value Precision(const Napi::CallbackInfo& info) {
+    return Napi::String::New(
+        info.Env(), live(info.Env())->precision() == CudaPrecision::kInt8 ? "int8" : "fp32");
+  }
+  Napi::Value Kernel(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), live(info.Env())->kernelName());
+  }
+  Napi::Value Device(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), live(info.Env())->device());
+  }
   Napi::Value DeviceBytes(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(live(info.Env())->deviceBytes()));
   }
@@ -254,7 +278,8 @@ class CudaScorer : public Napi::ObjectWrap<CudaScorer> {
 // Scores on a libuv worker thread; holds the engine, the scorer and every TypedArray it touches.
 class CudaScorerScoreWorker : public Napi::AsyncWorker {
  public:
-  CudaScorerScoreWorker(Napi::Env env, std::shared_ptr<CudaEngine> eng, ScoreArgs args, const Napi::CallbackInfo& info)
+  CudaScorerScoreWorker(Napi::Env env, std::shared_ptr<CudaEngine> eng, ScoreArgs args,
+                        const Napi::CallbackInfo& info)
       : Napi::AsyncWorker(env, "fraudscore:CudaScorer.scoreAsync"),
         deferred_(Napi::Promise::Deferred::New(env)),
         engine_(std::move(eng)),
@@ -312,12 +337,15 @@ Napi::Value CudaScorer::ScoreAsync(const Napi::CallbackInfo& info) {
   return p;
 }
 
-// ---- CudaTrainer ----------------------------------------------------------------------------------
+// ---- CudaTrainer
+// ----------------------------------------------------------------------------------
 
 float numberField(Napi::Env env, const Napi::Object& o, const char* key, float fallback) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined()) return fallback;
-  if (!v.IsNumber()) throwType(env, std::string("Expected `options.") + key + "` to be a number, got " + describe(v));
+  if (!v.IsNumber())
+    throwType(env,
+              std::string("Expected `options.") + key + "` to be a number, got " + describe(v));
   return static_cast<float>(v.As<Napi::Number>().DoubleValue());
 }
 
@@ -374,15 +402,19 @@ class CudaTrainerJs : public Napi::ObjectWrap<CudaTrainerJs> {
         Napi::Array a = dr.As<Napi::Array>();
         for (uint32_t i = 0; i < a.Length(); ++i) {
           Napi::Value e = a.Get(i);
-          if (!e.IsNumber()) throwType(env, "Expected `options.dropout[" + std::to_string(i) + "]` to be a number, got " + describe(e));
+          if (!e.IsNumber())
+            throwType(env, "Expected `options.dropout[" + std::to_string(i) +
+                               "]` to be a number, got " + describe(e));
           opt.dropout.push_back(static_cast<float>(e.As<Napi::Number>().DoubleValue()));
         }
       } else if (!dr.IsUndefined()) {
-        throwType(env, "Expected `options.dropout` to be a number or an Array, got " + describe(dr));
+        throwType(env,
+                  "Expected `options.dropout` to be a number or an Array, got " + describe(dr));
       }
       Napi::Value sd = o.Get("seed");
       if (!sd.IsUndefined()) {
-        if (!sd.IsNumber()) throwType(env, "Expected `options.seed` to be an integer, got " + describe(sd));
+        if (!sd.IsNumber())
+          throwType(env, "Expected `options.seed` to be an integer, got " + describe(sd));
         opt.seed = static_cast<uint64_t>(sd.As<Napi::Number>().Int64Value());
       }
       Napi::Value dv = o.Get("device");
@@ -408,7 +440,8 @@ class CudaTrainerJs : public Napi::ObjectWrap<CudaTrainerJs> {
     const size_t len = z.ElementLength();
     if (len == 0 || len % static_cast<size_t>(features_) != 0 || len / features_ > (1u << 30))
       throwRange(info.Env(), "Expected `z` to be a Float32Array of n*" + std::to_string(features_) +
-                                 " standardized values (n >= 1), got " + std::to_string(len) + " values");
+                                 " standardized values (n >= 1), got " + std::to_string(len) +
+                                 " values");
     return z;
   }
 
@@ -419,7 +452,8 @@ class CudaTrainerJs : public Napi::ObjectWrap<CudaTrainerJs> {
     Napi::Float32Array z = batchArg(info);
     try {
       std::lock_guard<std::mutex> g(*mu_);
-      return Napi::Number::New(env, tr->step(z.Data(), static_cast<int>(z.ElementLength() / features_)));
+      return Napi::Number::New(env,
+                               tr->step(z.Data(), static_cast<int>(z.ElementLength() / features_)));
     } catch (const CudaError& e) {
       throwCuda(env, e);
     }
@@ -454,8 +488,9 @@ class CudaTrainerJs : public Napi::ObjectWrap<CudaTrainerJs> {
 
 class CudaTrainerStepWorker : public Napi::AsyncWorker {
  public:
-  CudaTrainerStepWorker(Napi::Env env, std::shared_ptr<CudaTrainer> tr, std::shared_ptr<std::mutex> mu,
-                        Napi::Float32Array z, int features, const Napi::CallbackInfo& info)
+  CudaTrainerStepWorker(Napi::Env env, std::shared_ptr<CudaTrainer> tr,
+                        std::shared_ptr<std::mutex> mu, Napi::Float32Array z, int features,
+                        const Napi::CallbackInfo& info)
       : Napi::AsyncWorker(env, "fraudscore:CudaTrainer.stepAsync"),
         deferred_(Napi::Promise::Deferred::New(env)),
         trainer_(std::move(tr)),

@@ -55,10 +55,15 @@ const fe = new Float32Array(n * d).fill(-1);
 check(scorer.score(rows, scores, fe, 0, 0) === null, 'score() returns null on finite rows');
 const ref = addon.referenceScore(model, rows);
 let worst = 0;
-for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(scores[i] - ref.scores[i]) / Math.max(ref.scores[i], 1e-3));
+for (let i = 0; i < n; i++)
+  worst = Math.max(worst, Math.abs(scores[i] - ref.scores[i]) / Math.max(ref.scores[i], 1e-3));
 check(worst < 1e-5, `fp32 scores vs float64 reference: worst rel err ${worst.toExponential(2)}`);
 let worstFe = 0;
-for (let i = 0; i < n * d; i++) worstFe = Math.max(worstFe, Math.abs(fe[i] - ref.featureErrors[i]) / Math.max(ref.scores[Math.floor(i / d)] * d, 1e-3));
+for (let i = 0; i < n * d; i++)
+  worstFe = Math.max(
+    worstFe,
+    Math.abs(fe[i] - ref.featureErrors[i]) / Math.max(ref.scores[Math.floor(i / d)] * d, 1e-3),
+  );
 check(worstFe < 1e-5, `feature errors vs reference: worst ${worstFe.toExponential(2)}`);
 
 // The event loop keeps ticking while a large scoreAsync runs.
@@ -79,7 +84,10 @@ rows[123 * d + 4] = Number.NaN;
 rows[9000 * d + 1] = Number.POSITIVE_INFINITY;
 const bad = scorer.score(rows, scores, null, 0, 0);
 check(Array.isArray(bad) && bad[0] === 123 && bad[1] === 4, `first bad value ${JSON.stringify(bad)}`);
-check(scorer.score(rows, scores, null, 1, 0) === null && Number.isNaN(scores[123]) && Number.isNaN(scores[9000]), 'nonFinite=1 gives NaN rows');
+check(
+  scorer.score(rows, scores, null, 1, 0) === null && Number.isNaN(scores[123]) && Number.isNaN(scores[9000]),
+  'nonFinite=1 gives NaN rows',
+);
 let threw = '';
 try {
   scorer.score(new Float32Array(5), scores, null, 0, 0);
@@ -119,9 +127,15 @@ for (let i = 0; i < z.length; i++) z[i] = rand();
 const first = tr.step(z);
 let last = first;
 for (let i = 0; i < 300; i++) last = await tr.stepAsync(z);
-check(Number.isFinite(first) && last < first, `CudaTrainer loss ${first.toFixed(4)} -> ${last.toFixed(4)} in 301 steps`);
+check(
+  Number.isFinite(first) && last < first,
+  `CudaTrainer loss ${first.toFixed(4)} -> ${last.toFixed(4)} in 301 steps`,
+);
 const w = tr.weights();
-check(w.layers.length === 4 && w.layers[0].weight.length === 29 * 32 && tr.steps === 301, 'CudaTrainer weights() shape');
+check(
+  w.layers.length === 4 && w.layers[0].weight.length === 29 * 32 && tr.steps === 301,
+  'CudaTrainer weights() shape',
+);
 tr.dispose();
 console.log(`node-check: ${failures ? `${failures} check(s) failed` : 'all checks passed'}`);
 process.exit(failures ? 1 : 0);

@@ -1,6 +1,6 @@
-// CudaEngine: model upload, kernel choice, and the host pipeline that streams chunks of a host batch
-// through several CUDA streams (upload of chunk k+1 and download of chunk k-1 overlap the kernel of
-// chunk k), with pinned staging for pageable caller memory.
+// CudaEngine: model upload, kernel choice, and the host pipeline that streams chunks of a host
+// batch through several CUDA streams (upload of chunk k+1 and download of chunk k-1 overlap the
+// kernel of chunk k), with pinned staging for pageable caller memory.
 #include <algorithm>
 #include <atomic>
 #include <climits>
@@ -144,7 +144,7 @@ struct CudaEngine::Impl {
     float* dScores = nullptr;
     float* dFe = nullptr;
     unsigned long long* dBad = nullptr;
-    float* hRows = nullptr;     // pinned staging, allocated when a caller's buffer is pageable
+    float* hRows = nullptr;  // pinned staging, allocated when a caller's buffer is pageable
     float* hScores = nullptr;
     float* hFe = nullptr;
     unsigned long long* hBad = nullptr;
@@ -200,7 +200,8 @@ struct CudaEngine::Impl {
     deviceAlloc(&p, std::max<size_t>(v.size(), 1), where);
     modelBuffers.push_back(p);
     modelBytes += v.size() * sizeof(T);
-    if (!v.empty()) FS_CUDA_CHECK(cudaMemcpy(p, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice), where);
+    if (!v.empty())
+      FS_CUDA_CHECK(cudaMemcpy(p, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice), where);
     return p;
   }
 
@@ -214,7 +215,8 @@ struct CudaEngine::Impl {
     std::vector<uint8_t> lg(d);
     for (int j = 0; j < d; ++j) lg[j] = spec.transform[j] == Transform::kLog1p ? 1 : 0;
     std::vector<float> invScale(d);
-    for (int j = 0; j < d; ++j) invScale[j] = static_cast<float>(1.0 / static_cast<double>(spec.scale[j]));
+    for (int j = 0; j < d; ++j)
+      invScale[j] = static_cast<float>(1.0 / static_cast<double>(spec.scale[j]));
     for (size_t l = 0; l < spec.layers.size(); ++l) {
       const DenseLayer& L = spec.layers[l];
       maxW = std::max(maxW, L.out);
@@ -310,7 +312,8 @@ struct CudaEngine::Impl {
   }
 
   // Grows a slot's device buffers (and, when asked, its pinned staging) to `rows` rows.
-  void ensure(Slot& s, size_t rows, bool fe, bool stageRows, bool stageOut, bool stageFe, const char* where) {
+  void ensure(Slot& s, size_t rows, bool fe, bool stageRows, bool stageOut, bool stageFe,
+              const char* where) {
     auto growDev = [&](float** p, size_t& cap, size_t want) {
       if (cap >= want) return;
       if (*p) {
@@ -365,10 +368,13 @@ CudaEngine::CudaEngine(const ModelSpec& spec, const Options& options, const Quan
   const std::string err = spec.validate();
   if (!err.empty()) throw std::invalid_argument("invalid model: " + err);
   if (options.streams < 2 || options.streams > 16)
-    throw std::invalid_argument("options.streams must be in [2, 16], got " + std::to_string(options.streams));
+    throw std::invalid_argument("options.streams must be in [2, 16], got " +
+                                std::to_string(options.streams));
   const bool int8 = options.precision == CudaPrecision::kInt8;
   if (int8) {
-    if (!quant) throw std::invalid_argument("int8 precision needs a QuantSpec (weights, weight scales, input scales)");
+    if (!quant)
+      throw std::invalid_argument(
+          "int8 precision needs a QuantSpec (weights, weight scales, input scales)");
     const std::string qerr = quant->validate(spec);
     if (!qerr.empty()) throw std::invalid_argument("invalid quantization: " + qerr);
   }
@@ -379,16 +385,19 @@ CudaEngine::CudaEngine(const ModelSpec& spec, const Options& options, const Quan
   int maxW = spec.features;
   for (const DenseLayer& L : spec.layers) maxW = std::max(maxW, L.out);
   if (maxW > kGenericMaxWidth)
-    throw std::invalid_argument("the CUDA engine supports layer widths up to " + std::to_string(kGenericMaxWidth) +
-                                ", this model has " + std::to_string(maxW));
+    throw std::invalid_argument("the CUDA engine supports layer widths up to " +
+                                std::to_string(kGenericMaxWidth) + ", this model has " +
+                                std::to_string(maxW));
   if (spec.layers.size() > static_cast<size_t>(kGenericMaxLayers))
-    throw std::invalid_argument("the CUDA engine supports up to " + std::to_string(kGenericMaxLayers) +
-                                " layers, this model has " + std::to_string(spec.layers.size()));
+    throw std::invalid_argument("the CUDA engine supports up to " +
+                                std::to_string(kGenericMaxLayers) + " layers, this model has " +
+                                std::to_string(spec.layers.size()));
   I.fixed = maxW <= kW && spec.layers.size() <= static_cast<size_t>(kFixedLayers);
 
   cudadetail::useDevice(options.device, where);
   int sms = 0;
-  FS_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, options.device), where);
+  FS_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, options.device),
+                where);
   I.sms = std::max(1, sms);
   if (I.fixed)
     I.buildFixed(int8 ? quant : nullptr);
@@ -409,15 +418,27 @@ CudaEngine::CudaEngine(const ModelSpec& spec, const Options& options, const Quan
 
 CudaEngine::~CudaEngine() = default;
 
-int CudaEngine::features() const { return impl_->d; }
-int CudaEngine::device() const { return impl_->opt.device; }
-CudaPrecision CudaEngine::precision() const { return impl_->opt.precision; }
-const char* CudaEngine::kernelName() const { return impl_->fixed ? "fixed32" : "generic"; }
-size_t CudaEngine::deviceBytes() const { return impl_->deviceBytes + impl_->modelBytes; }
-size_t CudaEngine::pinnedBytes() const { return impl_->pinnedBytes; }
+int CudaEngine::features() const {
+  return impl_->d;
+}
+int CudaEngine::device() const {
+  return impl_->opt.device;
+}
+CudaPrecision CudaEngine::precision() const {
+  return impl_->opt.precision;
+}
+const char* CudaEngine::kernelName() const {
+  return impl_->fixed ? "fixed32" : "generic";
+}
+size_t CudaEngine::deviceBytes() const {
+  return impl_->deviceBytes + impl_->modelBytes;
+}
+size_t CudaEngine::pinnedBytes() const {
+  return impl_->pinnedBytes;
+}
 
-BadValue CudaEngine::scoreDevice(const float* dRows, size_t n, float* dScores, float* dFe, NonFinite mode,
-                                 float* kernelMs) {
+BadValue CudaEngine::scoreDevice(const float* dRows, size_t n, float* dScores, float* dFe,
+                                 NonFinite mode, float* kernelMs) {
   const char* where = "CudaEngine.scoreDevice";
   Impl& I = *impl_;
   std::lock_guard<std::mutex> g(I.mu);
@@ -429,7 +450,9 @@ BadValue CudaEngine::scoreDevice(const float* dRows, size_t n, float* dScores, f
   FS_CUDA_CHECK(cudaEventRecord(I.t0, s.stream), where);
   I.launch(io, s.stream, where);
   FS_CUDA_CHECK(cudaEventRecord(I.t1, s.stream), where);
-  FS_CUDA_CHECK(cudaMemcpyAsync(s.hBad, s.dBad, sizeof(unsigned long long), cudaMemcpyDeviceToHost, s.stream), where);
+  FS_CUDA_CHECK(
+      cudaMemcpyAsync(s.hBad, s.dBad, sizeof(unsigned long long), cudaMemcpyDeviceToHost, s.stream),
+      where);
   FS_CUDA_CHECK(cudaStreamSynchronize(s.stream), where);
   if (kernelMs) FS_CUDA_CHECK(cudaEventElapsedTime(kernelMs, I.t0, I.t1), where);
   if (*s.hBad != ULLONG_MAX) {
@@ -439,7 +462,8 @@ BadValue CudaEngine::scoreDevice(const float* dRows, size_t n, float* dScores, f
   return result;
 }
 
-BadValue CudaEngine::score(const float* rows, size_t n, float* scores, float* featureErrors, NonFinite mode) {
+BadValue CudaEngine::score(const float* rows, size_t n, float* scores, float* featureErrors,
+                           NonFinite mode) {
   const char* where = "CudaEngine.score";
   Impl& I = *impl_;
   std::lock_guard<std::mutex> g(I.mu);
@@ -484,15 +508,24 @@ BadValue CudaEngine::score(const float* rows, size_t n, float* scores, float* fe
         I.pool->copy(s.hRows, src, m * d * sizeof(float));
         src = s.hRows;
       }
-      FS_CUDA_CHECK(cudaMemcpyAsync(s.dRows, src, m * d * sizeof(float), cudaMemcpyHostToDevice, s.stream), where);
-      Io io{s.dRows, s.dScores, fe ? s.dFe : nullptr, static_cast<int64_t>(m), static_cast<int64_t>(off),
-            s.dBad, mode == NonFinite::kNaN ? 1 : 0};
+      FS_CUDA_CHECK(
+          cudaMemcpyAsync(s.dRows, src, m * d * sizeof(float), cudaMemcpyHostToDevice, s.stream),
+          where);
+      Io io{s.dRows,
+            s.dScores,
+            fe ? s.dFe : nullptr,
+            static_cast<int64_t>(m),
+            static_cast<int64_t>(off),
+            s.dBad,
+            mode == NonFinite::kNaN ? 1 : 0};
       I.launch(io, s.stream, where);
-      FS_CUDA_CHECK(cudaMemcpyAsync(stageOut ? s.hScores : scores + off, s.dScores, m * sizeof(float),
-                                    cudaMemcpyDeviceToHost, s.stream), where);
+      FS_CUDA_CHECK(cudaMemcpyAsync(stageOut ? s.hScores : scores + off, s.dScores,
+                                    m * sizeof(float), cudaMemcpyDeviceToHost, s.stream),
+                    where);
       if (fe)
-        FS_CUDA_CHECK(cudaMemcpyAsync(stageFe ? s.hFe : featureErrors + off * d, s.dFe, m * d * sizeof(float),
-                                      cudaMemcpyDeviceToHost, s.stream), where);
+        FS_CUDA_CHECK(cudaMemcpyAsync(stageFe ? s.hFe : featureErrors + off * d, s.dFe,
+                                      m * d * sizeof(float), cudaMemcpyDeviceToHost, s.stream),
+                      where);
       FS_CUDA_CHECK(cudaEventRecord(s.done, s.stream), where);
       s.pending = true;
       s.off = off;
@@ -501,7 +534,9 @@ BadValue CudaEngine::score(const float* rows, size_t n, float* scores, float* fe
     unsigned long long bad = ULLONG_MAX;
     for (Impl::Slot& s : I.slots) {
       finish(s);
-      FS_CUDA_CHECK(cudaMemcpyAsync(s.hBad, s.dBad, sizeof(unsigned long long), cudaMemcpyDeviceToHost, s.stream), where);
+      FS_CUDA_CHECK(cudaMemcpyAsync(s.hBad, s.dBad, sizeof(unsigned long long),
+                                    cudaMemcpyDeviceToHost, s.stream),
+                    where);
     }
     for (Impl::Slot& s : I.slots) {
       FS_CUDA_CHECK(cudaStreamSynchronize(s.stream), where);

@@ -11,7 +11,9 @@ namespace fraudscore {
 
 using cudadetail::fail;
 
-bool cudaBuilt() { return true; }
+bool cudaBuilt() {
+  return true;
+}
 
 CudaInfo cudaInfo(int device) {
   CudaInfo info;
@@ -72,9 +74,11 @@ CudaInfo cudaInfo(int device) {
   return info;
 }
 
-// ---- buffers --------------------------------------------------------------------------------------
+// ---- buffers
+// --------------------------------------------------------------------------------------
 
-CudaBuffer::CudaBuffer(size_t bytes, Kind kind, int device) : bytes_(bytes), kind_(kind), device_(device) {
+CudaBuffer::CudaBuffer(size_t bytes, Kind kind, int device)
+    : bytes_(bytes), kind_(kind), device_(device) {
   cudadetail::useDevice(device, "CudaBuffer");
   if (bytes == 0) return;
   if (kind == kDevice)
@@ -93,7 +97,8 @@ CudaBuffer::~CudaBuffer() {
 }
 
 void CudaBuffer::upload(const void* src, size_t bytes, size_t offset) {
-  if (offset + bytes > bytes_) throw std::out_of_range("CudaBuffer.upload: past the end of the buffer");
+  if (offset + bytes > bytes_)
+    throw std::out_of_range("CudaBuffer.upload: past the end of the buffer");
   if (kind_ == kPinnedHost) {
     std::memcpy(static_cast<char*>(ptr_) + offset, src, bytes);
     return;
@@ -104,14 +109,16 @@ void CudaBuffer::upload(const void* src, size_t bytes, size_t offset) {
 }
 
 void CudaBuffer::download(void* dst, size_t bytes, size_t offset) const {
-  if (offset + bytes > bytes_) throw std::out_of_range("CudaBuffer.download: past the end of the buffer");
+  if (offset + bytes > bytes_)
+    throw std::out_of_range("CudaBuffer.download: past the end of the buffer");
   if (kind_ == kPinnedHost) {
     std::memcpy(dst, static_cast<const char*>(ptr_) + offset, bytes);
     return;
   }
   cudadetail::useDevice(device_, "CudaBuffer.download");
-  FS_CUDA_CHECK(cudaMemcpy(dst, static_cast<const char*>(ptr_) + offset, bytes, cudaMemcpyDeviceToHost),
-                "CudaBuffer.download");
+  FS_CUDA_CHECK(
+      cudaMemcpy(dst, static_cast<const char*>(ptr_) + offset, bytes, cudaMemcpyDeviceToHost),
+      "CudaBuffer.download");
 }
 
 void CudaBuffer::fill(uint8_t byte) {
@@ -124,7 +131,8 @@ void CudaBuffer::fill(uint8_t byte) {
   FS_CUDA_CHECK(cudaDeviceSynchronize(), "CudaBuffer.fill");
 }
 
-// ---- measured ceilings ----------------------------------------------------------------------------
+// ---- measured ceilings
+// ----------------------------------------------------------------------------
 
 namespace {
 

@@ -25,19 +25,19 @@ constexpr int kMaxTrainLayers = 32;
 enum Epi { kEpiBiasAct = 0, kEpiAtomic = 1, kEpiDerivMask = 2 };
 
 struct StepState {
-  int64_t t;        // Adam step count after this step
-  float bc1, bc2;   // 1 - beta^t
-  float loss;       // the batch loss (sum, divided by n * d in the kernel that adds to it)
+  int64_t t;       // Adam step count after this step
+  float bc1, bc2;  // 1 - beta^t
+  float loss;      // the batch loss (sum, divided by n * d in the kernel that adds to it)
 };
 
 struct EpiArgs {
-  const float* bias;        // kEpiBiasAct
-  int relu;                 // kEpiBiasAct
-  float dropP;              // kEpiBiasAct: dropout rate (0: none)
-  uint64_t seed;            // kEpiBiasAct: mixed with the step count and the layer
-  const StepState* state;   // kEpiBiasAct: step count for the dropout stream
-  const float* mask;        // kEpiDerivMask: the post-activation values of the layer's input
-  float keepScale;          // kEpiDerivMask: 1 / (1 - p) of that input's dropout
+  const float* bias;       // kEpiBiasAct
+  int relu;                // kEpiBiasAct
+  float dropP;             // kEpiBiasAct: dropout rate (0: none)
+  uint64_t seed;           // kEpiBiasAct: mixed with the step count and the layer
+  const StepState* state;  // kEpiBiasAct: step count for the dropout stream
+  const float* mask;       // kEpiDerivMask: the post-activation values of the layer's input
+  float keepScale;         // kEpiDerivMask: 1 / (1 - p) of that input's dropout
 };
 
 __device__ __forceinline__ uint64_t mix64(uint64_t x) {
@@ -50,9 +50,9 @@ __device__ __forceinline__ uint64_t mix64(uint64_t x) {
 // C[M x N] = sum_k opA(m, k) opB(k, n), opA(m, k) = TA ? A[k * lda + m] : A[m * lda + k],
 // opB(k, n) = TB ? B[n * ldb + k] : B[k * ldb + n]. blockIdx.z takes rows [z * kSlice, ...) of K.
 template <bool TA, bool TB, int EPI>
-__global__ void __launch_bounds__(kGemmThreads) gemmKernel(int M, int N, int K, int kSlice, const float* __restrict__ A,
-                                                           int lda, const float* __restrict__ B, int ldb,
-                                                           float* __restrict__ C, int ldc, EpiArgs e) {
+__global__ void __launch_bounds__(kGemmThreads)
+    gemmKernel(int M, int N, int K, int kSlice, const float* __restrict__ A, int lda,
+               const float* __restrict__ B, int ldb, float* __restrict__ C, int ldc, EpiArgs e) {
   __shared__ float As[kBK][kBM + 1];
   __shared__ float Bs[kBK][kBN + 1];
   const int tid = threadIdx.x;
@@ -66,20 +66,34 @@ __global__ void __launch_bounds__(kGemmThreads) gemmKernel(int M, int N, int K, 
     for (int i = 0; i < (kBM * kBK) / kGemmThreads; ++i) {
       const int el = tid + i * kGemmThreads;
       int m, k;
-      if (TA) { m = el % kBM; k = el / kBM; } else { m = el / kBK; k = el % kBK; }
+      if (TA) {
+        m = el % kBM;
+        k = el / kBM;
+      } else {
+        m = el / kBK;
+        k = el % kBK;
+      }
       const int gm = m0 + m, gk = k0 + k;
       float v = 0.f;
-      if (gm < M && gk < kEnd) v = TA ? A[static_cast<int64_t>(gk) * lda + gm] : A[static_cast<int64_t>(gm) * lda + gk];
+      if (gm < M && gk < kEnd)
+        v = TA ? A[static_cast<int64_t>(gk) * lda + gm] : A[static_cast<int64_t>(gm) * lda + gk];
       As[k][m] = v;
     }
 #pragma unroll
     for (int i = 0; i < (kBN * kBK) / kGemmThreads; ++i) {
       const int el = tid + i * kGemmThreads;
       int n, k;
-      if (TB) { n = el / kBK; k = el % kBK; } else { n = el % kBN; k = el / kBN; }
+      if (TB) {
+        n = el / kBK;
+        k = el % kBK;
+      } else {
+        n = el % kBN;
+        k = el / kBN;
+      }
       const int gn = n0 + n, gk = k0 + k;
       float v = 0.f;
-      if (gn < N && gk < kEnd) v = TB ? B[static_cast<int64_t>(gn) * ldb + gk] : B[static_cast<int64_t>(gk) * ldb + gn];
+      if (gn < N && gk < kEnd)
+        v = TB ? B[static_cast<int64_t>(gn) * ldb + gk] : B[static_cast<int64_t>(gk) * ldb + gn];
       Bs[k][n] = v;
     }
     __syncthreads();
@@ -127,7 +141,8 @@ __global__ void __launch_bounds__(kGemmThreads) gemmKernel(int M, int N, int K, 
 }
 
 // dY = 2 (y - z) / (n d) and the loss sum((y - z)^2) / (n d).
-__global__ void outputGradKernel(const float* y, const float* z, float* dY, int64_t count, float inv, StepState* st) {
+__global__ void outputGradKernel(const float* y, const float* z, float* dY, int64_t count,
+                                 float inv, StepState* st) {
   __shared__ float part[8];
   float s = 0.f;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
@@ -175,8 +190,8 @@ __global__ void beginStepKernel(StepState* st, float beta1, float beta2) {
 }
 
 // torch.optim.Adam: g += wd * w; m, v moments; w -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps).
-__global__ void adamKernel(float* w, const float* g, float* m, float* v, int64_t count, float lr, float b1, float b2,
-                           float eps, float wd, const StepState* st) {
+__global__ void adamKernel(float* w, const float* g, float* m, float* v, int64_t count, float lr,
+                           float b1, float b2, float eps, float wd, const StepState* st) {
   const float bc1 = st->bc1, sqrtBc2 = sqrtf(st->bc2);
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -190,8 +205,8 @@ __global__ void adamKernel(float* w, const float* g, float* m, float* v, int64_t
 }
 
 template <bool TA, bool TB, int EPI>
-void gemm(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc, const EpiArgs& e,
-          int splits, cudaStream_t s) {
+void gemm(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
+          const EpiArgs& e, int splits, cudaStream_t s) {
   const int slice = ((K + splits - 1) / splits + kBK - 1) / kBK * kBK;
   splits = (K + slice - 1) / slice;
   dim3 grid((N + kBN - 1) / kBN, (M + kBM - 1) / kBM, std::max(1, splits));
@@ -255,7 +270,8 @@ struct CudaTrainer::Impl {
     freeBatch();
     FS_CUDA_CHECK(cudaMalloc(&z, sizeof(float) * n * d), where);
     acts.assign(L, nullptr);
-    for (int l = 0; l < L; ++l) FS_CUDA_CHECK(cudaMalloc(&acts[l], sizeof(float) * n * spec.layers[l].out), where);
+    for (int l = 0; l < L; ++l)
+      FS_CUDA_CHECK(cudaMalloc(&acts[l], sizeof(float) * n * spec.layers[l].out), where);
     for (float*& p : delta) FS_CUDA_CHECK(cudaMalloc(&p, sizeof(float) * n * maxW), where);
     FS_CUDA_CHECK(cudaMallocHost(&hStage, sizeof(float) * n * d), where);
     cap = n;
@@ -285,13 +301,15 @@ struct CudaTrainer::Impl {
       e.dropP = update ? dropAfter(l) : 0.f;
       e.seed = opt.seed * 0x100000001B3ull + static_cast<uint64_t>(l) * 0x9E3779B97F4A7C15ull;
       e.state = state;
-      gemm<false, true, kEpiBiasAct>(n, Ly.out, Ly.in, x, Ly.in, params + wOff[l], Ly.in, acts[l], Ly.out, e, 1, s);
+      gemm<false, true, kEpiBiasAct>(n, Ly.out, Ly.in, x, Ly.in, params + wOff[l], Ly.in, acts[l],
+                                     Ly.out, e, 1, s);
       x = acts[l];
     }
     // Loss and its gradient.
     const int64_t count = static_cast<int64_t>(n) * d;
     const int blocks = static_cast<int>(std::min<int64_t>((count + 255) / 256, sms * 8));
-    outputGradKernel<<<blocks, 256, 0, s>>>(acts[L - 1], z, delta[0], count, 1.0f / static_cast<float>(count), state);
+    outputGradKernel<<<blocks, 256, 0, s>>>(acts[L - 1], z, delta[0], count,
+                                            1.0f / static_cast<float>(count), state);
     // Backward.
     int cur = 0;
     for (int l = L - 1; l >= 0; --l) {
@@ -299,7 +317,8 @@ struct CudaTrainer::Impl {
       const float* in = l > 0 ? acts[l - 1] : z;
       float* D = delta[cur];
       EpiArgs none{};
-      gemm<true, false, kEpiAtomic>(Ly.out, Ly.in, n, D, Ly.out, in, Ly.in, grads + wOff[l], Ly.in, none, splitsFor, s);
+      gemm<true, false, kEpiAtomic>(Ly.out, Ly.in, n, D, Ly.out, in, Ly.in, grads + wOff[l], Ly.in,
+                                    none, splitsFor, s);
       dim3 bg((Ly.out + 31) / 32, (n + kBiasRows - 1) / kBiasRows);
       biasGradKernel<<<bg, dim3(32, 8), 0, s>>>(D, n, Ly.out, grads + bOff[l]);
       if (l > 0) {
@@ -307,15 +326,15 @@ struct CudaTrainer::Impl {
         e.mask = acts[l - 1];
         const float p = update ? dropAfter(l - 1) : 0.f;
         e.keepScale = 1.0f / (1.0f - p);
-        gemm<false, false, kEpiDerivMask>(n, Ly.in, Ly.out, D, Ly.out, params + wOff[l], Ly.in, delta[cur ^ 1], Ly.in,
-                                          e, 1, s);
+        gemm<false, false, kEpiDerivMask>(n, Ly.in, Ly.out, D, Ly.out, params + wOff[l], Ly.in,
+                                          delta[cur ^ 1], Ly.in, e, 1, s);
         cur ^= 1;
       }
     }
     if (update) {
       const int ab = static_cast<int>(std::min<int64_t>((nParams + 255) / 256, sms * 4));
-      adamKernel<<<ab, 256, 0, s>>>(params, grads, m, v, nParams, opt.lr, opt.beta1, opt.beta2, opt.eps,
-                                    opt.weightDecay, state);
+      adamKernel<<<ab, 256, 0, s>>>(params, grads, m, v, nParams, opt.lr, opt.beta1, opt.beta2,
+                                    opt.eps, opt.weightDecay, state);
     }
     FS_CUDA_CHECK_LAUNCH("training kernels", where);
   }
@@ -346,21 +365,25 @@ struct CudaTrainer::Impl {
       it = graphs.emplace(key, exec).first;
     }
     FS_CUDA_CHECK(cudaGraphLaunch(it->second, stream), where);
-    FS_CUDA_CHECK(cudaMemcpyAsync(hState, state, sizeof(StepState), cudaMemcpyDeviceToHost, stream), where);
+    FS_CUDA_CHECK(cudaMemcpyAsync(hState, state, sizeof(StepState), cudaMemcpyDeviceToHost, stream),
+                  where);
     FS_CUDA_CHECK(cudaStreamSynchronize(stream), where);
     if (update) ++steps;
     return hState->loss;
   }
 
   void checkBatch(int n, const char* where) const {
-    if (n <= 0) throw std::invalid_argument(std::string(where) + ": n must be > 0, got " + std::to_string(n));
+    if (n <= 0)
+      throw std::invalid_argument(std::string(where) + ": n must be > 0, got " + std::to_string(n));
     if (static_cast<int64_t>(n) * std::max(d, maxW) > (int64_t(1) << 31) - 1)
-      throw std::invalid_argument(std::string(where) + ": batch of " + std::to_string(n) + " rows is too large");
+      throw std::invalid_argument(std::string(where) + ": batch of " + std::to_string(n) +
+                                  " rows is too large");
   }
 
   void uploadHost(const float* zBatch, int n, const char* where) {
     std::copy(zBatch, zBatch + static_cast<size_t>(n) * d, hStage);
-    FS_CUDA_CHECK(cudaMemcpyAsync(z, hStage, sizeof(float) * n * d, cudaMemcpyHostToDevice, stream), where);
+    FS_CUDA_CHECK(cudaMemcpyAsync(z, hStage, sizeof(float) * n * d, cudaMemcpyHostToDevice, stream),
+                  where);
   }
 };
 
@@ -369,13 +392,18 @@ CudaTrainer::CudaTrainer(const ModelSpec& init, const CudaTrainOptions& o) : imp
   const std::string err = init.validate();
   if (!err.empty()) throw std::invalid_argument("invalid model: " + err);
   if (init.layers.size() > static_cast<size_t>(kMaxTrainLayers))
-    throw std::invalid_argument("CudaTrainer supports up to " + std::to_string(kMaxTrainLayers) + " layers");
+    throw std::invalid_argument("CudaTrainer supports up to " + std::to_string(kMaxTrainLayers) +
+                                " layers");
   auto bad = [](float x) { return !std::isfinite(x); };
-  if (bad(o.lr) || o.lr <= 0) throw std::invalid_argument("lr must be finite and > 0, got " + std::to_string(o.lr));
-  if (bad(o.beta1) || o.beta1 < 0 || o.beta1 >= 1) throw std::invalid_argument("beta1 must be in [0, 1)");
-  if (bad(o.beta2) || o.beta2 < 0 || o.beta2 >= 1) throw std::invalid_argument("beta2 must be in [0, 1)");
+  if (bad(o.lr) || o.lr <= 0)
+    throw std::invalid_argument("lr must be finite and > 0, got " + std::to_string(o.lr));
+  if (bad(o.beta1) || o.beta1 < 0 || o.beta1 >= 1)
+    throw std::invalid_argument("beta1 must be in [0, 1)");
+  if (bad(o.beta2) || o.beta2 < 0 || o.beta2 >= 1)
+    throw std::invalid_argument("beta2 must be in [0, 1)");
   if (bad(o.eps) || o.eps <= 0) throw std::invalid_argument("eps must be finite and > 0");
-  if (bad(o.weightDecay) || o.weightDecay < 0) throw std::invalid_argument("weightDecay must be finite and >= 0");
+  if (bad(o.weightDecay) || o.weightDecay < 0)
+    throw std::invalid_argument("weightDecay must be finite and >= 0");
   for (size_t l = 0; l < o.dropout.size(); ++l)
     if (bad(o.dropout[l]) || o.dropout[l] < 0 || o.dropout[l] >= 1)
       throw std::invalid_argument("dropout[" + std::to_string(l) + "] must be in [0, 1), got " +
@@ -431,7 +459,8 @@ float CudaTrainer::stepDevice(const float* dZ, int n) {
   I.checkBatch(n, where);
   cudadetail::useDevice(I.opt.device, where);
   I.ensureBatch(n, where);
-  FS_CUDA_CHECK(cudaMemcpyAsync(I.z, dZ, sizeof(float) * n * I.d, cudaMemcpyDeviceToDevice, I.stream), where);
+  FS_CUDA_CHECK(
+      cudaMemcpyAsync(I.z, dZ, sizeof(float) * n * I.d, cudaMemcpyDeviceToDevice, I.stream), where);
   return I.run(n, true, where);
 }
 
@@ -444,11 +473,13 @@ float CudaTrainer::gradients(const float* zBatch, int n, ModelSpec* grads) {
   I.uploadHost(zBatch, n, where);
   const float loss = I.run(n, false, where);
   std::vector<float> host(I.nParams);
-  FS_CUDA_CHECK(cudaMemcpy(host.data(), I.grads, sizeof(float) * I.nParams, cudaMemcpyDeviceToHost), where);
+  FS_CUDA_CHECK(cudaMemcpy(host.data(), I.grads, sizeof(float) * I.nParams, cudaMemcpyDeviceToHost),
+                where);
   *grads = I.spec;
   for (int l = 0; l < I.L; ++l) {
     DenseLayer& Ly = grads->layers[l];
-    std::copy(host.begin() + I.wOff[l], host.begin() + I.wOff[l] + Ly.weight.size(), Ly.weight.begin());
+    std::copy(host.begin() + I.wOff[l], host.begin() + I.wOff[l] + Ly.weight.size(),
+              Ly.weight.begin());
     std::copy(host.begin() + I.bOff[l], host.begin() + I.bOff[l] + Ly.bias.size(), Ly.bias.begin());
   }
   return loss;
@@ -460,15 +491,19 @@ void CudaTrainer::weights(ModelSpec* out) const {
   cudadetail::useDevice(I.opt.device, where);
   std::vector<float> host(I.nParams);
   FS_CUDA_CHECK(cudaStreamSynchronize(I.stream), where);
-  FS_CUDA_CHECK(cudaMemcpy(host.data(), I.params, sizeof(float) * I.nParams, cudaMemcpyDeviceToHost), where);
+  FS_CUDA_CHECK(
+      cudaMemcpy(host.data(), I.params, sizeof(float) * I.nParams, cudaMemcpyDeviceToHost), where);
   *out = I.spec;
   for (int l = 0; l < I.L; ++l) {
     DenseLayer& Ly = out->layers[l];
-    std::copy(host.begin() + I.wOff[l], host.begin() + I.wOff[l] + Ly.weight.size(), Ly.weight.begin());
+    std::copy(host.begin() + I.wOff[l], host.begin() + I.wOff[l] + Ly.weight.size(),
+              Ly.weight.begin());
     std::copy(host.begin() + I.bOff[l], host.begin() + I.bOff[l] + Ly.bias.size(), Ly.bias.begin());
   }
 }
 
-int64_t CudaTrainer::steps() const { return impl_->steps; }
+int64_t CudaTrainer::steps() const {
+  return impl_->steps;
+}
 
 }  // namespace fraudscore

@@ -19,7 +19,8 @@ __device__ __forceinline__ int quantize(float x, float invSx) {
 }
 
 __device__ __forceinline__ int pack4(int a, int b, int c, int d) {
-  return (a & 0xff) | ((b & 0xff) << 8) | ((c & 0xff) << 16) | (static_cast<unsigned>(d & 0xff) << 24);
+  return (a & 0xff) | ((b & 0xff) << 8) | ((c & 0xff) << 16) |
+         (static_cast<unsigned>(d & 0xff) << 24);
 }
 
 // Coalesced copy of `count` floats from global to shared (16-byte loads when aligned).
@@ -148,7 +149,8 @@ __device__ __forceinline__ void forwardAll(const FixedInt8& p, float (&a)[kW]) {
 }
 
 template <typename P>
-__global__ void __launch_bounds__(kFixedThreads) fixedKernel(const __grid_constant__ P p, const Io io) {
+__global__ void __launch_bounds__(kFixedThreads)
+    fixedKernel(const __grid_constant__ P p, const Io io) {
   __shared__ float tile[kFixedThreads * kW];
   const int d = p.prep.d;
   const float invD = 1.0f / static_cast<float>(d);
@@ -191,11 +193,12 @@ __global__ void __launch_bounds__(kFixedThreads) fixedKernel(const __grid_consta
   }
 }
 
-// ---- generic: one warp per row --------------------------------------------------------------------
+// ---- generic: one warp per row
+// --------------------------------------------------------------------
 
 template <bool INT8>
-__global__ void __launch_bounds__(kGenericWarps * 32) genericKernel(const __grid_constant__ Generic p,
-                                                                  const Io io) {
+__global__ void __launch_bounds__(kGenericWarps * 32)
+    genericKernel(const __grid_constant__ Generic p, const Io io) {
   extern __shared__ float smem[];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int W = p.maxWidth;
@@ -206,7 +209,8 @@ __global__ void __launch_bounds__(kGenericWarps * 32) genericKernel(const __grid
   float* const act1 = z + dPad + W;
   int* qbuf = reinterpret_cast<int*>(z + dPad + 2 * W);
   const int64_t warpsTotal = static_cast<int64_t>(gridDim.x) * kGenericWarps;
-  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kGenericWarps + warp; row < io.n; row += warpsTotal) {
+  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kGenericWarps + warp; row < io.n;
+       row += warpsTotal) {
     const float* src = io.rows + row * d;
     int myBad = d;  // first bad column seen by this lane
     for (int j = lane; j < d; j += 32) {
@@ -217,7 +221,8 @@ __global__ void __launch_bounds__(kGenericWarps * 32) genericKernel(const __grid
       z[j] = v;
     }
 #pragma unroll
-    for (int off = 16; off > 0; off >>= 1) myBad = min(myBad, __shfl_xor_sync(0xffffffffu, myBad, off));
+    for (int off = 16; off > 0; off >>= 1)
+      myBad = min(myBad, __shfl_xor_sync(0xffffffffu, myBad, off));
     const bool bad = myBad < d;
     if (bad && !io.nanMode) {
       if (lane == 0) reportBad(io, row, myBad, d);
@@ -237,7 +242,8 @@ __global__ void __launch_bounds__(kGenericWarps * 32) genericKernel(const __grid
         for (int g = lane; g < in4; g += 32) {
           const int i = 4 * g;
           qbuf[g] = pack4(quantize(x[i], inv), i + 1 < in ? quantize(x[i + 1], inv) : 0,
-                          i + 2 < in ? quantize(x[i + 2], inv) : 0, i + 3 < in ? quantize(x[i + 3], inv) : 0);
+                          i + 2 < in ? quantize(x[i + 2], inv) : 0,
+                          i + 3 < in ? quantize(x[i + 3], inv) : 0);
         }
         __syncwarp();
         const int* wq = p.wq + p.qOff[l];
@@ -255,7 +261,8 @@ __global__ void __launch_bounds__(kGenericWarps * 32) genericKernel(const __grid
         const float* b = p.b + p.bOff[l];
         for (int o = lane; o < out; o += 32) {
           float s = __ldg(b + o);
-          for (int i = 0; i < in; ++i) s = fmaf(__ldg(wT + static_cast<int64_t>(i) * out + o), x[i], s);
+          for (int i = 0; i < in; ++i)
+            s = fmaf(__ldg(wT + static_cast<int64_t>(i) * out + o), x[i], s);
           y[o] = relu ? (s > 0.f ? s : 0.f) : s;
         }
       }
@@ -267,7 +274,8 @@ __global__ void __launch_bounds__(kGenericWarps * 32) genericKernel(const __grid
     for (int j = lane; j < d; j += 32) {
       const float e = yv[j] - z[j];
       s = fmaf(e, e, s);
-      if (io.featureErrors) io.featureErrors[row * d + j] = bad ? __int_as_float(0x7fc00000) : e * e;
+      if (io.featureErrors)
+        io.featureErrors[row * d + j] = bad ? __int_as_float(0x7fc00000) : e * e;
     }
 #pragma unroll
     for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
@@ -292,14 +300,15 @@ size_t genericSmemBytes(int maxWidth, int d) {
 }
 
 cudaError_t genericSetSmemLimit(size_t bytes) {
-  cudaError_t e = cudaFuncSetAttribute(genericKernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       static_cast<int>(bytes));
+  cudaError_t e = cudaFuncSetAttribute(
+      genericKernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
   if (e != cudaSuccess) return e;
   return cudaFuncSetAttribute(genericKernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                               static_cast<int>(bytes));
 }
 
-void launchGeneric(const Generic& p, bool int8, const Io& io, int blocks, size_t smem, cudaStream_t s) {
+void launchGeneric(const Generic& p, bool int8, const Io& io, int blocks, size_t smem,
+                   cudaStream_t s) {
   if (int8)
     genericKernel<true><<<blocks, kGenericWarps * 32, smem, s>>>(p, io);
   else

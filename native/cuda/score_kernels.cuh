@@ -4,10 +4,10 @@
 // Two shapes of kernel:
 // - "fixed32": every layer width <= 32 and at most kFixedLayers layers (the default model
 //   [29, 32, 16, 32, 29] and its usual variants). One thread per row; the row's activations live in
-//   registers, and the weights are a __grid_constant__ kernel parameter indexed only by compile-time
-//   constants (every loop is unrolled), so each FMA reads its weight straight from the constant bank:
-//   no load instruction per weight, no shared-memory traffic. Widths are padded to 32 with zeros;
-//   uniform branches skip the padded outputs and the padded groups of 8 inputs.
+//   registers, and the weights are a __grid_constant__ kernel parameter indexed only by
+//   compile-time constants (every loop is unrolled), so each FMA reads its weight straight from the
+//   constant bank: no load instruction per weight, no shared-memory traffic. Widths are padded to
+//   32 with zeros; uniform branches skip the padded outputs and the padded groups of 8 inputs.
 // - "generic": any width up to kGenericMaxWidth. One warp per row, the row's activations in shared
 //   memory, transposed weights read from global memory (L1-cached) with lanes over output units.
 #pragma once
@@ -24,7 +24,7 @@ constexpr int kFixedLayers = 6;     // layers the fixed kernel unrolls
 constexpr int kFixedThreads = 128;  // rows per block of the fixed kernel
 constexpr int kGenericMaxWidth = 1024;
 constexpr int kGenericMaxLayers = 32;
-constexpr int kGenericWarps = 4;    // rows in flight per block of the generic kernel
+constexpr int kGenericWarps = 4;  // rows in flight per block of the generic kernel
 
 // Preprocessing shared by both kernel shapes (fixed: padded to kW).
 struct Prep {
@@ -48,7 +48,7 @@ struct FixedInt8 {
   int wq[kFixedLayers][kW][kW / 4];  // [l][o][i/4]: four int8 weights per word, zero-padded
   float scale[kFixedLayers][kW];     // sx[l] * sw[o] (fp32 product, as the contract says)
   float b[kFixedLayers][kW];
-  float invSx[kFixedLayers];         // 1 / sx[l] in fp32
+  float invSx[kFixedLayers];  // 1 / sx[l] in fp32
 };
 
 // The generic kernel reads its model from device memory; this holds the pointers and offsets.
@@ -56,14 +56,14 @@ struct Generic {
   const float* mean;
   const float* invScale;
   const uint8_t* log1p;
-  const float* wT;      // per layer at wOff[l]: [in][out] (transposed: lanes read contiguous outputs)
-  const float* b;       // per layer at bOff[l]
-  const int* wq;        // int8: per layer at qOff[l]: [out][in4] words of four int8 weights
-  const float* scale;   // int8: per layer at bOff[l]: sx[l] * sw[o]
-  const float* invSx;   // int8: per layer
+  const float* wT;  // per layer at wOff[l]: [in][out] (transposed: lanes read contiguous outputs)
+  const float* b;   // per layer at bOff[l]
+  const int* wq;    // int8: per layer at qOff[l]: [out][in4] words of four int8 weights
+  const float* scale;  // int8: per layer at bOff[l]: sx[l] * sw[o]
+  const float* invSx;  // int8: per layer
   int d;
   int nLayers;
-  int maxWidth;         // padded to a multiple of 4
+  int maxWidth;  // padded to a multiple of 4
   int in[kGenericMaxLayers];
   int out[kGenericMaxLayers];
   int64_t wOff[kGenericMaxLayers];
@@ -85,7 +85,8 @@ struct Io {
 
 void launchFixedFp32(const FixedFp32& p, const Io& io, int blocks, cudaStream_t s);
 void launchFixedInt8(const FixedInt8& p, const Io& io, int blocks, cudaStream_t s);
-void launchGeneric(const Generic& p, bool int8, const Io& io, int blocks, size_t smem, cudaStream_t s);
+void launchGeneric(const Generic& p, bool int8, const Io& io, int blocks, size_t smem,
+                   cudaStream_t s);
 // Shared memory the generic kernel needs per block for a model of this padded width and d.
 size_t genericSmemBytes(int maxWidth, int d);
 // Raises the generic kernels' dynamic shared-memory limit (needed above 48 KB).

@@ -28,26 +28,32 @@ inline double quantizeActivation(double x, double sx) {
 
 std::string QuantSpec::validate(const ModelSpec& model) const {
   const size_t nl = model.layers.size();
-  if (wq.size() != nl) return "wq has " + std::to_string(wq.size()) + " layers, expected " + std::to_string(nl);
+  if (wq.size() != nl)
+    return "wq has " + std::to_string(wq.size()) + " layers, expected " + std::to_string(nl);
   if (wscale.size() != nl)
-    return "wscale has " + std::to_string(wscale.size()) + " layers, expected " + std::to_string(nl);
+    return "wscale has " + std::to_string(wscale.size()) + " layers, expected " +
+           std::to_string(nl);
   if (xscale.size() != nl)
-    return "xscale has " + std::to_string(xscale.size()) + " values, expected " + std::to_string(nl);
+    return "xscale has " + std::to_string(xscale.size()) + " values, expected " +
+           std::to_string(nl);
   for (size_t l = 0; l < nl; ++l) {
     const DenseLayer& L = model.layers[l];
     const std::string at = "[" + std::to_string(l) + "]";
     const size_t want = static_cast<size_t>(L.in) * L.out;
     if (wq[l].size() != want)
-      return "wq" + at + " has " + std::to_string(wq[l].size()) + " values, expected " + std::to_string(want);
+      return "wq" + at + " has " + std::to_string(wq[l].size()) + " values, expected " +
+             std::to_string(want);
     for (size_t k = 0; k < wq[l].size(); ++k)
-      if (wq[l][k] < -127) return "wq" + at + "[" + std::to_string(k) + "] is -128, outside [-127, 127]";
+      if (wq[l][k] < -127)
+        return "wq" + at + "[" + std::to_string(k) + "] is -128, outside [-127, 127]";
     if (wscale[l].size() != static_cast<size_t>(L.out))
       return "wscale" + at + " has " + std::to_string(wscale[l].size()) + " values, expected " +
              std::to_string(L.out);
     for (int o = 0; o < L.out; ++o)
       if (!std::isfinite(wscale[l][o]) || !(wscale[l][o] > 0.f))
         return "wscale" + at + "[" + std::to_string(o) + "] must be finite and > 0";
-    if (!std::isfinite(xscale[l]) || !(xscale[l] > 0.f)) return "xscale" + at + " must be finite and > 0";
+    if (!std::isfinite(xscale[l]) || !(xscale[l] > 0.f))
+      return "xscale" + at + " must be finite and > 0";
   }
   return "";
 }
@@ -99,7 +105,8 @@ void calibrateActivations(const ModelSpec& model, const float* rows, size_t n, Q
       b.assign(L.out, 0.0);
       for (int o = 0; o < L.out; ++o) {
         double s = L.bias[o];
-        for (int i = 0; i < L.in; ++i) s += static_cast<double>(L.weight[static_cast<size_t>(o) * L.in + i]) * a[i];
+        for (int i = 0; i < L.in; ++i)
+          s += static_cast<double>(L.weight[static_cast<size_t>(o) * L.in + i]) * a[i];
         b[o] = (l + 1 < nl && s < 0) ? 0.0 : s;
       }
       a.swap(b);

@@ -41,14 +41,16 @@ std::string json;
 void add(const Row& r) {
   results.push_back(r);
   char buf[512];
-  std::snprintf(buf, sizeof buf,
-                "%s    {\"what\": \"%s\", \"precision\": \"%s\", \"batch\": %zu, \"rows_per_s\": %.6g, "
-                "\"floor_rows_per_s\": %.6g, \"fraction_of_floor\": %.4f, \"floor\": \"%s\"}",
-                json.empty() ? "" : ",\n", r.what.c_str(), r.precision.c_str(), r.batch, r.rowsPerSec,
-                r.floorRowsPerSec, r.rowsPerSec / r.floorRowsPerSec, r.floorBasis.c_str());
+  std::snprintf(
+      buf, sizeof buf,
+      "%s    {\"what\": \"%s\", \"precision\": \"%s\", \"batch\": %zu, \"rows_per_s\": %.6g, "
+      "\"floor_rows_per_s\": %.6g, \"fraction_of_floor\": %.4f, \"floor\": \"%s\"}",
+      json.empty() ? "" : ",\n", r.what.c_str(), r.precision.c_str(), r.batch, r.rowsPerSec,
+      r.floorRowsPerSec, r.rowsPerSec / r.floorRowsPerSec, r.floorBasis.c_str());
   json += buf;
-  std::printf("%-28s %-5s batch %9zu: %10.3f Mrows/s  floor %10.3f Mrows/s (%s)  %5.1f%%\n", r.what.c_str(),
-              r.precision.c_str(), r.batch, r.rowsPerSec / 1e6, r.floorRowsPerSec / 1e6, r.floorBasis.c_str(),
+  std::printf("%-28s %-5s batch %9zu: %10.3f Mrows/s  floor %10.3f Mrows/s (%s)  %5.1f%%\n",
+              r.what.c_str(), r.precision.c_str(), r.batch, r.rowsPerSec / 1e6,
+              r.floorRowsPerSec / 1e6, r.floorBasis.c_str(),
               100 * r.rowsPerSec / r.floorRowsPerSec);
   std::fflush(stdout);
 }
@@ -60,9 +62,12 @@ int main(int argc, char** argv) {
   std::string jsonPath;
   bool quick = false;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--rows") && i + 1 < argc) bigRows = std::stoull(argv[++i]);
-    else if (!std::strcmp(argv[i], "--json") && i + 1 < argc) jsonPath = argv[++i];
-    else if (!std::strcmp(argv[i], "--quick")) quick = true;
+    if (!std::strcmp(argv[i], "--rows") && i + 1 < argc)
+      bigRows = std::stoull(argv[++i]);
+    else if (!std::strcmp(argv[i], "--json") && i + 1 < argc)
+      jsonPath = argv[++i];
+    else if (!std::strcmp(argv[i], "--quick"))
+      quick = true;
   }
   const CudaInfo info = cudaInfo();
   if (!info.available) {
@@ -70,29 +75,34 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    std::printf("device: %s, cc %d.%d, %d SMs, %.1f GiB, driver %d, runtime %d\n", info.name.c_str(), info.ccMajor,
-                info.ccMinor, info.multiprocessors, info.totalMemory / 1073741824.0, info.driverVersion,
-                info.runtimeVersion);
+    std::printf("device: %s, cc %d.%d, %d SMs, %.1f GiB, driver %d, runtime %d\n",
+                info.name.c_str(), info.ccMajor, info.ccMinor, info.multiprocessors,
+                info.totalMemory / 1073741824.0, info.driverVersion, info.runtimeVersion);
     const CudaPeaks pk = cudaMeasurePeaks();
-    std::printf("measured: d2d %.0f GB/s (read+write), h2d pinned %.1f GB/s, d2h pinned %.1f GB/s, h2d pageable %.1f GB/s, "
-                "fp32 %.1f TFLOP/s, dp4a %.1f TOP/s\n",
-                pk.d2dGBs, pk.h2dPinnedGBs, pk.d2hPinnedGBs, pk.h2dPageableGBs, pk.fp32Tflops, pk.dp4aTops);
+    std::printf(
+        "measured: d2d %.0f GB/s (read+write), h2d pinned %.1f GB/s, d2h pinned %.1f GB/s, h2d "
+        "pageable %.1f GB/s, "
+        "fp32 %.1f TFLOP/s, dp4a %.1f TOP/s\n",
+        pk.d2dGBs, pk.h2dPinnedGBs, pk.d2hPinnedGBs, pk.h2dPageableGBs, pk.fp32Tflops, pk.dp4aTops);
 
     std::mt19937_64 rng(7);
     const int d = 29;
     ModelSpec m = fstest::randomModel(rng, d, {32, 16, 32});
     const double flops = m.flopsPerRow();
     const double inBytes = d * 4.0, outBytes = 4.0;
-    std::printf("model [29, 32, 16, 32, 29]: %.0f FLOPs/row, %.0f bytes/row in + %.0f out\n", flops, inBytes, outBytes);
+    std::printf("model [29, 32, 16, 32, 29]: %.0f FLOPs/row, %.0f bytes/row in + %.0f out\n", flops,
+                inBytes, outBytes);
     const size_t n = bigRows;
     std::vector<float> rows = fstest::randomRows(rng, m, n);
     QuantSpec q;
     quantizeWeights(m, &q);
     calibrateActivations(m, rows.data(), 8192, &q);
 
-    CudaBuffer dRows(n * d * sizeof(float), CudaBuffer::kDevice), dScores(n * sizeof(float), CudaBuffer::kDevice);
+    CudaBuffer dRows(n * d * sizeof(float), CudaBuffer::kDevice),
+        dScores(n * sizeof(float), CudaBuffer::kDevice);
     dRows.upload(rows.data(), n * d * sizeof(float));
-    CudaBuffer hRows(n * d * sizeof(float), CudaBuffer::kPinnedHost), hScores(n * sizeof(float), CudaBuffer::kPinnedHost);
+    CudaBuffer hRows(n * d * sizeof(float), CudaBuffer::kPinnedHost),
+        hScores(n * sizeof(float), CudaBuffer::kPinnedHost);
     std::memcpy(hRows.data(), rows.data(), n * d * sizeof(float));
     std::vector<float> pageScores(n);
 
@@ -101,8 +111,10 @@ int main(int argc, char** argv) {
     const double int8Floor = pk.dp4aTops * 1e12 / flops;  // one int op per FLOP of the fp32 model
     const double h2dFloor = pk.h2dPinnedGBs * 1e9 / inBytes;
     const double h2dPageFloor = pk.h2dPageableGBs * 1e9 / inBytes;
-    std::printf("floors: memory %.0f Mrows/s, fp32 FFMA %.0f Mrows/s, dp4a %.0f Mrows/s, h2d pinned %.0f Mrows/s\n",
-                memFloor / 1e6, fp32Floor / 1e6, int8Floor / 1e6, h2dFloor / 1e6);
+    std::printf(
+        "floors: memory %.0f Mrows/s, fp32 FFMA %.0f Mrows/s, dp4a %.0f Mrows/s, h2d pinned %.0f "
+        "Mrows/s\n",
+        memFloor / 1e6, fp32Floor / 1e6, int8Floor / 1e6, h2dFloor / 1e6);
 
     for (CudaPrecision prec : {CudaPrecision::kFp32, CudaPrecision::kInt8}) {
       const bool int8 = prec == CudaPrecision::kInt8;
@@ -121,9 +133,11 @@ int main(int argc, char** argv) {
         for (int r = -2; r < reps; ++r) {
           const size_t off = (static_cast<size_t>(r + 2) % windows) * batch;
           float ms = 0;
-          BadValue bad = eng.scoreDevice(dRows.as<float>() + off * d, batch, dScores.as<float>() + off, nullptr,
-                                         NonFinite::kError, &ms);
-          if (bad.row >= 0) std::printf("unexpected bad value at row %lld\n", static_cast<long long>(bad.row));
+          BadValue bad =
+              eng.scoreDevice(dRows.as<float>() + off * d, batch, dScores.as<float>() + off,
+                              nullptr, NonFinite::kError, &ms);
+          if (bad.row >= 0)
+            std::printf("unexpected bad value at row %lld\n", static_cast<long long>(bad.row));
           if (r >= 0) t.push_back(ms * 1e-3);
         }
         add({"device-resident", pn, batch, batch / median(t), devFloor, devBasis});
@@ -133,7 +147,8 @@ int main(int argc, char** argv) {
         for (int r = -2; r < hreps; ++r) {
           const size_t off = (static_cast<size_t>(r + 2) % windows) * batch;
           auto t0 = Clock::now();
-          eng.score(hRows.as<float>() + off * d, batch, hScores.as<float>() + off, nullptr, NonFinite::kError);
+          eng.score(hRows.as<float>() + off * d, batch, hScores.as<float>() + off, nullptr,
+                    NonFinite::kError);
           if (r >= 0) t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
         }
         add({"host-to-result pinned", pn, batch, batch / median(t), h2dFloor, "h2d pinned"});
@@ -143,19 +158,25 @@ int main(int argc, char** argv) {
           for (int r = -1; r < preps; ++r) {
             const size_t off = (static_cast<size_t>(r + 1) % windows) * batch;
             auto t0 = Clock::now();
-            eng.score(rows.data() + off * d, batch, pageScores.data() + off, nullptr, NonFinite::kError);
+            eng.score(rows.data() + off * d, batch, pageScores.data() + off, nullptr,
+                      NonFinite::kError);
             if (r >= 0) t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
           }
-          add({"host-to-result pageable", pn, batch, batch / median(t), h2dPageFloor, "h2d pageable"});
+          add({"host-to-result pageable", pn, batch, batch / median(t), h2dPageFloor,
+               "h2d pageable"});
         }
       }
       // A spot check that the timed engine computes the right thing (the tests do it thoroughly).
       std::vector<double> ref(1000);
-      if (!int8) scoreReferenceF64(m, rows.data(), 1000, ref.data(), nullptr);
-      else scoreReferenceInt8(m, q, rows.data(), 1000, ref.data(), nullptr);
+      if (!int8)
+        scoreReferenceF64(m, rows.data(), 1000, ref.data(), nullptr);
+      else
+        scoreReferenceInt8(m, q, rows.data(), 1000, ref.data(), nullptr);
       double worst = 0;
-      for (size_t i = 0; i < 1000; ++i) worst = std::max(worst, fstest::relErr(pageScores[i], ref[i]));
-      std::printf("%s spot check vs float64 reference (1000 rows): worst rel err %.2e\n", pn, worst);
+      for (size_t i = 0; i < 1000; ++i)
+        worst = std::max(worst, fstest::relErr(pageScores[i], ref[i]));
+      std::printf("%s spot check vs float64 reference (1000 rows): worst rel err %.2e\n", pn,
+                  worst);
     }
 
     // Training steps: the CPU trainer's figure on the project's 2-core machine (issue 3's target,
@@ -176,37 +197,48 @@ int main(int argc, char** argv) {
       for (int w = 0; w < 5; ++w) tr.step(z.data(), batch);
       auto t0 = Clock::now();
       float loss = 0;
-      for (int s = 0; s < steps; ++s) loss = tr.step(z.data() + (s % (65536 / batch)) * size_t(batch) * d, batch);
-      const double hostRate = double(batch) * steps / std::chrono::duration<double>(Clock::now() - t0).count();
-      add({"train step (host z)", "fp32", size_t(batch), hostRate, trainFloor, "fp32 FFMA, 3x forward"});
+      for (int s = 0; s < steps; ++s)
+        loss = tr.step(z.data() + (s % (65536 / batch)) * size_t(batch) * d, batch);
+      const double hostRate =
+          double(batch) * steps / std::chrono::duration<double>(Clock::now() - t0).count();
+      add({"train step (host z)", "fp32", size_t(batch), hostRate, trainFloor,
+           "fp32 FFMA, 3x forward"});
       t0 = Clock::now();
-      for (int s = 0; s < steps; ++s) loss = tr.stepDevice(dz.as<float>() + (s % (65536 / batch)) * size_t(batch) * d, batch);
-      const double devRate = double(batch) * steps / std::chrono::duration<double>(Clock::now() - t0).count();
-      add({"train step (device z)", "fp32", size_t(batch), devRate, trainFloor, "fp32 FFMA, 3x forward"});
-      std::printf("  batch %d: %.1fx the CPU trainer's %.1f Mrows/s (host z), last loss %.4f\n", batch,
-                  hostRate / cpuTrainRowsPerSec, cpuTrainRowsPerSec / 1e6, loss);
+      for (int s = 0; s < steps; ++s)
+        loss = tr.stepDevice(dz.as<float>() + (s % (65536 / batch)) * size_t(batch) * d, batch);
+      const double devRate =
+          double(batch) * steps / std::chrono::duration<double>(Clock::now() - t0).count();
+      add({"train step (device z)", "fp32", size_t(batch), devRate, trainFloor,
+           "fp32 FFMA, 3x forward"});
+      std::printf("  batch %d: %.1fx the CPU trainer's %.1f Mrows/s (host z), last loss %.4f\n",
+                  batch, hostRate / cpuTrainRowsPerSec, cpuTrainRowsPerSec / 1e6, loss);
     }
 
     if (!jsonPath.empty()) {
       FILE* f = std::fopen(jsonPath.c_str(), "w");
       if (f) {
-        std::fprintf(f,
-                     "{\n  \"device\": \"%s\", \"cc\": \"%d.%d\", \"sms\": %d, \"driver\": %d, \"runtime\": %d,\n"
-                     "  \"model\": [29, 32, 16, 32, 29], \"flops_per_row\": %.0f, \"bytes_per_row\": %.0f,\n"
-                     "  \"measured\": {\"d2d_GBps\": %.1f, \"h2d_pinned_GBps\": %.2f, \"d2h_pinned_GBps\": %.2f, "
-                     "\"h2d_pageable_GBps\": %.2f, \"fp32_TFLOPs\": %.2f, \"dp4a_TOPs\": %.2f},\n"
-                     "  \"cpu_trainer_rows_per_s\": %.0f,\n  \"results\": [\n%s\n  ]\n}\n",
-                     info.name.c_str(), info.ccMajor, info.ccMinor, info.multiprocessors, info.driverVersion,
-                     info.runtimeVersion, flops, inBytes + outBytes, pk.d2dGBs, pk.h2dPinnedGBs, pk.d2hPinnedGBs,
-                     pk.h2dPageableGBs, pk.fp32Tflops, pk.dp4aTops, cpuTrainRowsPerSec, json.c_str());
+        std::fprintf(
+            f,
+            "{\n  \"device\": \"%s\", \"cc\": \"%d.%d\", \"sms\": %d, \"driver\": %d, \"runtime\": "
+            "%d,\n"
+            "  \"model\": [29, 32, 16, 32, 29], \"flops_per_row\": %.0f, \"bytes_per_row\": %.0f,\n"
+            "  \"measured\": {\"d2d_GBps\": %.1f, \"h2d_pinned_GBps\": %.2f, \"d2h_pinned_GBps\": "
+            "%.2f, "
+            "\"h2d_pageable_GBps\": %.2f, \"fp32_TFLOPs\": %.2f, \"dp4a_TOPs\": %.2f},\n"
+            "  \"cpu_trainer_rows_per_s\": %.0f,\n  \"results\": [\n%s\n  ]\n}\n",
+            info.name.c_str(), info.ccMajor, info.ccMinor, info.multiprocessors, info.driverVersion,
+            info.runtimeVersion, flops, inBytes + outBytes, pk.d2dGBs, pk.h2dPinnedGBs,
+            pk.d2hPinnedGBs, pk.h2dPageableGBs, pk.fp32Tflops, pk.dp4aTops, cpuTrainRowsPerSec,
+            json.c_str());
         std::fclose(f);
       }
     }
-    std::printf("\n%-28s %-5s %9s %12s %12s %7s\n", "measurement", "prec", "batch", "Mrows/s", "floor", "frac");
+    std::printf("\n%-28s %-5s %9s %12s %12s %7s\n", "measurement", "prec", "batch", "Mrows/s",
+                "floor", "frac");
     for (const Row& r : results)
-      std::printf("%-28s %-5s %9zu %12.2f %12.2f %6.1f%%  (%s)\n", r.what.c_str(), r.precision.c_str(), r.batch,
-                  r.rowsPerSec / 1e6, r.floorRowsPerSec / 1e6, 100 * r.rowsPerSec / r.floorRowsPerSec,
-                  r.floorBasis.c_str());
+      std::printf("%-28s %-5s %9zu %12.2f %12.2f %6.1f%%  (%s)\n", r.what.c_str(),
+                  r.precision.c_str(), r.batch, r.rowsPerSec / 1e6, r.floorRowsPerSec / 1e6,
+                  100 * r.rowsPerSec / r.floorRowsPerSec, r.floorBasis.c_str());
   } catch (const CudaError& e) {
     std::fprintf(stderr, "bench_cuda: CUDA error %s: %s\n", e.code().c_str(), e.what());
     return 1;

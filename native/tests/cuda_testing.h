@@ -14,9 +14,9 @@ namespace fstest {
 inline bool cudaDeviceOrSkip(const char* name) {
   const fraudscore::CudaInfo info = fraudscore::cudaInfo();
   if (info.available) {
-    std::printf("%s: %s (cc %d.%d, %d SMs, %.1f GiB), driver %d, runtime %d\n", name, info.name.c_str(),
-                info.ccMajor, info.ccMinor, info.multiprocessors, info.totalMemory / 1073741824.0,
-                info.driverVersion, info.runtimeVersion);
+    std::printf("%s: %s (cc %d.%d, %d SMs, %.1f GiB), driver %d, runtime %d\n", name,
+                info.name.c_str(), info.ccMajor, info.ccMinor, info.multiprocessors,
+                info.totalMemory / 1073741824.0, info.driverVersion, info.runtimeVersion);
     return true;
   }
   CHECK(!info.reason.empty());
@@ -27,7 +27,8 @@ inline bool cudaDeviceOrSkip(const char* name) {
     fraudscore::CudaEngine eng(m, fraudscore::CudaEngine::Options{});
   } catch (const fraudscore::CudaError& e) {
     threw = true;
-    CHECK_MSG(e.code() == "ERR_FRAUDSCORE_CUDA_UNAVAILABLE", "code %s: %s", e.code().c_str(), e.what());
+    CHECK_MSG(e.code() == "ERR_FRAUDSCORE_CUDA_UNAVAILABLE", "code %s: %s", e.code().c_str(),
+              e.what());
   }
   CHECK(threw);
   std::printf("%s: SKIPPED GPU checks: %s (built with CUDA: %s)\n", name, info.reason.c_str(),

@@ -1,7 +1,7 @@
 // CUDA scoring against the float64 references on fresh random inputs: fp32 (relative error < 1e-5)
-// and int8 (the quant.h arithmetic), both kernel shapes (fixed32, generic), host calls with pageable
-// and pinned buffers, device-resident calls, per-feature errors, and the non-finite contract.
-// Skips (exit 0, saying why) when no CUDA device answers.
+// and int8 (the quant.h arithmetic), both kernel shapes (fixed32, generic), host calls with
+// pageable and pinned buffers, device-resident calls, per-feature errors, and the non-finite
+// contract. Skips (exit 0, saying why) when no CUDA device answers.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -31,15 +31,16 @@ struct Errs {
   size_t unwritten = 0;
 };
 
-Errs compare(const std::vector<float>& s, const std::vector<float>& fe, const std::vector<double>& ref,
-             const std::vector<double>& refFe, size_t n, int d) {
+Errs compare(const std::vector<float>& s, const std::vector<float>& fe,
+             const std::vector<double>& ref, const std::vector<double>& refFe, size_t n, int d) {
   Errs e;
   for (size_t i = 0; i < n; ++i) {
     if (s[i] == kPoison) ++e.unwritten;
     e.score = std::max(e.score, fstest::relErr(s[i], ref[i]));
     if (!fe.empty())
       for (int j = 0; j < d; ++j)
-        e.fe = std::max(e.fe, std::fabs(fe[i * d + j] - refFe[i * d + j]) / std::max(ref[i] * d, 1e-3));
+        e.fe = std::max(e.fe,
+                        std::fabs(fe[i * d + j] - refFe[i * d + j]) / std::max(ref[i] * d, 1e-3));
   }
   return e;
 }
@@ -54,7 +55,8 @@ void fp32Case(std::mt19937_64& rng, const Case& c) {
   CudaEngine::Options opt;
   opt.chunkRows = 16384;  // several chunks per call: exercises the stream pipeline
   CudaEngine eng(m, opt);
-  CHECK_MSG(std::strcmp(eng.kernelName(), c.kernel) == 0, "%s: kernel %s, expected %s", c.name, eng.kernelName(), c.kernel);
+  CHECK_MSG(std::strcmp(eng.kernelName(), c.kernel) == 0, "%s: kernel %s, expected %s", c.name,
+            eng.kernelName(), c.kernel);
 
   // Host call, pageable buffers, with feature errors.
   std::vector<float> s(n, kPoison), fe(n * c.d, kPoison);
@@ -64,10 +66,12 @@ void fp32Case(std::mt19937_64& rng, const Case& c) {
   CHECK_MSG(e.unwritten == 0, "%s: %zu scores unwritten", c.name, e.unwritten);
   CHECK_MSG(e.score < 1e-5, "%s fp32 pageable: worst score rel err %.3g", c.name, e.score);
   CHECK_MSG(e.fe < 1e-5, "%s fp32 pageable: worst feature err %.3g", c.name, e.fe);
-  std::printf("%s fp32 [%s]: worst rel err %.2e (features %.2e)\n", c.name, eng.kernelName(), e.score, e.fe);
+  std::printf("%s fp32 [%s]: worst rel err %.2e (features %.2e)\n", c.name, eng.kernelName(),
+              e.score, e.fe);
 
   // Host call, pinned buffers (copied directly, no staging), no feature errors.
-  CudaBuffer pr(n * c.d * sizeof(float), CudaBuffer::kPinnedHost), ps(n * sizeof(float), CudaBuffer::kPinnedHost);
+  CudaBuffer pr(n * c.d * sizeof(float), CudaBuffer::kPinnedHost),
+      ps(n * sizeof(float), CudaBuffer::kPinnedHost);
   std::memcpy(pr.data(), rows.data(), n * c.d * sizeof(float));
   ps.fill(0xff);
   bad = eng.score(pr.as<float>(), n, ps.as<float>(), nullptr, NonFinite::kError);
@@ -80,7 +84,8 @@ void fp32Case(std::mt19937_64& rng, const Case& c) {
   CHECK_MSG(e.score < 1e-5, "%s fp32 pinned: worst rel err %.3g", c.name, e.score);
 
   // Device-resident call.
-  CudaBuffer dr(n * c.d * sizeof(float), CudaBuffer::kDevice), ds(n * sizeof(float), CudaBuffer::kDevice);
+  CudaBuffer dr(n * c.d * sizeof(float), CudaBuffer::kDevice),
+      ds(n * sizeof(float), CudaBuffer::kDevice);
   dr.upload(rows.data(), n * c.d * sizeof(float));
   ds.fill(0xff);
   float ms = -1;
@@ -101,18 +106,20 @@ void fp32Case(std::mt19937_64& rng, const Case& c) {
   badRows[r2 * c.d + (c.d - 1)] = std::numeric_limits<float>::infinity();
   badRows[r2 * c.d + c.d - 2] = std::numeric_limits<float>::infinity();
   bad = eng.score(badRows.data(), n, s.data(), nullptr, NonFinite::kError);
-  CHECK_MSG(bad.row == static_cast<int64_t>(r2) && bad.col == c.d - 2, "%s: bad (%lld, %d), expected (%zu, %d)", c.name,
-            static_cast<long long>(bad.row), bad.col, r2, c.d - 2);
+  CHECK_MSG(bad.row == static_cast<int64_t>(r2) && bad.col == c.d - 2,
+            "%s: bad (%lld, %d), expected (%zu, %d)", c.name, static_cast<long long>(bad.row),
+            bad.col, r2, c.d - 2);
   std::fill(s.begin(), s.end(), kPoison);
   std::fill(fe.begin(), fe.end(), kPoison);
   bad = eng.score(badRows.data(), n, s.data(), fe.data(), NonFinite::kNaN);
   CHECK(bad.row == -1);
-  CHECK(std::isnan(s[r1]) && std::isnan(s[r2]) && std::isnan(fe[r1 * c.d]) && std::isnan(fe[r2 * c.d + 3]));
+  CHECK(std::isnan(s[r1]) && std::isnan(s[r2]) && std::isnan(fe[r1 * c.d]) &&
+        std::isnan(fe[r2 * c.d + 3]));
   s[r1] = static_cast<float>(ref[r1]);
   s[r2] = static_cast<float>(ref[r2]);
   e = compare(s, {}, ref, refFe, n, c.d);
-  CHECK_MSG(e.score < 1e-5 && e.unwritten == 0, "%s kNaN: other rows rel err %.3g, unwritten %zu", c.name, e.score,
-            e.unwritten);
+  CHECK_MSG(e.score < 1e-5 && e.unwritten == 0, "%s kNaN: other rows rel err %.3g, unwritten %zu",
+            c.name, e.score, e.unwritten);
   // log1p input <= -1 is non-finite too (feature 6 is log1p in randomModel when d > 6).
   if (c.d > 6) {
     std::vector<float> lr(rows.begin(), rows.begin() + 3 * c.d);
@@ -161,8 +168,8 @@ void int8Case(std::mt19937_64& rng, const Case& c) {
   for (size_t i = 0; i < n; ++i) vsF32[i] = fstest::relErr(s[i], f32[i]);
   std::sort(vsF32.begin(), vsF32.end());
   CHECK_MSG(vsF32[n / 2] < 0.05, "%s int8 vs fp32: median rel err %.3g", c.name, vsF32[n / 2]);
-  std::printf("%s int8 [%s]: vs int8 reference p50 %.2e p99 %.2e worst %.2e; vs fp32 p50 %.2e\n", c.name,
-              eng.kernelName(), p50, p99, worst, vsF32[n / 2]);
+  std::printf("%s int8 [%s]: vs int8 reference p50 %.2e p99 %.2e worst %.2e; vs fp32 p50 %.2e\n",
+              c.name, eng.kernelName(), p50, p99, worst, vsF32[n / 2]);
   std::vector<float> badRows(rows.begin(), rows.begin() + 1000 * c.d);
   badRows[777 * c.d + 3] = -std::numeric_limits<float>::infinity();
   bad = eng.score(badRows.data(), 1000, s.data(), nullptr, NonFinite::kError);

@@ -19,8 +19,9 @@ struct RefGrads {
 };
 
 // Forward and backward in float64: loss = mean over n * d of (y - z)^2, ReLU on hidden layers.
-RefGrads refGradients(const ModelSpec& m, const std::vector<double>& W, const std::vector<size_t>& wOff,
-                      const std::vector<size_t>& bOff, const float* z, int n) {
+RefGrads refGradients(const ModelSpec& m, const std::vector<double>& W,
+                      const std::vector<size_t>& wOff, const std::vector<size_t>& bOff,
+                      const float* z, int n) {
   const int L = static_cast<int>(m.layers.size()), d = m.features;
   RefGrads g;
   g.gw.resize(L);
@@ -38,7 +39,8 @@ RefGrads refGradients(const ModelSpec& m, const std::vector<double>& W, const st
       a[l + 1].assign(Ly.out, 0.0);
       for (int o = 0; o < Ly.out; ++o) {
         double s = W[bOff[l] + o];
-        for (int i = 0; i < Ly.in; ++i) s += W[wOff[l] + static_cast<size_t>(o) * Ly.in + i] * a[l][i];
+        for (int i = 0; i < Ly.in; ++i)
+          s += W[wOff[l] + static_cast<size_t>(o) * Ly.in + i] * a[l][i];
         a[l + 1][o] = (l + 1 < L && s < 0) ? 0.0 : s;
       }
     }
@@ -66,7 +68,8 @@ RefGrads refGradients(const ModelSpec& m, const std::vector<double>& W, const st
   return g;
 }
 
-void flatten(const ModelSpec& m, std::vector<double>* W, std::vector<size_t>* wOff, std::vector<size_t>* bOff) {
+void flatten(const ModelSpec& m, std::vector<double>* W, std::vector<size_t>* wOff,
+             std::vector<size_t>* bOff) {
   W->clear();
   wOff->clear();
   bOff->clear();
@@ -89,7 +92,8 @@ std::vector<float> randomZ(std::mt19937_64& rng, int n, int d) {
 double gradErr(const std::vector<float>& got, const std::vector<double>& want) {
   double scale = 1e-12, worst = 0;
   for (double w : want) scale = std::max(scale, std::fabs(w));
-  for (size_t k = 0; k < want.size(); ++k) worst = std::max(worst, std::fabs(got[k] - want[k]) / scale);
+  for (size_t k = 0; k < want.size(); ++k)
+    worst = std::max(worst, std::fabs(got[k] - want[k]) / scale);
   return worst;
 }
 
@@ -104,15 +108,16 @@ void gradientCheck(std::mt19937_64& rng, int d, const std::vector<int>& hidden, 
   std::vector<size_t> wOff, bOff;
   flatten(m, &W, &wOff, &bOff);
   RefGrads ref = refGradients(m, W, wOff, bOff, z.data(), n);
-  CHECK_MSG(fstest::relErr(loss, ref.loss) < 1e-5, "d=%d n=%d: loss %.8g, reference %.8g", d, n, loss, ref.loss);
+  CHECK_MSG(fstest::relErr(loss, ref.loss) < 1e-5, "d=%d n=%d: loss %.8g, reference %.8g", d, n,
+            loss, ref.loss);
   double worst = 0;
   for (size_t l = 0; l < m.layers.size(); ++l) {
     worst = std::max(worst, gradErr(grads.layers[l].weight, ref.gw[l]));
     worst = std::max(worst, gradErr(grads.layers[l].bias, ref.gb[l]));
   }
   CHECK_MSG(worst < 1e-4, "d=%d n=%d: worst gradient error %.3g", d, n, worst);
-  std::printf("gradients d=%d hidden=%zu layers n=%d: loss rel err %.2e, worst gradient err %.2e\n", d, hidden.size(), n,
-              fstest::relErr(loss, ref.loss), worst);
+  std::printf("gradients d=%d hidden=%zu layers n=%d: loss rel err %.2e, worst gradient err %.2e\n",
+              d, hidden.size(), n, fstest::relErr(loss, ref.loss), worst);
 }
 
 void adamCheck(std::mt19937_64& rng) {
@@ -131,7 +136,8 @@ void adamCheck(std::mt19937_64& rng) {
     std::vector<float> z = randomZ(rng, n, d);
     const float loss = tr.step(z.data(), n);
     RefGrads g = refGradients(m, W, wOff, bOff, z.data(), n);
-    CHECK_MSG(fstest::relErr(loss, g.loss) < 1e-4, "step %d: loss %.8g, reference %.8g", t, loss, g.loss);
+    CHECK_MSG(fstest::relErr(loss, g.loss) < 1e-4, "step %d: loss %.8g, reference %.8g", t, loss,
+              g.loss);
     const double bc1 = 1 - std::pow(0.9, t), bc2 = 1 - std::pow(0.999, t);
     for (size_t l = 0; l < m.layers.size(); ++l) {
       auto update = [&](size_t k, double grad) {
@@ -163,11 +169,12 @@ void adamCheck(std::mt19937_64& rng) {
       far += e > 1e-2 * opt.lr ? 1 : 0;
     }
   }
-  CHECK_MSG(far <= W.size() / 50, "adam: %zu of %zu parameters differ by > 1e-2 lr (worst %.3g)", far, W.size(), worst);
+  CHECK_MSG(far <= W.size() / 50, "adam: %zu of %zu parameters differ by > 1e-2 lr (worst %.3g)",
+            far, W.size(), worst);
   CHECK_MSG(worst < 2 * steps * opt.lr, "adam: worst parameter difference %.3g", worst);
   CHECK(got.mean == m.mean && got.scale == m.scale);
-  std::printf("adam %d steps: worst parameter diff %.2e (lr %.0e), %zu of %zu beyond 1e-2 lr\n", steps, worst, opt.lr,
-              far, W.size());
+  std::printf("adam %d steps: worst parameter diff %.2e (lr %.0e), %zu of %zu beyond 1e-2 lr\n",
+              steps, worst, opt.lr, far, W.size());
 }
 
 void dropoutCheck(std::mt19937_64& rng) {
@@ -185,7 +192,8 @@ void dropoutCheck(std::mt19937_64& rng) {
   const float clean = plain.gradients(z.data(), n, &g);
   const float la = a.step(z.data(), n), lb = b.step(z.data(), n);
   CHECK_MSG(fstest::relErr(la, lb) < 1e-5, "same seed, different losses %.8g %.8g", la, lb);
-  CHECK_MSG(fstest::relErr(la, clean) > 1e-3, "dropout 0.5 left the loss unchanged: %.6g vs %.6g", la, clean);
+  CHECK_MSG(fstest::relErr(la, clean) > 1e-3, "dropout 0.5 left the loss unchanged: %.6g vs %.6g",
+            la, clean);
   float last = la;
   for (int t = 0; t < 200; ++t) last = a.step(z.data(), n);
   CHECK_MSG(last < la, "200 steps did not reduce the loss: %.6g -> %.6g", la, last);
@@ -198,7 +206,8 @@ void dropoutCheck(std::mt19937_64& rng) {
     threw = true;
   }
   CHECK(threw);
-  std::printf("dropout 0.5: first-step loss %.4f (clean %.4f), after 200 steps %.4f\n", la, clean, last);
+  std::printf("dropout 0.5: first-step loss %.4f (clean %.4f), after 200 steps %.4f\n", la, clean,
+              last);
 }
 
 }  // namespace

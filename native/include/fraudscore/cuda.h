@@ -47,7 +47,7 @@ struct CudaInfo {
   std::string name;
   int ccMajor = 0, ccMinor = 0;
   int multiprocessors = 0;
-  size_t totalMemory = 0, freeMemory = 0;  // bytes
+  size_t totalMemory = 0, freeMemory = 0;     // bytes
   int driverVersion = 0, runtimeVersion = 0;  // 1000 * major + 10 * minor, as CUDA reports them
 };
 
@@ -57,9 +57,9 @@ CudaInfo cudaInfo(int device = 0);
 enum class CudaPrecision : uint8_t { kFp32 = 0, kInt8 = 1 };
 
 // A scoring engine bound to one device. Device buffers and pinned host staging buffers are
-// allocated on first use, grown when a call needs more, and reused across calls. Calls on one engine
-// are serialized by an internal mutex (one engine owns one set of streams); use one engine per
-// concurrent caller for overlap between callers.
+// allocated on first use, grown when a call needs more, and reused across calls. Calls on one
+// engine are serialized by an internal mutex (one engine owns one set of streams); use one engine
+// per concurrent caller for overlap between callers.
 class CudaEngine {
  public:
   struct Options {
@@ -148,16 +148,17 @@ class CudaTrainer {
   std::unique_ptr<Impl> impl_;
 };
 
-// ---- Diagnostics and memory helpers for tests and benchmarks --------------------------------------
+// ---- Diagnostics and memory helpers for tests and benchmarks
+// --------------------------------------
 
 // Measured ceilings of the device, for the benchmark's floors (each a median of several runs).
 struct CudaPeaks {
-  double d2dGBs = 0;           // device-to-device copy, bytes read + written per second
-  double h2dPinnedGBs = 0;     // host-to-device from pinned memory
-  double d2hPinnedGBs = 0;     // device-to-host into pinned memory
-  double h2dPageableGBs = 0;   // host-to-device from pageable memory
-  double fp32Tflops = 0;       // FFMA throughput, 2 FLOPs per FMA
-  double dp4aTops = 0;         // dp4a throughput, 8 ops per dp4a
+  double d2dGBs = 0;          // device-to-device copy, bytes read + written per second
+  double h2dPinnedGBs = 0;    // host-to-device from pinned memory
+  double d2hPinnedGBs = 0;    // device-to-host into pinned memory
+  double h2dPageableGBs = 0;  // host-to-device from pageable memory
+  double fp32Tflops = 0;      // FFMA throughput, 2 FLOPs per FMA
+  double dp4aTops = 0;        // dp4a throughput, 8 ops per dp4a
 };
 // [sync] @throws CudaError when no device answers.
 CudaPeaks cudaMeasurePeaks(int device = 0);
@@ -172,7 +173,9 @@ class CudaBuffer {
   CudaBuffer& operator=(const CudaBuffer&) = delete;
   void* data() const { return ptr_; }
   template <typename T>
-  T* as() const { return static_cast<T*>(ptr_); }
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
   size_t bytes() const { return bytes_; }
   // [sync] Copies between this buffer and host memory (offsets and sizes in bytes).
   void upload(const void* src, size_t bytes, size_t offset = 0);

@@ -8,8 +8,8 @@
 //   output      y[o]      = acc[o] * (sx[l] * sw[o]) + b[o]                         (fp32 bias)
 // ReLU on hidden layers; the last layer's y is fp32 and the score is mean_j (y[j] - z[j])^2 against
 // the fp32 standardized z. round() is round-half-away-from-zero (std::round / roundf).
-// Degenerate scales: an all-zero weight row gets sw[o] = 1 (so w_q = 0 and y[o] = b[o]); a layer whose
-// calibrated activations are all zero gets sx[l] = 1. Scales are always finite and > 0.
+// Degenerate scales: an all-zero weight row gets sw[o] = 1 (so w_q = 0 and y[o] = b[o]); a layer
+// whose calibrated activations are all zero gets sx[l] = 1. Scales are always finite and > 0.
 #pragma once
 
 #include <cstddef>
@@ -22,7 +22,7 @@
 namespace fraudscore {
 
 struct QuantSpec {
-  std::vector<std::vector<int8_t>> wq;     // per layer: out * in, [out][in] row-major, in [-127, 127]
+  std::vector<std::vector<int8_t>> wq;  // per layer: out * in, [out][in] row-major, in [-127, 127]
   std::vector<std::vector<float>> wscale;  // per layer: out values, sw[o]
   std::vector<float> xscale;               // per layer: sx[l], the scale of that layer's input
 
