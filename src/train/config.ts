@@ -416,5 +416,12 @@ export async function loadConfig(file?: string, overrides: readonly string[] = [
 
 /** The config as YAML (what a run directory keeps as config.yaml). */
 export function configToYaml(cfg: TrainConfig): string {
-  return YAML.stringify(cfg, { flowCollectionPadding: false, collectionStyle: 'any' });
+  const doc = new YAML.Document(cfg);
+  // Lists of scalars on one line ([V1, V2, ...]), as configs/*.yaml write them.
+  YAML.visit(doc, {
+    Seq(_key, node) {
+      if (node.items.every((it) => YAML.isScalar(it))) node.flow = true;
+    },
+  });
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
 }
