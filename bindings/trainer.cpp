@@ -62,7 +62,8 @@ TrainOptions optionsFrom(Napi::Env env, const Napi::Value& v) {
   o.lr = static_cast<float>(numberOption(env, obj, "lr", o.lr, 0, 1e3, true, false, false));
   o.weightDecay = static_cast<float>(
       numberOption(env, obj, "weightDecay", o.weightDecay, 0, 1e3, false, false, false));
-  o.dropout = static_cast<float>(numberOption(env, obj, "dropout", o.dropout, 0, 1, false, true, false));
+  o.dropout =
+      static_cast<float>(numberOption(env, obj, "dropout", o.dropout, 0, 1, false, true, false));
   o.beta1 = static_cast<float>(numberOption(env, obj, "beta1", o.beta1, 0, 1, false, true, false));
   o.beta2 = static_cast<float>(numberOption(env, obj, "beta2", o.beta2, 0, 1, false, true, false));
   o.eps = static_cast<float>(numberOption(env, obj, "eps", o.eps, 0, 1, true, false, false));
@@ -89,8 +90,9 @@ Napi::Float32Array rowsArg(const Napi::CallbackInfo& info, int d, size_t* n) {
 
 Napi::Error badValueError(Napi::Env env, const BadValue& bad) {
   Napi::Error err = Napi::RangeError::New(
-      env, "Expected `rows` to hold finite values after preprocessing, got a non-finite value at row " +
-               std::to_string(bad.row) + ", column " + std::to_string(bad.col));
+      env,
+      "Expected `rows` to hold finite values after preprocessing, got a non-finite value at row " +
+          std::to_string(bad.row) + ", column " + std::to_string(bad.col));
   err.Set("code", Napi::String::New(env, "ERR_FRAUDSCORE_NONFINITE"));
   err.Set("row", Napi::Number::New(env, static_cast<double>(bad.row)));
   err.Set("column", Napi::Number::New(env, bad.col));
@@ -136,15 +138,15 @@ class BusyGuard {
 class Trainer : public Napi::ObjectWrap<Trainer> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Trainer",
-                       {InstanceMethod<&Trainer::TrainEpoch>("trainEpoch"),
-                        InstanceMethod<&Trainer::EvalLoss>("evalLoss"),
-                        InstanceMethod<&Trainer::GetWeights>("getWeights"),
-                        InstanceMethod<&Trainer::SetWeights>("setWeights"),
-                        InstanceMethod<&Trainer::Cancel>("cancel"),
-                        InstanceMethod<&Trainer::Dispose>("dispose"),
-                        InstanceAccessor<&Trainer::Steps>("steps"),
-                        InstanceAccessor<&Trainer::Features>("features")});
+    return DefineClass(
+        env, "Trainer",
+        {InstanceMethod<&Trainer::TrainEpoch>("trainEpoch"),
+         InstanceMethod<&Trainer::EvalLoss>("evalLoss"),
+         InstanceMethod<&Trainer::GetWeights>("getWeights"),
+         InstanceMethod<&Trainer::SetWeights>("setWeights"),
+         InstanceMethod<&Trainer::Cancel>("cancel"), InstanceMethod<&Trainer::Dispose>("dispose"),
+         InstanceAccessor<&Trainer::Steps>("steps"),
+         InstanceAccessor<&Trainer::Features>("features")});
   }
 
   // new Trainer(model, options?)

@@ -41,7 +41,14 @@ describe('shipped configs', () => {
     expect(cfg.data.features).toEqual([...Array.from({ length: 27 }, (_, i) => `V${i + 2}`), 'Amount']);
     expect(cfg.data.log1p).toEqual([]);
     expect(cfg.model).toEqual({ hidden: [32, 16, 32], dropout: 0.1 });
-    expect(cfg.training).toMatchObject({ epochs: 30, batch_size: 1024, lr: 0.001, weight_decay: 1e-5, patience: 5, seed: 42 });
+    expect(cfg.training).toMatchObject({
+      epochs: 30,
+      batch_size: 1024,
+      lr: 0.001,
+      weight_decay: 1e-5,
+      patience: 5,
+      seed: 42,
+    });
     expect(cfg.threshold).toEqual({ strategy: 'percentile', value: 95 });
   });
 
@@ -51,7 +58,12 @@ describe('shipped configs', () => {
     const points = sweepPoints(spec);
     expect(points.length).toBe(3 * 2 * 2 * 3);
     for (const p of points) applyOverrides(structuredClone(DEFAULT_CONFIG), p);
-    expect(points[0]).toEqual(['training.batch_size=128', 'training.lr=0.001', 'model.dropout=0', 'model.hidden=[32,16,32]']);
+    expect(points[0]).toEqual([
+      'training.batch_size=128',
+      'training.lr=0.001',
+      'model.dropout=0',
+      'model.hidden=[32,16,32]',
+    ]);
   });
 });
 
@@ -90,9 +102,17 @@ describe('overrides', () => {
 
   it.each([
     ['training.lrr=0.1', 'training.lrr', /Unknown config key "training.lrr"/],
-    ['training.lr=abc', 'training.lr', /"training.lr" \(from command line\) must be a number in \(0, 1000\], got "abc"/],
+    [
+      'training.lr=abc',
+      'training.lr',
+      /"training.lr" \(from command line\) must be a number in \(0, 1000\], got "abc"/,
+    ],
     ['training.lr=', 'training.lr', /must be a number/],
-    ['training.batch_size=1.5', 'training.batch_size', /"training.batch_size" .* must be an integer in \[1, 16777216\], got 1.5/],
+    [
+      'training.batch_size=1.5',
+      'training.batch_size',
+      /"training.batch_size" .* must be an integer in \[1, 16777216\], got 1.5/,
+    ],
     ['training.epochs=0', 'training.epochs', /"training.epochs"/],
     ['model.hidden=[32,x]', 'model.hidden', /"model.hidden" .* list of integers/],
     ['model.dropout=1', 'model.dropout', /"model.dropout" .* in \[0, 1\)/],
@@ -125,7 +145,11 @@ describe('config files', () => {
   });
 
   it.each([
-    ['training:\n  lrr: 0.1\n', 'training.lrr', /Unknown config key "training.lrr" \(from x.yaml\); known keys here: training.epochs/],
+    [
+      'training:\n  lrr: 0.1\n',
+      'training.lrr',
+      /Unknown config key "training.lrr" \(from x.yaml\); known keys here: training.epochs/,
+    ],
     ['training:\n  lr: "0.1"\n', 'training.lr', /"training.lr" \(from x.yaml\) must be a number .* got "0.1"/],
     ['training: 3\n', 'training', /must be a mapping, got 3/],
     ['model:\n  hidden: 32\n', 'model.hidden', /"model.hidden" .* got 32/],
@@ -148,7 +172,11 @@ describe('config files', () => {
   });
 
   it('configToYaml round-trips', () => {
-    const cfg: TrainConfig = applyOverrides(structuredClone(DEFAULT_CONFIG), ['training.lr=0.0001', 'threshold.strategy=target-fpr', 'threshold.value=0.01']);
+    const cfg: TrainConfig = applyOverrides(structuredClone(DEFAULT_CONFIG), [
+      'training.lr=0.0001',
+      'threshold.strategy=target-fpr',
+      'threshold.value=0.01',
+    ]);
     const yaml = configToYaml(cfg);
     expect(yaml).toContain('hidden: [64, 16, 64]');
     expect(parseConfig(yaml, 'round-trip')).toEqual(cfg);
@@ -157,7 +185,10 @@ describe('config files', () => {
 
 describe('sweep specs', () => {
   it('grid and seeded random points', () => {
-    const spec = parseSweepSpec('mode: grid\nparams:\n  training.lr: [0.001, 0.01]\n  model.hidden: [[8], [16, 4, 16]]\n', 's');
+    const spec = parseSweepSpec(
+      'mode: grid\nparams:\n  training.lr: [0.001, 0.01]\n  model.hidden: [[8], [16, 4, 16]]\n',
+      's',
+    );
     expect(sweepPoints(spec)).toEqual([
       ['training.lr=0.001', 'model.hidden=[8]'],
       ['training.lr=0.001', 'model.hidden=[16,4,16]'],
@@ -173,8 +204,12 @@ describe('sweep specs', () => {
   });
 
   it('names a bad sweep field', () => {
-    expect(() => parseSweepSpec('mode: grid\nparams:\n  training.lr: []\n', 's')).toThrow(/"params.training.lr" \(from s\) must be a non-empty list/);
-    expect(() => parseSweepSpec('mode: bayes\nparams: {}\n', 's')).toThrow(/"mode" \(from s\) must be 'grid' or 'random'/);
+    expect(() => parseSweepSpec('mode: grid\nparams:\n  training.lr: []\n', 's')).toThrow(
+      /"params.training.lr" \(from s\) must be a non-empty list/,
+    );
+    expect(() => parseSweepSpec('mode: bayes\nparams: {}\n', 's')).toThrow(
+      /"mode" \(from s\) must be 'grid' or 'random'/,
+    );
     expect(() => parseSweepSpec('mode: grid\nparams: {}\nsamplez: 3\n', 's')).toThrow(/Unknown sweep key "samplez"/);
   });
 });

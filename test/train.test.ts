@@ -56,7 +56,9 @@ describe('native Trainer binding', () => {
 
   it('checks its arguments with messages naming them', async () => {
     expect(() => new Trainer(spec, { lr: -1 })).toThrow('Expected `options.lr` to be a number in (0, 1000], got -1');
-    expect(() => new Trainer(spec, { dropout: 1 })).toThrow('Expected `options.dropout` to be a number in [0, 1), got 1');
+    expect(() => new Trainer(spec, { dropout: 1 })).toThrow(
+      'Expected `options.dropout` to be a number in [0, 1), got 1',
+    );
     expect(() => new Trainer(spec, { batchSize: 2.5 })).toThrow(
       'Expected `options.batchSize` to be an integer in [1, 16777216], got 2.5',
     );
@@ -74,7 +76,9 @@ describe('native Trainer binding', () => {
     await expect(async () => t.evalLoss(new Float32Array(0))).rejects.toThrow(
       'Expected `rows` to hold at least one row, got 0 values',
     );
-    expect(() => t.setWeights(smallSpec(d, [8, 4, 8], 2).layers)).toThrow(/Invalid `model`: layers\[1\]\.out|Invalid `layers`/);
+    expect(() => t.setWeights(smallSpec(d, [8, 4, 8], 2).layers)).toThrow(
+      /Invalid `model`: layers\[1\]\.out|Invalid `layers`/,
+    );
     const rows = new Float32Array(d * 10).fill(1);
     rows[4 * d + 2] = Number.NaN;
     await expect(t.trainEpoch(rows)).rejects.toMatchObject({
@@ -202,7 +206,10 @@ describe('train()', () => {
     const { splitTable } = await import('../src/data/split.js');
     const { rowsWithLabel } = await import('../src/data/table.js');
     const table = await loadTable(path, { features: cfg.data.features });
-    const valNormal = rowsWithLabel(splitTable(table, { ratios: cfg.data.split.ratios, seed: cfg.data.split.seed }).validation, 0);
+    const valNormal = rowsWithLabel(
+      splitTable(table, { ratios: cfg.data.split.ratios, seed: cfg.data.split.seed }).validation,
+      0,
+    );
     const scorer = new Scorer(r.model, { backend: 'cpu' });
     const s = scorer.score(valNormal.rows);
     scorer.dispose();
@@ -215,7 +222,9 @@ describe('train()', () => {
     expect(r.model.threshold?.strategy).toBe('max-f1 on the validation split');
 
     const run = JSON.parse(await readFile(join(runDir, 'run.json'), 'utf8'));
-    const sha = createHash('sha256').update(await readFile(path)).digest('hex');
+    const sha = createHash('sha256')
+      .update(await readFile(path))
+      .digest('hex');
     expect(run).toMatchObject({ status: 'completed', name: 'test-run', bestEpoch: r.bestEpoch, data: { sha256: sha } });
     expect(r.model.provenance.dataFingerprint).toBe(sha);
     const lines = (await readFile(join(runDir, 'metrics.jsonl'), 'utf8')).trim().split('\n');

@@ -134,7 +134,8 @@ uint32_t dropoutKeepThreshold(float p) {
   return static_cast<uint32_t>(std::llround(keep));
 }
 
-bool dropoutKeep(uint64_t seed, uint64_t step, uint32_t row, uint32_t unit, uint32_t keepThreshold) {
+bool dropoutKeep(uint64_t seed, uint64_t step, uint32_t row, uint32_t unit,
+                 uint32_t keepThreshold) {
   // A counter-based hash, so masks do not depend on which thread draws them or in what order.
   const uint64_t h = mix64(mix64(seed ^ 0x6A09E667F3BCC909ull) + step * 0x9E3779B97F4A7C15ull +
                            ((static_cast<uint64_t>(row) << 32) | unit));
@@ -530,7 +531,9 @@ double Trainer::batchGradients(const float* rows, size_t n, bool dropout, uint64
   return sse / (static_cast<double>(n) * d);
 }
 
-std::vector<DenseLayer> Trainer::weights() const { return impl_->readWeights(); }
+std::vector<DenseLayer> Trainer::weights() const {
+  return impl_->readWeights();
+}
 
 ModelSpec Trainer::spec() const {
   ModelSpec s = impl_->spec;
@@ -548,16 +551,19 @@ void Trainer::setWeights(const std::vector<DenseLayer>& layers) {
   if (!err.empty()) throw std::invalid_argument("invalid weights: " + err);
   for (size_t l = 0; l < layers.size(); ++l)
     if (layers[l].in != impl_->net.L[l].in || layers[l].out != impl_->net.L[l].out)
-      throw std::invalid_argument("invalid weights: layers[" + std::to_string(l) + "] is " +
-                                  std::to_string(layers[l].in) + "x" +
-                                  std::to_string(layers[l].out) + ", expected " +
-                                  std::to_string(impl_->net.L[l].in) + "x" +
-                                  std::to_string(impl_->net.L[l].out));
+      throw std::invalid_argument(
+          "invalid weights: layers[" + std::to_string(l) + "] is " + std::to_string(layers[l].in) +
+          "x" + std::to_string(layers[l].out) + ", expected " + std::to_string(impl_->net.L[l].in) +
+          "x" + std::to_string(impl_->net.L[l].out));
   impl_->loadWeights(layers);
 }
 
-uint64_t Trainer::steps() const { return impl_->step; }
-const TrainOptions& Trainer::options() const { return impl_->opt; }
+uint64_t Trainer::steps() const {
+  return impl_->step;
+}
+const TrainOptions& Trainer::options() const {
+  return impl_->opt;
+}
 
 size_t Trainer::bytes() const {
   const Impl& m = *impl_;

@@ -26,8 +26,8 @@ constexpr int kMaxTrainLayers = 16;
 constexpr int kTrainPad = 16;  // every width is padded to a multiple of this
 
 struct TrainLayerRef {
-  int in = 0, out = 0;    // real sizes
-  int inP = 0, outP = 0;  // padded to kTrainPad
+  int in = 0, out = 0;        // real sizes
+  int inP = 0, outP = 0;      // padded to kTrainPad
   const float* W = nullptr;   // [outP][inP]
   const float* Wt = nullptr;  // [inP][outP]
   const float* b = nullptr;   // [outP]
@@ -57,13 +57,13 @@ inline size_t trainScratchFloats(const TrainNetRef& N, int rowsMax) {
 // gradient at the output is gscale * (y - z). Writes the slice's summed gradient into grad (the
 // parameter layout given by wOff/bOff; padding entries written as 0) and returns the sum of
 // squared errors over the slice (float, accumulated in a fixed order).
-using SliceGradFn = float (*)(const TrainNetRef& N, const float* z, int rows,
-                              const float* dropMask, float gscale, float* scratch, float* grad);
+using SliceGradFn = float (*)(const TrainNetRef& N, const float* z, int rows, const float* dropMask,
+                              float gscale, float* scratch, float* grad);
 
-#define FS_DECLARE_TRAIN_KERNEL(ns)                                                          \
-  namespace ns {                                                                             \
-  float sliceGrad(const TrainNetRef& N, const float* z, int rows, const float* dropMask,     \
-                  float gscale, float* scratch, float* grad);                                \
+#define FS_DECLARE_TRAIN_KERNEL(ns)                                                      \
+  namespace ns {                                                                         \
+  float sliceGrad(const TrainNetRef& N, const float* z, int rows, const float* dropMask, \
+                  float gscale, float* scratch, float* grad);                            \
   }
 #if defined(__x86_64__) || defined(_M_X64)
 FS_DECLARE_TRAIN_KERNEL(train_avx512)
@@ -91,9 +91,13 @@ static inline vf loadv(const float* p) {
   __builtin_memcpy(&v, p, sizeof(vf));
   return v;
 }
-static inline void storev(float* p, vf v) { __builtin_memcpy(p, &v, sizeof(vf)); }
+static inline void storev(float* p, vf v) {
+  __builtin_memcpy(p, &v, sizeof(vf));
+}
 
-constexpr int pow2Floor(int x) { return x >= 16 ? 16 : x >= 8 ? 8 : x >= 4 ? 4 : x >= 2 ? 2 : 1; }
+constexpr int pow2Floor(int x) {
+  return x >= 16 ? 16 : x >= 8 ? 8 : x >= 4 ? 4 : x >= 2 ? 2 : 1;
+}
 
 // y[r][0 .. NV*V) = (b or 0) + sum_i x[r][i] * w[i][0 .. NV*V) for R rows; ReLU when asked.
 template <int NV, int R>
@@ -187,10 +191,12 @@ static inline void wgradTile(const float* __restrict g, int gs, int o0, const fl
 #pragma GCC unroll 16
   for (int o = 0; o < OT; ++o)
 #pragma GCC unroll 4
-    for (int v = 0; v < NVI; ++v) storev(dW + static_cast<size_t>(o0 + o) * inP + (v0 + v) * V, acc[o][v]);
+    for (int v = 0; v < NVI; ++v)
+      storev(dW + static_cast<size_t>(o0 + o) * inP + (v0 + v) * V, acc[o][v]);
 }
 
-// dW [outP][inP] = g^T x over the slice's rows. outP is a multiple of 16, so OT (8 or 4) divides it.
+// dW [outP][inP] = g^T x over the slice's rows. outP is a multiple of 16, so OT (8 or 4) divides
+// it.
 static void weightGrad(const float* g, int gs, int outP, const float* x, int xs, int inP, int rows,
                        float* dW) {
   constexpr int OT = (V == 16) ? 8 : 4;

@@ -22,11 +22,16 @@ int main(int argc, char** argv) {
   float dropout = 0.1f;
   for (int i = 1; i < argc; ++i) {
     const bool more = i + 1 < argc;
-    if (!std::strcmp(argv[i], "--rows") && more) n = std::stoull(argv[++i]);
-    else if (!std::strcmp(argv[i], "--batch") && more) batch = std::stoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--epochs") && more) epochs = std::stoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--threads") && more) threadsArg = std::stoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--dropout") && more) dropout = std::stof(argv[++i]);
+    if (!std::strcmp(argv[i], "--rows") && more)
+      n = std::stoull(argv[++i]);
+    else if (!std::strcmp(argv[i], "--batch") && more)
+      batch = std::stoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--epochs") && more)
+      epochs = std::stoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--threads") && more)
+      threadsArg = std::stoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--dropout") && more)
+      dropout = std::stof(argv[++i]);
     else {
       std::fprintf(stderr, "unknown argument %s\n", argv[i]);
       return 2;
@@ -36,8 +41,9 @@ int main(int argc, char** argv) {
   ModelSpec m = fstest::randomModel(rng, 29, {32, 16, 32});
   std::vector<float> rows = fstest::randomRows(rng, m, n);
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::vector<int> threadList = threadsArg > 0 ? std::vector<int>{threadsArg}
-                                               : (hw > 1 ? std::vector<int>{1, hw} : std::vector<int>{1});
+  std::vector<int> threadList = threadsArg > 0
+                                    ? std::vector<int>{threadsArg}
+                                    : (hw > 1 ? std::vector<int>{1, hw} : std::vector<int>{1});
   const char* forced = std::getenv("FRAUDSCORE_SIMD");
   std::printf("rows=%zu batch=%d epochs=%d dropout=%.2f\n", n, batch, epochs, dropout);
   for (SimdPath path : {SimdPath::kAvx512, SimdPath::kAvx2, SimdPath::kSse2}) {

@@ -37,7 +37,8 @@ double lossRef(const ModelSpec& m, const std::vector<std::vector<double>>& W,
   const int d = m.features;
   const uint32_t keep = dropoutKeepThreshold(p);
   // The trainer multiplies kept units by 1/(1-p) rounded to float; use that exact value.
-  const double fscale = static_cast<double>(static_cast<float>(1.0 / (1.0 - static_cast<double>(p))));
+  const double fscale =
+      static_cast<double>(static_cast<float>(1.0 / (1.0 - static_cast<double>(p))));
   double total = 0;
   std::vector<double> a, b;
   for (size_t r = 0; r < n; ++r) {
@@ -81,7 +82,8 @@ void gradientCheck(std::mt19937_64& rng, int d, const std::vector<int>& hidden, 
   }
   const std::vector<double> z = standardizeRef(m, rows.data(), n);
   const double l0 = lossRef(m, W, B, z, n, dropout, opt.seed, step);
-  CHECK_MSG(std::fabs(loss - l0) <= 1e-5 * std::max(1.0, l0), "loss %.9g vs reference %.9g", loss, l0);
+  CHECK_MSG(std::fabs(loss - l0) <= 1e-5 * std::max(1.0, l0), "loss %.9g vs reference %.9g", loss,
+            l0);
 
   const double h = 1e-6;
   for (size_t l = 0; l < m.layers.size(); ++l) {

@@ -247,11 +247,21 @@ function leafAt(key: string, source: string): Leaf {
     }
     s = s[p]!;
     if (i < parts.length - 1 && isLeaf(s)) {
-      throw new ConfigError(`Unknown config key "${key}" (from ${source}): "${parts.slice(0, i + 1).join('.')}" is a value`, key, source);
+      throw new ConfigError(
+        `Unknown config key "${key}" (from ${source}): "${parts.slice(0, i + 1).join('.')}" is a value`,
+        key,
+        source,
+      );
     }
   }
   if (!isLeaf(s)) {
-    throw new ConfigError(`Config key "${key}" (from ${source}) is a section; set one of its keys: ${Object.keys(s).map((k) => `${key}.${k}`).join(', ')}`, key, source);
+    throw new ConfigError(
+      `Config key "${key}" (from ${source}) is a section; set one of its keys: ${Object.keys(s)
+        .map((k) => `${key}.${k}`)
+        .join(', ')}`,
+      key,
+      source,
+    );
   }
   return s;
 }
@@ -276,12 +286,20 @@ export function mergeConfig(base: TrainConfig, doc: unknown, source: string): Tr
       const key = prefix ? `${prefix}.${k}` : k;
       if (!Object.hasOwn(schema, k)) {
         const known = Object.keys(schema).map((x) => (prefix ? `${prefix}.${x}` : x));
-        throw new ConfigError(`Unknown config key "${key}" (from ${source}); known keys here: ${known.join(', ')}`, key, source);
+        throw new ConfigError(
+          `Unknown config key "${key}" (from ${source}); known keys here: ${known.join(', ')}`,
+          key,
+          source,
+        );
       }
       const sub = schema[k]!;
       if (isLeaf(sub)) {
         if (!leafOk(sub, v)) {
-          throw new ConfigError(`Config key "${key}" (from ${source}) must be ${describeLeaf(sub)}, got ${show(v)}`, key, source);
+          throw new ConfigError(
+            `Config key "${key}" (from ${source}) must be ${describeLeaf(sub)}, got ${show(v)}`,
+            key,
+            source,
+          );
         }
         target[k] = structuredClone(v);
       } else {
@@ -296,7 +314,11 @@ export function mergeConfig(base: TrainConfig, doc: unknown, source: string): Tr
 /** Parses a command-line value for a key with the schema's type: numbers, lists as `[a, b]` or `a,b`. */
 function parseValue(leaf: Leaf, key: string, raw: string): unknown {
   const fail = (): never => {
-    throw new ConfigError(`Config key "${key}" (from command line) must be ${describeLeaf(leaf)}, got ${JSON.stringify(raw)}`, key, 'command line');
+    throw new ConfigError(
+      `Config key "${key}" (from command line) must be ${describeLeaf(leaf)}, got ${JSON.stringify(raw)}`,
+      key,
+      'command line',
+    );
   };
   const list = (): string[] => {
     const t = raw.trim();
@@ -334,7 +356,11 @@ export function applyOverrides(base: TrainConfig, overrides: readonly string[]):
   for (const o of overrides) {
     const eq = o.indexOf('=');
     if (eq <= 0) {
-      throw new ConfigError(`Expected an override like training.lr=0.005, got ${JSON.stringify(o)}`, '', 'command line');
+      throw new ConfigError(
+        `Expected an override like training.lr=0.005, got ${JSON.stringify(o)}`,
+        '',
+        'command line',
+      );
     }
     const key = o.slice(0, eq).trim();
     const leaf = leafAt(key, 'command line');
@@ -359,14 +385,26 @@ export function checkConfig(cfg: TrainConfig, source: string): void {
   const r = cfg.data.split.ratios;
   const sum = r[0] + r[1] + r[2];
   if (Math.abs(sum - 1) > 1e-9) {
-    throw new ConfigError(`Config key "data.split.ratios" (from ${source}) must sum to 1, got ${show(r)} (sum ${+sum.toPrecision(12)})`, 'data.split.ratios', source);
+    throw new ConfigError(
+      `Config key "data.split.ratios" (from ${source}) must sum to 1, got ${show(r)} (sum ${+sum.toPrecision(12)})`,
+      'data.split.ratios',
+      source,
+    );
   }
   if (!(r[0] > 0) || !(r[1] > 0) || !(r[2] > 0)) {
-    throw new ConfigError(`Config key "data.split.ratios" (from ${source}) needs every part > 0 (validation picks the threshold, test reports metrics), got ${show(r)}`, 'data.split.ratios', source);
+    throw new ConfigError(
+      `Config key "data.split.ratios" (from ${source}) needs every part > 0 (validation picks the threshold, test reports metrics), got ${show(r)}`,
+      'data.split.ratios',
+      source,
+    );
   }
   const missingLog = cfg.data.log1p.filter((f) => !cfg.data.features.includes(f));
   if (missingLog.length > 0) {
-    throw new ConfigError(`Config key "data.log1p" (from ${source}) names ${show(missingLog)}, which ${missingLog.length > 1 ? 'are' : 'is'} not in data.features`, 'data.log1p', source);
+    throw new ConfigError(
+      `Config key "data.log1p" (from ${source}) names ${show(missingLog)}, which ${missingLog.length > 1 ? 'are' : 'is'} not in data.features`,
+      'data.log1p',
+      source,
+    );
   }
   if (new Set(cfg.data.features).size !== cfg.data.features.length) {
     throw new ConfigError(`Config key "data.features" (from ${source}) lists a feature twice`, 'data.features', source);
@@ -374,12 +412,24 @@ export function checkConfig(cfg: TrainConfig, source: string): void {
   const t = cfg.threshold;
   if (t.strategy === 'max-f1') {
     if (t.value !== null) {
-      throw new ConfigError(`Config key "threshold.value" (from ${source}) must be null for strategy 'max-f1', got ${t.value}`, 'threshold.value', source);
+      throw new ConfigError(
+        `Config key "threshold.value" (from ${source}) must be null for strategy 'max-f1', got ${t.value}`,
+        'threshold.value',
+        source,
+      );
     }
   } else if (t.value === null) {
-    throw new ConfigError(`Config key "threshold.value" (from ${source}) is required for strategy '${t.strategy}'`, 'threshold.value', source);
+    throw new ConfigError(
+      `Config key "threshold.value" (from ${source}) is required for strategy '${t.strategy}'`,
+      'threshold.value',
+      source,
+    );
   } else if (t.strategy !== 'percentile' && t.value > 1) {
-    throw new ConfigError(`Config key "threshold.value" (from ${source}) must be in (0, 1] for strategy '${t.strategy}', got ${t.value}`, 'threshold.value', source);
+    throw new ConfigError(
+      `Config key "threshold.value" (from ${source}) must be in (0, 1] for strategy '${t.strategy}', got ${t.value}`,
+      'threshold.value',
+      source,
+    );
   }
 }
 

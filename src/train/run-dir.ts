@@ -70,7 +70,10 @@ export function gitCommit(cwd = process.cwd()): Promise<string | null> {
 
 /** UTC time as 20261126T181502Z: sorts by time and is safe in a file name everywhere. */
 export function runTimestamp(d = new Date()): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 export type RunStatus = 'running' | 'completed' | 'cancelled' | 'failed';

@@ -77,20 +77,36 @@ export function parseSweepSpec(text: string, source: string): SweepSpec {
   const d = doc as Record<string, unknown>;
   for (const k of Object.keys(d)) {
     if (!['mode', 'params', 'samples', 'seed'].includes(k)) {
-      throw new ConfigError(`Unknown sweep key "${k}" (from ${source}); known keys: mode, params, samples, seed`, k, source);
+      throw new ConfigError(
+        `Unknown sweep key "${k}" (from ${source}); known keys: mode, params, samples, seed`,
+        k,
+        source,
+      );
     }
   }
   const mode = d.mode ?? 'grid';
   if (mode !== 'grid' && mode !== 'random') {
-    throw new ConfigError(`Sweep key "mode" (from ${source}) must be 'grid' or 'random', got ${JSON.stringify(mode)}`, 'mode', source);
+    throw new ConfigError(
+      `Sweep key "mode" (from ${source}) must be 'grid' or 'random', got ${JSON.stringify(mode)}`,
+      'mode',
+      source,
+    );
   }
   if (typeof d.params !== 'object' || d.params === null || Array.isArray(d.params)) {
-    throw new ConfigError(`Sweep key "params" (from ${source}) must map config keys to lists of values`, 'params', source);
+    throw new ConfigError(
+      `Sweep key "params" (from ${source}) must map config keys to lists of values`,
+      'params',
+      source,
+    );
   }
   const params: Record<string, string[]> = {};
   for (const [k, v] of Object.entries(d.params)) {
     if (!Array.isArray(v) || v.length === 0) {
-      throw new ConfigError(`Sweep key "params.${k}" (from ${source}) must be a non-empty list of values`, `params.${k}`, source);
+      throw new ConfigError(
+        `Sweep key "params.${k}" (from ${source}) must be a non-empty list of values`,
+        `params.${k}`,
+        source,
+      );
     }
     params[k] = v.map(overrideText);
   }
@@ -99,7 +115,11 @@ export function parseSweepSpec(text: string, source: string): SweepSpec {
     const x = d[k];
     if (x === undefined) continue;
     if (typeof x !== 'number' || !Number.isInteger(x) || x < (k === 'samples' ? 1 : 0)) {
-      throw new ConfigError(`Sweep key "${k}" (from ${source}) must be a${k === 'samples' ? ' positive' : ' non-negative'} integer, got ${JSON.stringify(x)}`, k, source);
+      throw new ConfigError(
+        `Sweep key "${k}" (from ${source}) must be a${k === 'samples' ? ' positive' : ' non-negative'} integer, got ${JSON.stringify(x)}`,
+        k,
+        source,
+      );
     }
     spec[k] = x;
   }

@@ -200,7 +200,10 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     });
     if (signal?.aborted) throw abortError(signal);
     const testScores = await scoreTable(model, splits.test, threads);
-    const test = evaluateScores(testScores, splits.test.labels as Uint8Array, { threshold: chosen.value, normalWeight: w });
+    const test = evaluateScores(testScores, splits.test.labels as Uint8Array, {
+      threshold: chosen.value,
+      normalWeight: w,
+    });
 
     const rowsTrained = trainNormal.n * history.length;
     model = {
@@ -236,7 +239,11 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     if (run) {
       const cancelled = signal?.aborted === true;
       await run
-        .update({ status: cancelled ? 'cancelled' : 'failed', finishedAt: new Date().toISOString(), error: (e as Error).message })
+        .update({
+          status: cancelled ? 'cancelled' : 'failed',
+          finishedAt: new Date().toISOString(),
+          error: (e as Error).message,
+        })
         .catch(() => {});
     }
     throw e;

@@ -31,24 +31,24 @@
 namespace fraudscore {
 
 struct TrainOptions {
-  float lr = 1e-3f;           // Adam learning rate (> 0)
-  float weightDecay = 0.f;    // L2 coefficient added to the gradient (>= 0)
-  float dropout = 0.f;        // after the first hidden layer, in [0, 1)
+  float lr = 1e-3f;         // Adam learning rate (> 0)
+  float weightDecay = 0.f;  // L2 coefficient added to the gradient (>= 0)
+  float dropout = 0.f;      // after the first hidden layer, in [0, 1)
   float beta1 = 0.9f;
   float beta2 = 0.999f;
   float eps = 1e-8f;
-  uint64_t seed = 0;          // shuffling and dropout
-  int threads = 1;            // worker threads for an epoch (the caller's thread is one of them)
-  int batchSize = 256;        // rows per minibatch (>= 1)
+  uint64_t seed = 0;    // shuffling and dropout
+  int threads = 1;      // worker threads for an epoch (the caller's thread is one of them)
+  int batchSize = 256;  // rows per minibatch (>= 1)
 };
 
 // Result of one pass over the training rows.
 struct EpochResult {
-  double loss = 0;      // mean training loss (with dropout) over every row and feature seen
-  size_t rows = 0;      // rows trained on (fewer than n when cancelled)
-  size_t batches = 0;   // optimizer steps taken
+  double loss = 0;     // mean training loss (with dropout) over every row and feature seen
+  size_t rows = 0;     // rows trained on (fewer than n when cancelled)
+  size_t batches = 0;  // optimizer steps taken
   bool cancelled = false;
-  BadValue bad;         // first non-finite standardized input; nothing was trained when row >= 0
+  BadValue bad;  // first non-finite standardized input; nothing was trained when row >= 0
 };
 
 // Rows per gradient slice (see the determinism note above).
