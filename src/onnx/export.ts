@@ -1,0 +1,398 @@
+// exportOnnx: the model as a self-contained ONNX graph, preprocessing included, so any ONNX runtime
+// gives the same scores as the native engines from the same raw rows.
+//
+//   input [N, d] raw features
+//     -> t = Where(log1p_mask, Log(input + 1), input)     (ONNX has no Log1p op; see accuracy note)
+//     -> standardized z = (t - mean) * (1 / std)          (the fp32 reciprocal, as the engines use)
+//     -> dense layers: Gemm(transB=1) + Relu ... last Gemm linear   (fp32)
+//        or the int8 forms below
+//     -> reconstruction y [N, d] (standardized space)
+//     -> feature_errors = (y - z)^2 [N, d], score = ReduceMean(feature_errors, axis 1) [N]
+//
+// Log(X + 1) vs log1p: X + 1 is rounded to fp32 (relative error <= 2^-24 of 1 + X), so the result
+// is off by at most ~6e-8 absolute from log1p(X), the size of one fp32 ulp of values near 1. It is
+// lossy only for |X| well below 1e-7 (log1p(X) ~ X is then absorbed into 1), where t is ~0 anyway
+// and the standardized value is dominated by the mean; test/onnx.test.ts measures it.
+import { createHash } from 'node:crypto';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+
+import { describeValue } from '../errors.js';
+import { type Model, validateModel } from '../model.js';
+import { VERSION } from '../version.js';
+import { GraphBuilder } from './graph.js';
+import { DataType, encodeModel, type ValueInfoProto } from './proto.js';
+
+/**
+ * - 'fp32': Gemm layers, bit-for-bit the arithmetic of the native fp32 engines up to summation order.
+ * - 'int8': the model's static int8 quantization (model.quantization, see quant.h's contract) run
+ *   with integer kernels: QuantizeLinear (int8, zero point 0) -> MatMulInteger (int8 x int8 ->
+ *   int32) -> Cast -> Mul by sx*sw[o] -> Add bias.
+ * - 'int8-dynamic': what onnxruntime.quantization.quantize_dynamic produces for these layers
+ *   (DynamicQuantizeLinear: per-batch uint8 activations with a zero point, MatMulInteger with
+ *   per-channel int8 weights, Cast, Mul by a_scale * b_scale, Add bias). ORT's quantizer is
+ *   Python-only, so this reproduces its graph form in order for the benchmark to time ORT's own
+ *   int8 kernels on our model. It is NOT the fraudscore int8 contract: its scores differ from
+ *   precision 'int8' by the dynamic quantization's error.
+ */
+export type OnnxPrecision = 'fp32' | 'int8' | 'int8-dynamic';
+
+export interface ExportOnnxOptions {
+  /** @default 'fp32' */
+  precision?: OnnxPrecision;
+  /**
+   * ai.onnx opset to stamp (13 to 23); the IR version follows it (ONNX's own release table).
+   * @default 21 (IR 10: onnxruntime >= 1.18 and onnxruntime-node 1.30 run it)
+   */
+  opset?: number;
+}
+
+export interface OnnxExportResult {
+  /** Absolute path of the written file. */
+  path: string;
+  bytes: number;
+  sha256: string;
+  precision: OnnxPrecision;
+  opset: number;
+  irVersion: number;
+}
+
+export const ONNX_DEFAULT_OPSET = 21;
+export const ONNX_MIN_OPSET = 13;
+export const ONNX_MAX_OPSET = 23;
+
+/** The lowest IR version that defines each opset (onnx/helper.py VERSION_TABLE). */
+function irVersionFor(opset: number): number {
+  if (opset <= 14) return 7;
+  if (opset <= 18) return 8;
+  if (opset <= 20) return 9;
+  if (opset <= 22) return 10;
+  return 11;
+}
+
+/** Graph input/output names: a stable contract for consumers (the server, the benchmark). */
+export const ONNX_NAMES = {
+  input: 'input',
+  score: 'score',
+  reconstruction: 'reconstruction',
+  featureErrors: 'feature_errors',
+  standardized: 'standardized',
+} as const;
+
+/** Quantized weights transposed to [in][out] (MatMulInteger computes A[N, in] x B[in, out]). */
+function transposeInt8(w: ArrayLike<number>, out: number, inn: number): Int8Array {
+  const t = new Int8Array(inn * out);
+  for (let o = 0; o < out; o++) for (let i = 0; i < inn; i++) t[i * out + o] = w[o * inn + i]!;
+  return t;
+}
+
+/**
+ * Per-output-channel symmetric int8 weights, sw[o] = max_i |w[o][i]| / 127 (quant.h's weight rule,
+ * which is also quantize_dynamic's per-channel symmetric rule): the weights of 'int8-dynamic'
+ * when the model carries no quantization.
+ */
+function quantizeWeightsPerChannel(w: Float32Array, out: number, inn: number): { q: Int8Array; scale: Float32Array } {
+  const q = new Int8Array(out * inn);
+  const scale = new Float32Array(out);
+  for (let o = 0; o < out; o++) {
+    let mx = 0;
+    for (let i = 0; i < inn; i++) mx = Math.max(mx, Math.abs(w[o * inn + i]!));
+    const sw = mx > 0 ? Math.fround(Math.fround(mx) / 127) : 1;
+    scale[o] = sw;
+    for (let i = 0; i < inn; i++) {
+      const v = Math.fround(w[o * inn + i]! / sw);
+      // round half away from zero, clamped to the symmetric range
+      q[o * inn + i] = Math.max(-127, Math.min(127, Math.sign(v) * Math.round(Math.abs(v))));
+    }
+  }
+  return { q, scale };
+}
+
+/** @throws RangeError naming the quantization field that cannot be exported. */
+function checkQuantization(model: Model, precision: OnnxPrecision): void {
+  const q = model.quantization;
+  if (precision === 'fp32' || (precision === 'int8-dynamic' && !q)) return;
+  if (!q) {
+    throw new RangeError(
+      "Expected `model.quantization` for precision 'int8' (quantize the model first), got undefined; " +
+        "precision 'int8-dynamic' needs none",
+    );
+  }
+  const nl = model.layers.length;
+  if (q.scheme !== 'int8-symmetric-per-channel') {
+    throw new RangeError(`Expected \`model.quantization.scheme\` to be 'int8-symmetric-per-channel', got '${q.scheme}'`);
+  }
+  if (precision === 'int8') {
+    if (q.activations !== 'static') {
+      throw new RangeError(
+        `Expected \`model.quantization.activations\` to be 'static' for precision 'int8', got '${q.activations}' ` +
+          "(export dynamic activations with precision 'int8-dynamic')",
+      );
+    }
+    if (!Array.isArray(q.inputScales) || q.inputScales.length !== nl) {
+      throw new RangeError(
+        `Expected \`model.quantization.inputScales\` to hold ${nl} scales (one per layer), got ${q.inputScales?.length}`,
+      );
+    }
+    q.inputScales.forEach((s, l) => {
+      if (!(Number.isFinite(s) && s > 0)) {
+        throw new RangeError(`Expected \`model.quantization.inputScales[${l}]\` to be finite and > 0, got ${s}`);
+      }
+    });
+  }
+  if (q.weights?.length !== nl || q.weightScales?.length !== nl) {
+    throw new RangeError(
+      `Expected \`model.quantization.weights\` and \`weightScales\` to hold ${nl} layers, got ${q.weights?.length} and ${q.weightScales?.length}`,
+    );
+  }
+  model.layers.forEach((l, i) => {
+    const w = q.weights[i];
+    const s = q.weightScales[i];
+    if (!(w instanceof Int8Array) || w.length !== l.in * l.out) {
+      throw new RangeError(
+        `Expected \`model.quantization.weights[${i}]\` to be an Int8Array of ${l.in * l.out} values, got ${describeValue(w)} of ${w?.length}`,
+      );
+    }
+    const bad = w.indexOf(-128);
+    if (bad >= 0) throw new RangeError(`Expected \`model.quantization.weights[${i}][${bad}]\` in [-127, 127], got -128`);
+    if (!(s instanceof Float32Array) || s.length !== l.out) {
+      throw new RangeError(
+        `Expected \`model.quantization.weightScales[${i}]\` to be a Float32Array of ${l.out} values, got ${describeValue(s)} of ${s?.length}`,
+      );
+    }
+    s.forEach((v, o) => {
+      if (!(Number.isFinite(v) && v > 0)) {
+        throw new RangeError(`Expected \`model.quantization.weightScales[${i}][${o}]\` to be finite and > 0, got ${v}`);
+      }
+    });
+  });
+}
+
+function checkOptions(options: ExportOnnxOptions): { precision: OnnxPrecision; opset: number } {
+  const { precision = 'fp32', opset = ONNX_DEFAULT_OPSET } = options;
+  if (precision !== 'fp32' && precision !== 'int8' && precision !== 'int8-dynamic') {
+    throw new RangeError(`Expected \`precision\` to be 'fp32', 'int8' or 'int8-dynamic', got '${precision}'`);
+  }
+  if (!Number.isInteger(opset) || opset < ONNX_MIN_OPSET || opset > ONNX_MAX_OPSET) {
+    throw new RangeError(`Expected \`opset\` to be an integer in [${ONNX_MIN_OPSET}, ${ONNX_MAX_OPSET}], got ${opset}`);
+  }
+  return { precision, opset };
+}
+
+/**
+ * [sync] The ONNX ModelProto bytes of `model` (see exportOnnx for the graph's contract).
+ * @throws ModelError for an invalid model, RangeError naming a bad option or quantization field
+ */
+export function buildOnnx(model: Model, options: ExportOnnxOptions = {}): Uint8Array {
+  const { precision, opset } = checkOptions(options);
+  validateModel(model);
+  checkQuantization(model, precision);
+  const d = model.features.length;
+  const nl = model.layers.length;
+  const g = new GraphBuilder();
+  const input = g.reserve(ONNX_NAMES.input);
+  // Output names are reserved up front so no intermediate value can take them.
+  for (const n of [ONNX_NAMES.score, ONNX_NAMES.reconstruction, ONNX_NAMES.featureErrors, ONNX_NAMES.standardized]) {
+    g.reserve(n);
+  }
+
+  // ---- preprocessing: raw -> transformed -> standardized ----
+  const { transform, mean, std } = model.preprocessing;
+  let t = input;
+  const log1pCols = transform.flatMap((tr, j) => (tr === 'log1p' ? [j] : []));
+  if (log1pCols.length > 0) {
+    const one = g.scalar('one', DataType.FLOAT, 1);
+    const logged = g.op1('Log', [g.op1('Add', [input, one], { outputs: ['input_plus_1'] })], { outputs: ['log1p_input'] });
+    if (log1pCols.length === d) t = logged;
+    else {
+      const mask = g.constant(
+        'log1p_mask',
+        DataType.BOOL,
+        [d],
+        transform.map((tr) => (tr === 'log1p' ? 1 : 0)),
+      );
+      // Where selects per element, so Log's NaN for x <= -1 in a non-log1p column never leaks.
+      t = g.op1('Where', [mask, logged, input], { outputs: ['transformed'] });
+    }
+  }
+  const meanC = g.constant('mean', DataType.FLOAT, [d], mean);
+  // The engines multiply by fp32(1 / std) computed in double (native/src/model.cpp); so do we.
+  const invStd = g.constant(
+    'inv_std',
+    DataType.FLOAT,
+    [d],
+    std.map((s) => 1 / Math.fround(s)),
+  );
+  const centered = g.op1('Sub', [t, meanC], { outputs: ['centered'] });
+  const z = g.op('Mul', [centered, invStd], { outputs: [ONNX_NAMES.standardized], exact: true })[0]!;
+
+  // ---- dense layers ----
+  let h = z;
+  const q = model.quantization;
+  const dyn = precision === 'int8-dynamic' ? model.layers.map((l) => (q ? null : quantizeWeightsPerChannel(l.weight, l.out, l.in))) : [];
+  model.layers.forEach((layer, l) => {
+    const last = l === nl - 1;
+    const outName = last ? ONNX_NAMES.reconstruction : `hidden${l}`;
+    const b = g.constant(`layer${l}_bias`, DataType.FLOAT, [layer.out], layer.bias);
+    let y: string;
+    if (precision === 'fp32') {
+      const w = g.constant(`layer${l}_weight`, DataType.FLOAT, [layer.out, layer.in], layer.weight);
+      y = g.op1('Gemm', [h, w, b], {
+        outputs: [last ? outName : `layer${l}_linear`],
+        exact: last,
+        attributes: { transB: { type: 'int', value: 1 } },
+      });
+    } else {
+      const wq = q ? q.weights[l]! : dyn[l]!.q;
+      const sw = q ? q.weightScales[l]! : dyn[l]!.scale;
+      const wt = g.constant(`layer${l}_weight_int8`, DataType.INT8, [layer.in, layer.out], transposeInt8(wq, layer.out, layer.in));
+      let acc: string;
+      let scale: string;
+      if (precision === 'int8') {
+        const sx = q!.inputScales[l]!;
+        const sxC = g.scalar(`layer${l}_input_scale`, DataType.FLOAT, sx);
+        const zp = g.scalar(`layer${l}_input_zero_point`, DataType.INT8, 0);
+        // QuantizeLinear computes saturate(round_half_even(x / sx)) into [-128, 127]; the contract
+        // clamps to [-127, 127]. Inputs of layers after the first are ReLU outputs (>= 0), so only
+        // the first layer's quantized input can reach -128: clip it there, in int8, exactly.
+        let xq = g.op1('QuantizeLinear', [h, sxC, zp], { outputs: [`layer${l}_input_int8`] });
+        if (l === 0) {
+          const lo = g.scalar('int8_min_symmetric', DataType.INT8, -127);
+          xq = g.op1('Clip', [xq, lo], { outputs: [`layer${l}_input_int8_clipped`] });
+        }
+        acc = g.op1('MatMulInteger', [xq, wt], { outputs: [`layer${l}_acc_int32`] });
+        // y = acc * (sx * sw[o]) + b: one fp32 scale per output channel, as the engines fold it.
+        scale = g.constant(
+          `layer${l}_output_scale`,
+          DataType.FLOAT,
+          [layer.out],
+          Array.from(sw, (s) => sx * s),
+        );
+      } else {
+        const [xq, xs, xzp] = g.op('DynamicQuantizeLinear', [h], {
+          outputs: [`layer${l}_input_quantized`, `layer${l}_input_scale`, `layer${l}_input_zero_point`],
+        });
+        // Symmetric int8 weights: zero point 0, so MatMulInteger's b_zero_point input is left out.
+        acc = g.op1('MatMulInteger', [xq!, wt, xzp!], { outputs: [`layer${l}_acc_int32`] });
+        const swC = g.constant(`layer${l}_weight_scale`, DataType.FLOAT, [layer.out], sw);
+        scale = g.op1('Mul', [xs!, swC], { outputs: [`layer${l}_output_scale`] });
+      }
+      const accF = g.op1('Cast', [acc], {
+        outputs: [`layer${l}_acc_float`],
+        attributes: { to: { type: 'int', value: DataType.FLOAT } },
+      });
+      const scaled = g.op1('Mul', [accF, scale], { outputs: [`layer${l}_scaled`] });
+      y = g.op1('Add', [scaled, b], { outputs: [last ? outName : `layer${l}_linear`], exact: last });
+    }
+    h = last ? y : g.op1('Relu', [y], { outputs: [outName] });
+  });
+
+  // ---- errors ----
+  const diff = g.op1('Sub', [h, z], { outputs: ['residual'] });
+  const fe = g.op('Mul', [diff, diff], { outputs: [ONNX_NAMES.featureErrors], exact: true })[0]!;
+  if (opset >= 18) {
+    const axes = g.constant('reduce_axes', DataType.INT64, [1], [1]);
+    g.op('ReduceMean', [fe, axes], {
+      outputs: [ONNX_NAMES.score],
+      exact: true,
+      attributes: { keepdims: { type: 'int', value: 0 } },
+    });
+  } else {
+    g.op('ReduceMean', [fe], {
+      outputs: [ONNX_NAMES.score],
+      exact: true,
+      attributes: { axes: { type: 'ints', value: [1] }, keepdims: { type: 'int', value: 0 } },
+    });
+  }
+
+  const rowsDim = 'N';
+  const logNames = log1pCols.map((j) => model.features[j]).join(', ');
+  const io = (name: string, shape: (number | string)[], docString: string): ValueInfoProto => ({
+    name,
+    elemType: DataType.FLOAT,
+    shape,
+    docString,
+  });
+  const inputs = [
+    io(
+      input,
+      [rowsDim, d],
+      `Raw transactions, one row per transaction, features in this order: ${model.features.join(', ')}. ` +
+        'Untransformed and unscaled: the graph applies the preprocessing.',
+    ),
+  ];
+  const space =
+    'in standardized space (z = (t(x) - mean) / std, t = log1p for log1p features), NOT in raw feature units';
+  const outputs = [
+    io(ONNX_NAMES.score, [rowsDim], 'Mean squared reconstruction error per row, in standardized space; flag as fraud above the threshold.'),
+    io(ONNX_NAMES.reconstruction, [rowsDim, d], `The autoencoder's reconstruction of each row, ${space}.`),
+    io(ONNX_NAMES.featureErrors, [rowsDim, d], `(reconstruction - standardized)^2 per feature, ${space}: what drove the score.`),
+    io(ONNX_NAMES.standardized, [rowsDim, d], `The preprocessed input z that the reconstruction is compared with, ${space}.`),
+  ];
+  const precisionDoc =
+    precision === 'fp32'
+      ? 'fp32 Gemm layers.'
+      : precision === 'int8'
+        ? 'int8 layers with static input scales (QuantizeLinear int8 -> MatMulInteger -> Cast -> Mul(sx*sw) -> Add bias); ' +
+          "QuantizeLinear rounds half to even where fraudscore's engines round half away from zero, so an exact tie can differ by one step."
+        : 'int8 layers with dynamic uint8 activations (DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul -> Add bias), ' +
+          "onnxruntime quantize_dynamic's form; not fraudscore's int8 contract.";
+  const threshold = model.threshold?.value;
+  const graphDoc =
+    `fraudscore autoencoder '${model.name}' version ${model.version} (${precisionDoc}) ` +
+    `Input '${input}' [N, ${d}] holds raw features; the graph applies the preprocessing itself` +
+    (log1pCols.length > 0 ? ` (log1p on ${logNames}, computed as Log(x + 1))` : '') +
+    ` and standardization. Output '${ONNX_NAMES.score}' [N] is the mean over features of ` +
+    `(reconstruction - standardized)^2. Outputs '${ONNX_NAMES.reconstruction}', '${ONNX_NAMES.featureErrors}' and ` +
+    `'${ONNX_NAMES.standardized}' [N, ${d}] are ${space}. ` +
+    (threshold === undefined ? 'The model has no threshold.' : `Scores above ${threshold} are flagged as fraud.`);
+
+  const graph = g.build(`fraudscore_${precision.replace('-', '_')}`, inputs, outputs, graphDoc);
+  const metadata: Record<string, string> = {
+    'fraudscore.model_name': model.name,
+    'fraudscore.model_version': model.version,
+    'fraudscore.precision': precision,
+    'fraudscore.features': JSON.stringify(model.features),
+    'fraudscore.reconstruction_space': 'standardized',
+  };
+  if (model.threshold) metadata['fraudscore.threshold'] = JSON.stringify(model.threshold);
+  return encodeModel({
+    irVersion: irVersionFor(opset),
+    opsetImports: [{ domain: '', version: opset }],
+    producerName: 'fraudscore',
+    producerVersion: VERSION,
+    domain: 'ai.fraudscore',
+    modelVersion: Number.isSafeInteger(Number(model.version)) ? Number(model.version) : undefined,
+    docString: graphDoc,
+    graph,
+    metadata,
+  });
+}
+
+/**
+ * [async] Writes `model` as an ONNX file that onnxruntime (and other ONNX runtimes) score from raw
+ * rows: input `input` [N, d] float32 (N dynamic), outputs `score` [N], `reconstruction`,
+ * `feature_errors` and `standardized` [N, d] (all in standardized space). The file is written to a
+ * temporary name and renamed, so a crash never leaves half a model.
+ * @throws ModelError for an invalid model, RangeError naming a bad option or quantization field
+ */
+export async function exportOnnx(model: Model, path: string, options: ExportOnnxOptions = {}): Promise<OnnxExportResult> {
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new TypeError(`Expected \`path\` to be a non-empty string, got ${describeValue(path)}`);
+  }
+  const { precision, opset } = checkOptions(options);
+  const bytes = buildOnnx(model, { precision, opset });
+  const abs = resolve(path);
+  await mkdir(dirname(abs), { recursive: true });
+  const tmp = join(dirname(abs), `.${basename(abs)}.${process.pid}.tmp`);
+  await writeFile(tmp, bytes);
+  await rename(tmp, abs);
+  return {
+    path: abs,
+    bytes: bytes.length,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    precision,
+    opset,
+    irVersion: irVersionFor(opset),
+  };
+}
