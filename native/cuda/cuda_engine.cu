@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cuda_common.cuh"
+#include "copy_pool.h"
 #include "score_kernels.cuh"
 
 namespace fraudscore {
@@ -21,101 +22,9 @@ using namespace cudakernels;
 
 namespace {
 
-// A few host threads for copying between pageable caller memory and pinned staging: one core copies
-// at roughly a fifth of a PCIe 5 link's speed, so staging would otherwise bound the pipeline.
-class CopyPool {
- public:
-  explicit CopyPool(int threads) {
-    for (int t = 0; t < threads; ++t) workers_.emplace_back([this] { loop(); });
-  }
-  ~CopyPool() {
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& w : workers_) w.join();
-  }
-  // memcpy split into pieces of 1 MiB, run on the pool and the calling thread. One caller at a
-  // time (the engine's mutex): a job ends only when every worker that joined it has left, so a
-  // worker never sees the pieces of two jobs.
-  void copy(void* dst, const void* src, size_t bytes) {
-    constexpr size_t kPiece = size_t(1) << 20;
-    const size_t pieces = (bytes + kPiece - 1) / kPiece;
-    if (pieces <= 1 || workers_.empty()) {
-      std::memcpy(dst, src, bytes);
-      return;
-    }
-    Job job{static_cast<char*>(dst), static_cast<const char*>(src), bytes, kPiece, pieces};
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      job_ = job;
-      next_.store(0);
-      done_ = 0;
-      ++generation_;
-    }
-    cv_.notify_all();
-    const size_t mine = work(job);
-    std::unique_lock<std::mutex> lk(mu_);
-    done_ += mine;
-    doneCv_.wait(lk, [&] { return done_ == job.pieces && active_ == 0; });
-    job_ = Job{};
-  }
+// The fp32 fixed kernel variant used unless Options::fixedVariant says otherwise.
+constexpr int kDefaultFixedVariant = kFixedVariantConstR1;
 
- private:
-  struct Job {
-    char* dst = nullptr;
-    const char* src = nullptr;
-    size_t bytes = 0, piece = 0, pieces = 0;
-  };
-  size_t work(const Job& j) {
-    size_t finished = 0;
-    for (;;) {
-      const size_t k = next_.fetch_add(1);
-      if (k >= j.pieces) break;
-      const size_t off = k * j.piece;
-      std::memcpy(j.dst + off, j.src + off, std::min(j.piece, j.bytes - off));
-      ++finished;
-    }
-    return finished;
-  }
-  void loop() {
-    uint64_t seen = 0;
-    std::unique_lock<std::mutex> lk(mu_);
-    for (;;) {
-      cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      const Job j = job_;  // snapshot under the lock: consistent with next_'s reset
-      ++active_;
-      lk.unlock();
-      const size_t finished = work(j);
-      lk.lock();
-      done_ += finished;
-      --active_;
-      if (active_ == 0) doneCv_.notify_all();
-    }
-  }
-  std::vector<std::thread> workers_;
-  std::mutex mu_;
-  std::condition_variable cv_, doneCv_;
-  bool stop_ = false;
-  uint64_t generation_ = 0;
-  Job job_;
-  std::atomic<size_t> next_{0};
-  size_t done_ = 0;
-  int active_ = 0;
-};
-
-bool isPinned(const void* p) {
-  if (!p) return true;
-  cudaPointerAttributes a;
-  if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return false;
-  }
-  return a.type == cudaMemoryTypeHost;
-}
 
 template <typename T>
 void deviceAlloc(T** p, size_t count, const char* where) {
@@ -156,7 +65,6 @@ struct CudaEngine::Impl {
   std::vector<Slot> slots;
   cudaEvent_t t0 = nullptr, t1 = nullptr;
   std::mutex mu;
-  std::unique_ptr<CopyPool> pool;
   size_t deviceBytes = 0, pinnedBytes = 0;
 
   ~Impl() {
@@ -290,9 +198,13 @@ struct CudaEngine::Impl {
     }
   }
 
+  int variant = kFixedVariantConstR1;
+
   int blocksFor(size_t n) const {
     if (fixed) {
-      const size_t tiles = (n + kFixedThreads - 1) / kFixedThreads;
+      const size_t per =
+          opt.precision == CudaPrecision::kFp32 ? fixedRowsPerBlock(variant) : kFixedThreads;
+      const size_t tiles = (n + per - 1) / per;
       return static_cast<int>(std::min<size_t>(tiles, static_cast<size_t>(sms) * 16));
     }
     const size_t groups = (n + kGenericWarps - 1) / kGenericWarps;
@@ -303,7 +215,7 @@ struct CudaEngine::Impl {
     if (io.n == 0) return;
     const int blocks = blocksFor(static_cast<size_t>(io.n));
     if (fixed && opt.precision == CudaPrecision::kFp32)
-      launchFixedFp32(fixedFp32, io, blocks, s);
+      launchFixedFp32(fixedFp32, variant, io, blocks, s);
     else if (fixed)
       launchFixedInt8(fixedInt8, io, blocks, s);
     else
@@ -399,10 +311,17 @@ CudaEngine::CudaEngine(const ModelSpec& spec, const Options& options, const Quan
   FS_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, options.device),
                 where);
   I.sms = std::max(1, sms);
-  if (I.fixed)
+  if (options.fixedVariant < -1 || options.fixedVariant >= kFixedVariantCount)
+    throw std::invalid_argument("options.fixedVariant must be in [-1, " +
+                                std::to_string(kFixedVariantCount - 1) + "], got " +
+                                std::to_string(options.fixedVariant));
+  I.variant = options.fixedVariant >= 0 ? options.fixedVariant : kDefaultFixedVariant;
+  if (I.fixed) {
     I.buildFixed(int8 ? quant : nullptr);
-  else
+    FS_CUDA_CHECK(fixedSetSmemLimit(), where);
+  } else {
     I.buildGeneric(int8 ? quant : nullptr, where);
+  }
   I.slots.resize(options.streams);
   for (Impl::Slot& s : I.slots) {
     FS_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking), where);
@@ -412,8 +331,6 @@ CudaEngine::CudaEngine(const ModelSpec& spec, const Options& options, const Quan
   }
   FS_CUDA_CHECK(cudaEventCreate(&I.t0), where);
   FS_CUDA_CHECK(cudaEventCreate(&I.t1), where);
-  const unsigned hw = std::thread::hardware_concurrency();
-  I.pool.reset(new CopyPool(static_cast<int>(std::min(7u, hw > 1 ? hw / 2 : 0u))));
 }
 
 CudaEngine::~CudaEngine() = default;
@@ -428,7 +345,11 @@ CudaPrecision CudaEngine::precision() const {
   return impl_->opt.precision;
 }
 const char* CudaEngine::kernelName() const {
-  return impl_->fixed ? "fixed32" : "generic";
+  if (!impl_->fixed) return "generic";
+  if (impl_->opt.precision == CudaPrecision::kInt8) return "fixed32-int8";
+  static const char* const names[kFixedVariantCount] = {"fixed32-const-r1", "fixed32-const-r2",
+                                                        "fixed32-smem-r1", "fixed32-smem-r2"};
+  return names[impl_->variant];
 }
 size_t CudaEngine::deviceBytes() const {
   return impl_->deviceBytes + impl_->modelBytes;
@@ -472,9 +393,9 @@ BadValue CudaEngine::score(const float* rows, size_t n, float* scores, float* fe
   cudadetail::useDevice(I.opt.device, where);
   const size_t d = static_cast<size_t>(I.d);
   const bool fe = featureErrors != nullptr;
-  const bool stageRows = !isPinned(rows);
-  const bool stageOut = !isPinned(scores);
-  const bool stageFe = fe && !isPinned(featureErrors);
+  const bool stageRows = !cudadetail::isPinned(rows);
+  const bool stageOut = !cudadetail::isPinned(scores);
+  const bool stageFe = fe && !cudadetail::isPinned(featureErrors);
   size_t chunk = I.opt.chunkRows;
   if (chunk == 0) {
     // At least 4 chunks from 64k rows on, so transfers overlap compute; at most 256k rows (30 MB
@@ -491,7 +412,7 @@ BadValue CudaEngine::score(const float* rows, size_t n, float* scores, float* fe
     if (!s.pending) return;
     FS_CUDA_CHECK(cudaEventSynchronize(s.done), where);
     if (stageOut) std::memcpy(scores + s.off, s.hScores, s.rows * sizeof(float));
-    if (stageFe) I.pool->copy(featureErrors + s.off * d, s.hFe, s.rows * d * sizeof(float));
+    if (stageFe) cudadetail::copyPool().copy(featureErrors + s.off * d, s.hFe, s.rows * d * sizeof(float));
     s.pending = false;
   };
   const int S = static_cast<int>(I.slots.size());
@@ -505,7 +426,7 @@ BadValue CudaEngine::score(const float* rows, size_t n, float* scores, float* fe
       const size_t m = std::min(chunk, n - off);
       const float* src = rows + off * d;
       if (stageRows) {
-        I.pool->copy(s.hRows, src, m * d * sizeof(float));
+        cudadetail::copyPool().copy(s.hRows, src, m * d * sizeof(float));
         src = s.hRows;
       }
       FS_CUDA_CHECK(

@@ -193,6 +193,132 @@ __global__ void __launch_bounds__(kFixedThreads)
   }
 }
 
+// ---- fixed fp32 with R rows per thread, weights from the constant bank or shared memory ----------
+// Variants of the fixed fp32 kernel (kFixedVariant*): each weight fetched feeds R FMAs, and with
+// SMEM the weights are copied once per block into shared memory and read as 16-byte broadcasts
+// (LDS.128 at compile-time offsets) instead of through the constant cache, whose working set
+// (the model's ~12 KB of weights) exceeds what the constant cache holds.
+
+template <int L, int R, bool SMEM>
+__device__ __forceinline__ void layerMulti(const FixedFp32& p, const float4* W4, float (&a)[R][kW]) {
+  if (L >= p.prep.nLayers) return;
+  const bool relu = L + 1 < p.prep.nLayers;
+  const int in = p.prep.in[L], out = p.prep.out[L];
+  float y[R][kW];
+#pragma unroll
+  for (int o = 0; o < kW; ++o) {
+    float s[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) s[r] = 0.f;
+    if (o < out) {
+      const float bo = p.b[L][o];
+#pragma unroll
+      for (int r = 0; r < R; ++r) s[r] = bo;
+#pragma unroll
+      for (int g = 0; g < kW / 8; ++g) {
+        if (g * 8 < in) {
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const int i = g * 8 + h * 4;
+            float4 w;
+            if (SMEM) {
+              w = W4[(L * kW + o) * (kW / 4) + i / 4];
+            } else {
+              w = make_float4(p.w[L][o][i], p.w[L][o][i + 1], p.w[L][o][i + 2], p.w[L][o][i + 3]);
+            }
+#pragma unroll
+            for (int r = 0; r < R; ++r) {
+              s[r] = fmaf(w.x, a[r][i], s[r]);
+              s[r] = fmaf(w.y, a[r][i + 1], s[r]);
+              s[r] = fmaf(w.z, a[r][i + 2], s[r]);
+              s[r] = fmaf(w.w, a[r][i + 3], s[r]);
+            }
+          }
+        }
+      }
+      if (relu) {
+#pragma unroll
+        for (int r = 0; r < R; ++r) s[r] = s[r] > 0.f ? s[r] : 0.f;
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < R; ++r) y[r][o] = s[r];
+  }
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int o = 0; o < kW; ++o) a[r][o] = y[r][o];
+}
+
+template <int R, bool SMEM>
+__global__ void __launch_bounds__(kFixedThreads)
+    fixedFp32Multi(const __grid_constant__ FixedFp32 p, const Io io) {
+  extern __shared__ float4 smem4[];
+  const int d = p.prep.d;
+  const float invD = 1.0f / static_cast<float>(d);
+  const int wVec = SMEM ? p.prep.nLayers * kW * kW / 4 : 0;
+  float4* W4 = smem4;
+  float* tile = reinterpret_cast<float*>(smem4 + wVec);
+  if (SMEM) {
+    const float* src = &p.w[0][0][0];
+    for (int k = threadIdx.x; k < wVec; k += blockDim.x)
+      W4[k] = make_float4(src[4 * k], src[4 * k + 1], src[4 * k + 2], src[4 * k + 3]);
+    __syncthreads();
+  }
+  constexpr int kRows = kFixedThreads * R;
+  for (int64_t t0 = static_cast<int64_t>(blockIdx.x) * kRows; t0 < io.n;
+       t0 += static_cast<int64_t>(gridDim.x) * kRows) {
+    const int rowsHere = io.n - t0 < kRows ? static_cast<int>(io.n - t0) : kRows;
+    loadTile(tile, io.rows + t0 * d, rowsHere * d);
+    __syncthreads();
+    float a[R][kW];
+    int state[R];  // -2: no row; -1: finite row; >= 0: first bad column
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      const int row = threadIdx.x + r * kFixedThreads;
+      state[r] = -2;
+      float z[kW];
+      if (row < rowsHere) {
+        state[r] = preprocess(p.prep, tile + row * d, z);
+        if (state[r] >= 0 && !io.nanMode) reportBad(io, t0 + row, state[r], d);
+      }
+#pragma unroll
+      for (int j = 0; j < kW; ++j) a[r][j] = state[r] == -1 ? z[j] : 0.f;
+    }
+    layerMulti<0, R, SMEM>(p, W4, a);
+    layerMulti<1, R, SMEM>(p, W4, a);
+    layerMulti<2, R, SMEM>(p, W4, a);
+    layerMulti<3, R, SMEM>(p, W4, a);
+    layerMulti<4, R, SMEM>(p, W4, a);
+    layerMulti<5, R, SMEM>(p, W4, a);
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      const int row = threadIdx.x + r * kFixedThreads;
+      if (state[r] == -2 || (state[r] >= 0 && !io.nanMode)) continue;
+      float* myRow = tile + row * d;
+      // z again from the raw row (same operations, same bits) instead of holding it in registers.
+      float z[kW];
+      preprocess(p.prep, myRow, z);
+      const bool bad = state[r] >= 0;
+      float s = 0.f;
+#pragma unroll
+      for (int j = 0; j < kW; ++j) {
+        if (j < d) {
+          const float e = a[r][j] - z[j];
+          if (io.featureErrors) myRow[j] = bad ? __int_as_float(0x7fc00000) : e * e;
+          s = fmaf(e, e, s);
+        }
+      }
+      io.scores[t0 + row] = bad ? __int_as_float(0x7fc00000) : s * invD;
+    }
+    if (io.featureErrors) {
+      __syncthreads();
+      storeTile(io.featureErrors + t0 * d, tile, rowsHere * d);
+    }
+    __syncthreads();
+  }
+}
+
 // ---- generic: one warp per row
 // --------------------------------------------------------------------
 
@@ -286,8 +412,44 @@ __global__ void __launch_bounds__(kGenericWarps * 32)
 
 }  // namespace
 
-void launchFixedFp32(const FixedFp32& p, const Io& io, int blocks, cudaStream_t s) {
-  fixedKernel<FixedFp32><<<blocks, kFixedThreads, 0, s>>>(p, io);
+size_t fixedSmemBytes(int variant, int nLayers, int d) {
+  const bool smem = variant == kFixedVariantSmemR1 || variant == kFixedVariantSmemR2;
+  const int rows = fixedRowsPerBlock(variant);
+  return (smem ? static_cast<size_t>(nLayers) * kW * kW * sizeof(float) : 0) +
+         static_cast<size_t>(rows) * d * sizeof(float);
+}
+
+int fixedRowsPerBlock(int variant) {
+  return (variant == kFixedVariantConstR2 || variant == kFixedVariantSmemR2) ? 2 * kFixedThreads
+                                                                              : kFixedThreads;
+}
+
+cudaError_t fixedSetSmemLimit() {
+  const int bytes = static_cast<int>(fixedSmemBytes(kFixedVariantSmemR2, kFixedLayers, kW));
+  cudaError_t e;
+  if ((e = cudaFuncSetAttribute(fixedFp32Multi<1, false>,
+                                cudaFuncAttributeMaxDynamicSharedMemorySize, bytes)) != cudaSuccess)
+    return e;
+  if ((e = cudaFuncSetAttribute(fixedFp32Multi<2, false>,
+                                cudaFuncAttributeMaxDynamicSharedMemorySize, bytes)) != cudaSuccess)
+    return e;
+  if ((e = cudaFuncSetAttribute(fixedFp32Multi<1, true>,
+                                cudaFuncAttributeMaxDynamicSharedMemorySize, bytes)) != cudaSuccess)
+    return e;
+  return cudaFuncSetAttribute(fixedFp32Multi<2, true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              bytes);
+}
+
+void launchFixedFp32(const FixedFp32& p, int variant, const Io& io, int blocks, cudaStream_t s) {
+  const size_t smem = fixedSmemBytes(variant, p.prep.nLayers, p.prep.d);
+  switch (variant) {
+    case kFixedVariantConstR1: fixedKernel<FixedFp32><<<blocks, kFixedThreads, 0, s>>>(p, io); break;
+    case kFixedVariantConstR2:
+      fixedFp32Multi<2, false><<<blocks, kFixedThreads, smem, s>>>(p, io);
+      break;
+    case kFixedVariantSmemR1: fixedFp32Multi<1, true><<<blocks, kFixedThreads, smem, s>>>(p, io); break;
+    default: fixedFp32Multi<2, true><<<blocks, kFixedThreads, smem, s>>>(p, io); break;
+  }
 }
 
 void launchFixedInt8(const FixedInt8& p, const Io& io, int blocks, cudaStream_t s) {

@@ -83,7 +83,21 @@ struct Io {
   int nanMode;  // 1: NonFinite::kNaN, 0: kError
 };
 
-void launchFixedFp32(const FixedFp32& p, const Io& io, int blocks, cudaStream_t s);
+// Variants of the fixed fp32 kernel: weights from the constant bank or shared memory, 1 or 2 rows
+// per thread (bench_cuda times them all; CudaEngine::Options::fixedVariant picks one).
+enum FixedVariant {
+  kFixedVariantConstR1 = 0,
+  kFixedVariantConstR2 = 1,
+  kFixedVariantSmemR1 = 2,
+  kFixedVariantSmemR2 = 3,
+  kFixedVariantCount = 4,
+};
+void launchFixedFp32(const FixedFp32& p, int variant, const Io& io, int blocks, cudaStream_t s);
+// Rows one block of the fixed fp32 kernel takes per step, and its dynamic shared memory.
+int fixedRowsPerBlock(int variant);
+size_t fixedSmemBytes(int variant, int nLayers, int d);
+// Raises the fixed fp32 kernels' dynamic shared-memory limit to their largest need (> 48 KB).
+cudaError_t fixedSetSmemLimit();
 void launchFixedInt8(const FixedInt8& p, const Io& io, int blocks, cudaStream_t s);
 void launchGeneric(const Generic& p, bool int8, const Io& io, int blocks, size_t smem,
                    cudaStream_t s);

@@ -45,7 +45,7 @@ Errs compare(const std::vector<float>& s, const std::vector<float>& fe,
   return e;
 }
 
-void fp32Case(std::mt19937_64& rng, const Case& c) {
+void fp32Case(std::mt19937_64& rng, const Case& c, int variant) {
   ModelSpec m = fstest::randomModel(rng, c.d, c.hidden);
   const size_t n = 70001;  // not a multiple of any block or chunk size
   std::vector<float> rows = fstest::randomRows(rng, m, n);
@@ -54,9 +54,10 @@ void fp32Case(std::mt19937_64& rng, const Case& c) {
 
   CudaEngine::Options opt;
   opt.chunkRows = 16384;  // several chunks per call: exercises the stream pipeline
+  opt.fixedVariant = variant;
   CudaEngine eng(m, opt);
-  CHECK_MSG(std::strcmp(eng.kernelName(), c.kernel) == 0, "%s: kernel %s, expected %s", c.name,
-            eng.kernelName(), c.kernel);
+  CHECK_MSG(std::strncmp(eng.kernelName(), c.kernel, std::strlen(c.kernel)) == 0,
+            "%s: kernel %s, expected %s", c.name, eng.kernelName(), c.kernel);
 
   // Host call, pageable buffers, with feature errors.
   std::vector<float> s(n, kPoison), fe(n * c.d, kPoison);
@@ -196,6 +197,15 @@ void argumentChecks(std::mt19937_64& rng) {
     threw = std::strstr(e.what(), "layers[1].bias") != nullptr;
   }
   CHECK(threw);
+  threw = false;
+  try {
+    CudaEngine::Options opt;
+    opt.fixedVariant = 4;
+    CudaEngine eng(m, opt);
+  } catch (const std::invalid_argument& e) {
+    threw = std::strstr(e.what(), "fixedVariant") != nullptr;
+  }
+  CHECK(threw);
   // Zero rows is a no-op.
   CudaEngine eng(m, CudaEngine::Options{});
   CHECK(eng.score(nullptr, 0, nullptr, nullptr, NonFinite::kError).row == -1);
@@ -215,7 +225,11 @@ int main() {
       {"deep [29,32x7,29]", 29, {32, 32, 32, 32, 32, 32, 32}, "generic"},
   };
   try {
-    for (const Case& c : cases) fp32Case(rng, c);
+    for (const Case& c : cases) {
+      // Every variant of the fixed kernel computes the same function (the generic one has none).
+      const int variants = std::strcmp(c.kernel, "fixed32") == 0 ? 4 : 1;
+      for (int v = 0; v < variants; ++v) fp32Case(rng, c, variants == 1 ? -1 : v);
+    }
     for (const Case& c : cases) int8Case(rng, c);
     argumentChecks(rng);
   } catch (const CudaError& e) {

@@ -69,6 +69,10 @@ class CudaEngine {
     // large batches, so copies of one chunk overlap the kernel of another).
     size_t chunkRows = 0;
     int streams = 3;  // >= 2: a chunk's upload, kernel and download overlap the neighbours'
+    // fp32 "fixed32" kernel variant: -1 the default; 0 constant-bank weights, 1 row per thread;
+    // 1 constant bank, 2 rows; 2 shared-memory weights, 1 row; 3 shared memory, 2 rows. All compute
+    // the same bits; bench_cuda times each (see bench/results/gpu-*.md).
+    int fixedVariant = -1;
   };
 
   // [sync] @throws std::invalid_argument when the spec (or, for int8, the quant spec) is invalid;
@@ -93,8 +97,9 @@ class CudaEngine {
   int features() const;
   int device() const;
   CudaPrecision precision() const;
-  // Which kernel serves this model: "fixed32" (every width <= 32, up to 6 layers: weights in the
-  // constant bank of the launch) or "generic" (one warp per row, any width up to 1024).
+  // Which kernel serves this model: "fixed32..." (every width <= 32, up to 6 layers; the suffix
+  // names the variant: "-const"/"-smem" weights, "-r1"/"-r2" rows per thread) or "generic" (one
+  // warp per row, any width up to 1024).
   const char* kernelName() const;
   // Device and pinned host bytes currently held (for the JS heap's external-memory accounting).
   size_t deviceBytes() const;
