@@ -1,9 +1,11 @@
 // Every CLI command, one import and one list line each.
 import type { Command } from '../command.js';
+import { exportOnnxCommand } from './export-onnx.js';
 import { info } from './info.js';
 import { score } from './score.js';
 
 export const commands: Command[] = [
+  exportOnnxCommand,
   info,
   score,
 ];
