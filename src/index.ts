@@ -16,6 +16,7 @@ export {
   type Threshold,
   validateModel,
 } from './model.js';
+export * from './onnx/index.js';
 export {
   type Backend,
   backendInfo,

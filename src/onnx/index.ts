@@ -1,4 +1,5 @@
-// ONNX export: the model (preprocessing included) as an ONNX graph, fp32 or int8.
+// ONNX export: the model (preprocessing included) as an ONNX graph, fp32 or int8. Everything
+// here is public (src/index.ts re-exports this file).
 export {
   buildOnnx,
   type ExportOnnxOptions,
@@ -10,4 +11,4 @@ export {
   type OnnxExportResult,
   type OnnxPrecision,
 } from './export.js';
-export { inspectModel, type ModelSummary } from './proto.js';
+export { inspectOnnx, type OnnxSummary } from './proto.js';

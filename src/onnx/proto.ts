@@ -187,8 +187,8 @@ export function encodeModel(m: ModelProto): Uint8Array {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const str = (f: ProtoField): string => utf8.decode(f.bytes!);
 
-/** What `inspectModel` reads back from a .onnx file. */
-export interface ModelSummary {
+/** What `inspectOnnx` reads back from a .onnx file. */
+export interface OnnxSummary {
   irVersion: number;
   opsetImports: OperatorSetId[];
   producerName: string;
@@ -206,8 +206,8 @@ export interface ModelSummary {
 }
 
 /** [sync] Reads the header, graph structure and doc strings of a serialized ModelProto. */
-export function inspectModel(bytes: Uint8Array): ModelSummary {
-  const s: ModelSummary = {
+export function inspectOnnx(bytes: Uint8Array): OnnxSummary {
+  const s: OnnxSummary = {
     irVersion: 0,
     opsetImports: [],
     producerName: '',
