@@ -18,6 +18,8 @@
 // - Determinism: a batch is cut into fixed slices of kSliceRows rows whose gradients are summed in
 //   slice order, and dropout masks are a hash of (seed, step, row in batch, unit). So the weights
 //   after any number of epochs depend on the seed and the data only, not on the thread count.
+//   They do depend on the SIMD path (FRAUDSCORE_SIMD / the CPU): the vector width changes the
+//   order of float additions inside a slice, so AVX-512 and SSE2 runs drift apart by rounding.
 #pragma once
 
 #include <atomic>
