@@ -76,7 +76,10 @@ inline void cpuRelax() {
 
 // Reusable barrier for the epoch's threads. Spins briefly (a minibatch phase takes tens of
 // microseconds, far less than a sleep/wake round trip), then yields so an oversubscribed machine
-// still makes progress.
+// still makes progress. The spin budget (~2000 pauses, a few tens of microseconds) is about one
+// phase: longer spins only burn the time slice a descheduled partner thread needs.
+constexpr int kSpinsBeforeYield = 2000;
+
 class SpinBarrier {
  public:
   explicit SpinBarrier(int n) : n_(n) {}
@@ -89,7 +92,7 @@ class SpinBarrier {
     }
     int spins = 0;
     while (gen_.load(std::memory_order_acquire) == gen) {
-      if (++spins < 20000) {
+      if (++spins < kSpinsBeforeYield) {
         cpuRelax();
       } else {
         std::this_thread::yield();
