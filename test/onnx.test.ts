@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli.js';
 import { fitPreprocessing } from '../src/data/preprocess.js';
 import { loadTable } from '../src/data/load.js';
+import { takeRows } from '../src/data/table.js';
 import {
   buildOnnx,
   createModel,
@@ -368,10 +369,11 @@ describe('fraudscore export-onnx', () => {
 describe.skipIf(!realDataPath())('exportOnnx on the real sample', () => {
   it('scores every real row (zero and cent amounts included) like the native fp32 Scorer', async () => {
     const table = await loadTable(realDataPath()!);
-    const normal = table.labels!.reduce<number[]>((a, c, i) => (c === 0 ? (a.push(i), a) : a), []);
-    const normRows = new Float32Array(normal.length * D);
-    normal.forEach((r, k) => normRows.set(table.rows.subarray(r * D, (r + 1) * D), k * D));
-    const pre = fitPreprocessing({ features: table.features, rows: normRows, n: normal.length }, { log1p: ['Amount'] });
+    const normal = takeRows(
+      table,
+      Array.from(table.labels!.keys()).filter((i) => table.labels![i] === 0),
+    );
+    const pre = fitPreprocessing(normal, { log1p: ['Amount'] });
     const model = createModel({ features: table.features, seed, preprocessing: pre });
     const scorer = new Scorer(model, { backend: 'cpu', threads: 1 });
     const got = await runOnnx(await session(buildOnnx(model)), table.rows);
