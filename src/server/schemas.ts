@@ -55,6 +55,11 @@ export function predictRoute(maxInstances: number, int8: boolean) {
       `JSON: one of \`features\` (values in model order), \`transaction\` (by name) or \`instances\` (up to ${maxInstances} rows, arrays or objects). ` +
       'An Arrow IPC stream body (application/vnd.apache.arrow.stream) with one column per feature returns an Arrow stream of reconstruction_error (float32) and is_fraud (uint8). ' +
       'Errors: 400 wrong feature count/unknown names/non-finite values, 413 body or batch over the limit, 415 other content types, 422 malformed JSON or wrong types.',
+    querystring: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { top: { type: 'string', pattern: '^[1-9][0-9]{0,3}$', description: 'How many top contributing features to return (default 3).' } },
+    },
     body: {
       content: {
         'application/json': {

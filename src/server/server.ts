@@ -190,6 +190,8 @@ export function createServer(options: ServerOptions): FastifyInstance {
   };
 
   // ---- content types: JSON (Fastify's parser, with the JSON body limit) and Arrow IPC streams ----
+  // Fastify also parses text/plain by default; no route takes text, so it must be a 415.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser(ARROW_STREAM, { parseAs: 'buffer', bodyLimit: arrowBodyLimit }, (_req, body, done) => done(null, body));
 
   // ---- auth and CORS --------------------------------------------------------------------------
@@ -312,6 +314,8 @@ export function createServer(options: ServerOptions): FastifyInstance {
     const d = s.model.features.length;
     const n = rows.length / d;
     for (let i = 0; i < n; i++) metrics.featureLength.observe(d);
+    const top = (req.query as { top?: string }).top;
+    const k = top === undefined ? topK : Math.min(Number(top), d);
     const { scores, featureErrors } = await batcher.score(rows);
     const thr = s.threshold;
     const engine = batcher.scorer.engine;
@@ -334,7 +338,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
         risk_level: score > 2 * thr ? 'very_high' : isFraud ? 'moderate' : 'low',
         engine,
         model_version: s.model.version,
-        top_features: topFeatures(s.model.features, featureErrors.subarray(i * d, (i + 1) * d), topK),
+        top_features: topFeatures(s.model.features, featureErrors.subarray(i * d, (i + 1) * d), k),
       });
       logged.push({
         time: now,

@@ -1,0 +1,113 @@
+import { type Command, requireString, UsageError } from '../command.js';
+import { createServer } from '../../server/server.js';
+
+function intOption(values: Record<string, unknown>, name: string, min: number): number | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${v}'`);
+  return n;
+}
+
+export const serve: Command = {
+  name: 'serve',
+  summary: 'Serve a model over HTTP: /predict, /predict_optimized, /metrics, /monitoring, /docs, /ui',
+  help: `Usage: fraudscore serve --model DIR [--port P] [options]
+
+Starts the HTTP server (Fastify) on the model. Routes: GET / and /health, GET /ready, POST /predict
+(JSON {features|transaction|instances} or an Arrow IPC stream), POST /predict_optimized (int8),
+GET /metrics (Prometheus), GET /monitoring (drift of logged requests against the model's
+reference sample; ?format=html), POST /admin/reload, OpenAPI at /docs, a web page at /ui.
+Every prediction is logged to a SQLite file. SIGTERM/SIGINT stop accepting, finish in-flight
+requests, flush the log and exit.
+
+Options:
+  --model DIR            model directory (model.json, weights.safetensors, optional reference.arrow|csv)
+  --port P               TCP port (default 8000; 0 picks a free one)
+  --host H               interface to listen on (default 127.0.0.1; 0.0.0.0 for all)
+  --backend B            auto (default), cpu or cuda
+  --threads N            native threads per scoring call (default 1: micro-batches are small)
+  --log FILE             prediction log, SQLite (default fraudscore-predictions.sqlite)
+  --no-log               do not log predictions (no drift monitoring then)
+  --reference FILE       reference sample for drift (default: reference.* in the model directory)
+  --token-env NAME       environment variable holding the bearer token for admin routes
+                         (default FRAUDSCORE_TOKEN; a token on the command line would show in ps)
+  --protect-all          require the token on every route but GET /ready
+  --cors ORIGIN          allow browser calls from ORIGIN ('*' for any); repeatable
+  --batch-window-us N    micro-batch window in microseconds (default 300)
+  --max-batch-rows N     rows that send a micro-batch at once (default 256)
+  --max-instances N      rows per JSON request (default 1000)
+  --verbose              log every request (pino JSON lines on stdout)
+
+Example:
+  FRAUDSCORE_TOKEN=$(openssl rand -hex 16) fraudscore serve --model models/default --port 8000`,
+  options: {
+    model: { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    backend: { type: 'string' },
+    threads: { type: 'string' },
+    log: { type: 'string' },
+    'no-log': { type: 'boolean' },
+    reference: { type: 'string' },
+    'token-env': { type: 'string' },
+    'protect-all': { type: 'boolean' },
+    cors: { type: 'string', multiple: true },
+    'batch-window-us': { type: 'string' },
+    'max-batch-rows': { type: 'string' },
+    'max-instances': { type: 'string' },
+    verbose: { type: 'boolean' },
+  },
+  async run(values) {
+    const model = requireString(values, 'model');
+    const port = intOption(values, 'port', 0) ?? 8000;
+    if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
+    const backend = (values.backend as string | undefined) ?? 'auto';
+    if (!['auto', 'cpu', 'cuda'].includes(backend)) throw new UsageError(`--backend must be auto, cpu or cuda, got '${backend}'`);
+    const tokenEnv = (values['token-env'] as string | undefined) ?? 'FRAUDSCORE_TOKEN';
+    const token = process.env[tokenEnv] || undefined;
+    if (values['protect-all'] && !token) throw new UsageError(`--protect-all needs a token in $${tokenEnv}`);
+    if (values.log !== undefined && values['no-log']) throw new UsageError('--log and --no-log exclude each other');
+    const app = createServer({
+      model,
+      backend: backend as 'auto',
+      threads: intOption(values, 'threads', 0),
+      log: values['no-log'] ? false : ((values.log as string | undefined) ?? 'fraudscore-predictions.sqlite'),
+      referencePath: values.reference as string | undefined,
+      token,
+      protectAll: Boolean(values['protect-all']),
+      corsOrigins: values.cors as string[] | undefined,
+      batchWindowMicros: intOption(values, 'batch-window-us', 0),
+      maxBatchRows: intOption(values, 'max-batch-rows', 1),
+      maxInstances: intOption(values, 'max-instances', 1),
+      logger: values.verbose ? { level: 'info' } : { level: 'warn' },
+    });
+    const host = (values.host as string | undefined) ?? '127.0.0.1';
+    // Listen first so probes get 503 from /ready while the model loads, then fail fast if it cannot.
+    const address = await app.listen({ port, host });
+    try {
+      await app.fraudscore.loaded;
+    } catch (e) {
+      await app.close();
+      throw e;
+    }
+    const s = app.fraudscore.state!;
+    console.error(
+      `fraudscore: serving ${s.model.name} v${s.model.version} (${s.engines.fp32}${s.engines.int8 ? `, int8 ${s.engines.int8}` : ''}) on ${address}` +
+        ` · docs ${address}/docs · page ${address}/ui`,
+    );
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        console.error(`fraudscore: ${signal}: finishing in-flight requests and flushing the prediction log`);
+        app.close().then(resolve, (e) => {
+          console.error(`fraudscore: shutdown: ${(e as Error).message}`);
+          resolve();
+        });
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+    const log = app.fraudscore.log;
+    console.error(`fraudscore: stopped${log ? `; ${log.written} predictions logged to ${log.path}` : ''}`);
+  },
+};
