@@ -18,7 +18,13 @@ function walk(dir) {
 
 const files = ['native', 'bindings'].flatMap((d) => walk(d));
 // The package resolves the platform binary it ships (no download).
-const bin = join(require.resolve('clang-format/package.json'), '..', 'bin', `${process.platform}_${process.arch}`, 'clang-format');
+const bin = join(
+  require.resolve('clang-format/package.json'),
+  '..',
+  'bin',
+  `${process.platform}_${process.arch}`,
+  'clang-format',
+);
 const args = mode === 'fix' ? ['-i', ...files] : ['--dry-run', '--Werror', ...files];
 try {
   execFileSync(bin, args, { stdio: 'inherit' });

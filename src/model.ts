@@ -203,7 +203,8 @@ export function validateModel(model: Model, file = 'model'): void {
     if (!Number.isFinite(m)) fail(`preprocessing.mean[${j}] (${model.features[j]}) is not finite`);
   });
   p.std.forEach((s, j) => {
-    if (!Number.isFinite(s) || s <= 0) fail(`preprocessing.std[${j}] (${model.features[j]}) must be finite and > 0, got ${s}`);
+    if (!Number.isFinite(s) || s <= 0)
+      fail(`preprocessing.std[${j}] (${model.features[j]}) must be finite and > 0, got ${s}`);
   });
   if (!Array.isArray(model.layers) || model.layers.length === 0) fail('layers is empty');
   let prev = d;
@@ -215,7 +216,10 @@ export function validateModel(model: Model, file = 'model'): void {
     if (!(l.bias instanceof Float32Array) || l.bias.length !== l.out) {
       fail(`layers[${i}].bias must be a Float32Array of ${l.out} values, got ${l.bias?.length}`);
     }
-    for (const [name, arr] of [['weight', l.weight], ['bias', l.bias]] as const) {
+    for (const [name, arr] of [
+      ['weight', l.weight],
+      ['bias', l.bias],
+    ] as const) {
       for (let k = 0; k < arr.length; k++) {
         if (!Number.isFinite(arr[k]!)) fail(`layers[${i}].${name}[${k}] is not finite (${arr[k]})`);
       }
@@ -311,7 +315,9 @@ export async function loadModel(dir: string): Promise<Model> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ModelError(
-      code === 'ENOENT' ? `${jsonPath} not found: is ${dir} a fraudscore model directory?` : `${jsonPath}: ${(e as Error).message}`,
+      code === 'ENOENT'
+        ? `${jsonPath} not found: is ${dir} a fraudscore model directory?`
+        : `${jsonPath}: ${(e as Error).message}`,
       jsonPath,
     );
   }
@@ -335,10 +341,16 @@ export async function loadModel(dir: string): Promise<Model> {
   try {
     buf = await readFile(wPath);
   } catch (e) {
-    throw new ModelError(`${wPath}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (e as Error).message}`, wPath);
+    throw new ModelError(
+      `${wPath}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (e as Error).message}`,
+      wPath,
+    );
   }
   if (typeof meta.weights.bytes === 'number' && buf.length !== meta.weights.bytes) {
-    throw new ModelError(`${wPath} is truncated or was replaced: ${buf.length} bytes, model.json expects ${meta.weights.bytes}`, wPath);
+    throw new ModelError(
+      `${wPath} is truncated or was replaced: ${buf.length} bytes, model.json expects ${meta.weights.bytes}`,
+      wPath,
+    );
   }
   const sha = createHash('sha256').update(buf).digest('hex');
   if (sha !== meta.weights.sha256) {
@@ -353,10 +365,16 @@ export async function loadModel(dir: string): Promise<Model> {
     if (!w || !b) throw new ModelError(`${wPath}: tensors layers.${i}.weight/bias are missing`, wPath);
     const [inn, out] = [sizes[i]!, sizes[i + 1]!];
     if (w.dtype !== 'F32' || w.shape.join() !== `${out},${inn}`) {
-      throw new ModelError(`${wPath}: layers.${i}.weight has shape [${w.shape}] ${w.dtype}, expected [${out},${inn}] F32`, wPath);
+      throw new ModelError(
+        `${wPath}: layers.${i}.weight has shape [${w.shape}] ${w.dtype}, expected [${out},${inn}] F32`,
+        wPath,
+      );
     }
     if (b.dtype !== 'F32' || b.shape.join() !== `${out}`) {
-      throw new ModelError(`${wPath}: layers.${i}.bias has shape [${b.shape}] ${b.dtype}, expected [${out}] F32`, wPath);
+      throw new ModelError(
+        `${wPath}: layers.${i}.bias has shape [${b.shape}] ${b.dtype}, expected [${out}] F32`,
+        wPath,
+      );
     }
     layers.push({ in: inn, out, weight: w.data as Float32Array, bias: b.data as Float32Array });
   }

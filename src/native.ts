@@ -80,10 +80,7 @@ export interface BindingModule {
   cudaInfo?: () => AddonCudaInfo;
   cpuInfo(): AddonCpuInfo;
   setThreads(threads: number): void;
-  referenceScore(
-    model: AddonModelSpec,
-    rows: Float32Array,
-  ): { scores: Float64Array; featureErrors: Float64Array };
+  referenceScore(model: AddonModelSpec, rows: Float32Array): { scores: Float64Array; featureErrors: Float64Array };
   measurePeakGflops(threads: number, seconds?: number): number;
   [key: string]: unknown;
 }

@@ -45,7 +45,9 @@ function cudaStatus(): { available: boolean; reason?: string } {
   if (!addon.cudaInfo || !addon.CudaScorer) return { available: false, reason: 'this build has no CUDA backend' };
   try {
     const info = addon.cudaInfo();
-    return info.available ? { available: true } : { available: false, reason: info.reason ?? 'no CUDA device answered' };
+    return info.available
+      ? { available: true }
+      : { available: false, reason: info.reason ?? 'no CUDA device answered' };
   } catch (e) {
     return { available: false, reason: (e as Error).message };
   }
@@ -85,7 +87,9 @@ export class Scorer {
       throw new RangeError(`Expected \`nonFinite\` to be 'error' or 'nan', got '${nonFinite}'`);
     }
     if (precision === 'int8' && !model.quantization) {
-      throw new RangeError('Expected a quantized model for `precision: "int8"`: run quantize(model, { calibration }) first');
+      throw new RangeError(
+        'Expected a quantized model for `precision: "int8"`: run quantize(model, { calibration }) first',
+      );
     }
     this.model = model;
     this.precision = precision;
@@ -206,10 +210,14 @@ export class Scorer {
     let featureErrors: Float32Array | null = null;
     if (options.featureErrors !== undefined) {
       if (!(options.featureErrors instanceof Float32Array)) {
-        throw new TypeError(`Expected \`featureErrors\` to be a Float32Array, got ${describeValue(options.featureErrors)}`);
+        throw new TypeError(
+          `Expected \`featureErrors\` to be a Float32Array, got ${describeValue(options.featureErrors)}`,
+        );
       }
       if (options.featureErrors.length < n * d) {
-        throw new RangeError(`Expected \`featureErrors\` to hold at least ${n * d} values, got ${options.featureErrors.length}`);
+        throw new RangeError(
+          `Expected \`featureErrors\` to hold at least ${n * d} values, got ${options.featureErrors.length}`,
+        );
       }
       featureErrors = options.featureErrors;
     } else if (options.explain) {
@@ -234,7 +242,9 @@ export class Scorer {
       Number.isFinite(value) && this.model.preprocessing.transform[col] === 'log1p'
         ? `${value}, outside log1p's domain (> -1)`
         : String(value);
-    const err = new RangeError(`Expected \`rows\` to hold finite values: row ${row}, column ${col} (${name}) is ${why}`);
+    const err = new RangeError(
+      `Expected \`rows\` to hold finite values: row ${row}, column ${col} (${name}) is ${why}`,
+    );
     Object.assign(err, { code: 'ERR_FRAUDSCORE_NON_FINITE', row, column: col, feature: name });
     throw err;
   }

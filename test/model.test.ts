@@ -32,10 +32,17 @@ describe('createModel', () => {
     const c = createModel({ features: 7, seed: 4 });
     expect(a.layers[0]!.weight).toEqual(b.layers[0]!.weight);
     expect(a.layers[0]!.weight).not.toEqual(c.layers[0]!.weight);
-    expect(a.layers.map((l) => [l.in, l.out])).toEqual([[7, 32], [32, 16], [16, 32], [32, 7]]);
+    expect(a.layers.map((l) => [l.in, l.out])).toEqual([
+      [7, 32],
+      [32, 16],
+      [16, 32],
+      [32, 7],
+    ]);
     expect(() => createModel({ features: 0 })).toThrow('Expected `features` to name at least one feature');
     expect(() => createModel({ features: ['a', 'a'] })).toThrow('distinct');
-    expect(() => createModel({ features: 3, hidden: [4, 0] })).toThrow('Expected `hidden[1]` to be a positive integer, got 0');
+    expect(() => createModel({ features: 3, hidden: [4, 0] })).toThrow(
+      'Expected `hidden[1]` to be a positive integer, got 0',
+    );
   });
 });
 
@@ -68,7 +75,9 @@ describe('saveModel / loadModel', () => {
   });
 
   it('names a missing directory or file', async () => {
-    await expect(loadModel(join(dir, 'nope'))).rejects.toThrow(/model\.json not found: is .*nope a fraudscore model directory/);
+    await expect(loadModel(join(dir, 'nope'))).rejects.toThrow(
+      /model\.json not found: is .*nope a fraudscore model directory/,
+    );
     const d = await savedCopy('missing-w');
     await rm(join(d, 'weights.safetensors'));
     await expect(loadModel(d)).rejects.toThrow(/weights\.safetensors: not found/);
@@ -111,6 +120,8 @@ describe('saveModel / loadModel', () => {
     await expect(saveModel(m, join(dir, 'nan'))).rejects.toThrow('layers[1].weight[5] is not finite (NaN)');
     const m2 = createModel({ features: 4, seed });
     m2.preprocessing.std[2] = 0;
-    await expect(saveModel(m2, join(dir, 'std'))).rejects.toThrow('preprocessing.std[2] (f2) must be finite and > 0, got 0');
+    await expect(saveModel(m2, join(dir, 'std'))).rejects.toThrow(
+      'preprocessing.std[2] (f2) must be finite and > 0, got 0',
+    );
   });
 });

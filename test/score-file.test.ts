@@ -73,7 +73,9 @@ describe('scoreFile', () => {
     const bad = features.map((_, j) => (j === 4 ? 'abc' : '0.5')).join(',');
     await writeFile(input, `${header}\n${good}\n${good}\n${bad}\n${good}\n`);
     const output = join(dir, 'bad-out.csv');
-    await expect(scoreFile({ model, input, output, batchRows: 2 })).rejects.toThrow(/bad\.csv:4 column "V5": non-numeric/);
+    await expect(scoreFile({ model, input, output, batchRows: 2 })).rejects.toThrow(
+      /bad\.csv:4 column "V5": non-numeric/,
+    );
     expect(existsSync(output)).toBe(false);
     expect((await readdir(dir)).filter((f) => f.includes('partial'))).toEqual([]);
   });
@@ -96,7 +98,9 @@ describe('scoreFile', () => {
     const bad = features.map((f) => (f === 'Amount' ? '-7' : '0.5')).join(',');
     await writeFile(input, `${header}\n${good}\n${good}\n${good}\n${bad}\n`);
     const output = join(dir, 'domain-out.csv');
-    await expect(scoreFile({ model, input, output, batchRows: 3 })).rejects.toThrow(/domain\.csv:5 column "Amount": value -7, outside log1p's domain/);
+    await expect(scoreFile({ model, input, output, batchRows: 3 })).rejects.toThrow(
+      /domain\.csv:5 column "Amount": value -7, outside log1p's domain/,
+    );
     expect(existsSync(output)).toBe(false);
   });
 });

@@ -33,7 +33,9 @@ describe('Scorer (cpu)', () => {
         let worst = 0;
         for (let i = 0; i < n; i++) {
           for (let j = 0; j < 29; j++) {
-            const e = Math.abs(featureErrors[i * 29 + j]! - ref.featureErrors[i * 29 + j]!) / Math.max(ref.scores[i]! * 29, 1e-3);
+            const e =
+              Math.abs(featureErrors[i * 29 + j]! - ref.featureErrors[i * 29 + j]!) /
+              Math.max(ref.scores[i]! * 29, 1e-3);
             worst = Math.max(worst, e);
           }
         }
@@ -138,7 +140,7 @@ describe('Scorer (cpu)', () => {
     rows[2500 * 29 + 3] = Number.NaN;
     rows[1200 * 29 + 28] = -5; // Amount is log1p'd: outside the domain
     expect(() => scorer.score(rows)).toThrow(
-      'Expected `rows` to hold finite values: row 1200, column 28 (Amount) is -5, outside log1p\'s domain (> -1)',
+      "Expected `rows` to hold finite values: row 1200, column 28 (Amount) is -5, outside log1p's domain (> -1)",
     );
     await expect(scorer.scoreAsync(rows)).rejects.toThrow('row 1200, column 28 (Amount)');
     try {

@@ -12,7 +12,10 @@ export interface Command {
   options: NonNullable<ParseArgsConfig['options']>;
   /** Whether free positional arguments (e.g. `key.path=value` overrides) are accepted. */
   positionals?: boolean;
-  run(values: Record<string, string | boolean | string[] | boolean[] | undefined>, positionals: string[]): Promise<number | void>;
+  run(
+    values: Record<string, string | boolean | string[] | boolean[] | undefined>,
+    positionals: string[],
+  ): Promise<number | void>;
 }
 
 /** An error the user caused (bad flag, missing file): printed without a stack trace, exit code 2. */

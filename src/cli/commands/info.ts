@@ -38,7 +38,9 @@ Options:
     console.log(
       `threshold  ${model.threshold ? `${model.threshold.value} (${model.threshold.strategy})` : 'none (scores only)'}`,
     );
-    console.log(`int8       ${quantization ? `${quantization.scheme}, ${quantization.activations} activations` : 'no'}`);
+    console.log(
+      `int8       ${quantization ? `${quantization.scheme}, ${quantization.activations} activations` : 'no'}`,
+    );
     console.log(`created    ${model.provenance.createdAt} by fraudscore ${model.provenance.libraryVersion}`);
     if (model.provenance.dataFingerprint) console.log(`data       sha256 ${model.provenance.dataFingerprint}`);
     if (model.metrics) console.log(`metrics    ${JSON.stringify(model.metrics)}`);

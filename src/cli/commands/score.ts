@@ -46,11 +46,14 @@ Example:
       throw new UsageError(`--batch-rows must be a positive integer, got '${values['batch-rows']}'`);
     }
     const precision = (values.precision as string | undefined) ?? 'fp32';
-    if (precision !== 'fp32' && precision !== 'int8') throw new UsageError(`--precision must be fp32 or int8, got '${precision}'`);
+    if (precision !== 'fp32' && precision !== 'int8')
+      throw new UsageError(`--precision must be fp32 or int8, got '${precision}'`);
     const backend = (values.backend as string | undefined) ?? 'cpu';
-    if (!['cpu', 'cuda', 'auto'].includes(backend)) throw new UsageError(`--backend must be cpu, cuda or auto, got '${backend}'`);
+    if (!['cpu', 'cuda', 'auto'].includes(backend))
+      throw new UsageError(`--backend must be cpu, cuda or auto, got '${backend}'`);
     const nonFinite = (values['non-finite'] as string | undefined) ?? 'error';
-    if (nonFinite !== 'error' && nonFinite !== 'nan') throw new UsageError(`--non-finite must be error or nan, got '${nonFinite}'`);
+    if (nonFinite !== 'error' && nonFinite !== 'nan')
+      throw new UsageError(`--non-finite must be error or nan, got '${nonFinite}'`);
     const bar =
       !values.quiet && process.stderr.isTTY
         ? new SingleBar({ format: 'scoring {value} rows | {rate} rows/s | {flagged} flagged', stream: process.stderr })
@@ -65,13 +68,16 @@ Example:
         precision,
         backend: backend as 'cpu',
         nonFinite,
-        onProgress: (p) => bar?.update(p.rows, { rate: Math.round(p.rows / Math.max(p.seconds, 1e-9)), flagged: p.flagged }),
+        onProgress: (p) =>
+          bar?.update(p.rows, { rate: Math.round(p.rows / Math.max(p.seconds, 1e-9)), flagged: p.flagged }),
       });
       bar?.stop();
       const rate = Math.round(res.rows / Math.max(res.seconds, 1e-9));
       console.error(
         `scored ${res.rows} rows in ${res.seconds.toFixed(2)} s (${rate} rows/s); ` +
-          (res.threshold === null ? 'the model has no threshold' : `${res.flagged} flagged (threshold ${res.threshold})`) +
+          (res.threshold === null
+            ? 'the model has no threshold'
+            : `${res.flagged} flagged (threshold ${res.threshold})`) +
           ` -> ${res.output}`,
       );
     } catch (e) {
