@@ -13,6 +13,7 @@ import {
   DEFAULT_CONFIG,
   loadConfig,
   parseConfig,
+  resolveConfig,
   type TrainConfig,
 } from '../src/train/config.js';
 import { parseSweepSpec, sweepPoints } from '../src/train/sweep.js';
@@ -180,6 +181,18 @@ describe('config files', () => {
     const yaml = configToYaml(cfg);
     expect(yaml).toContain('hidden: [64, 16, 64]');
     expect(parseConfig(yaml, 'round-trip')).toEqual(cfg);
+  });
+});
+
+describe('resolveConfig', () => {
+  it('fills a partial object with the defaults and checks what is given', () => {
+    const cfg = resolveConfig({ training: { lr: 0.01 }, data: { path: 'x.csv' } });
+    expect(cfg.training.lr).toBe(0.01);
+    expect(cfg.data.path).toBe('x.csv');
+    expect(cfg.model).toEqual(DEFAULT_CONFIG.model);
+    const e = configError(() => resolveConfig({ training: { batch_size: 0 } }, 'train() config'));
+    expect(e.message).toMatch(/"training.batch_size" \(from train\(\) config\) must be an integer/);
+    expect(() => resolveConfig({ training: { lrate: 1 } } as never)).toThrow(/Unknown config key "training.lrate"/);
   });
 });
 

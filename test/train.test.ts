@@ -279,6 +279,9 @@ describe('train()', () => {
       /Expected `training.backend` to be 'cpu', got 'cuda'/,
     );
     await expect(train(applyOverrides(cfg, ['output.name=a/b']))).rejects.toThrow(/Expected `output.name` to use only/);
+    await expect(train({ ...cfg, training: { ...cfg.training, lr: -1 } }, { noRunDir: true })).rejects.toThrow(
+      /Config key "training.lr" \(from train\(\) config\) must be a number in \(0, 1000\], got -1/,
+    );
   });
 });
 

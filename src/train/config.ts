@@ -433,6 +433,20 @@ export function checkConfig(cfg: TrainConfig, source: string): void {
   }
 }
 
+/** A config with any keys left out (they take the defaults). */
+export type PartialConfig = { [S in keyof TrainConfig]?: Partial<TrainConfig[S]> };
+
+/**
+ * [sync] A complete, checked config from a partial one (an object built in code rather than read
+ * from YAML): missing keys take the defaults, every given key is checked like a file's.
+ * @throws {ConfigError} naming the dotted key and `source`.
+ */
+export function resolveConfig(partial: PartialConfig | TrainConfig, source = 'config object'): TrainConfig {
+  const cfg = mergeConfig(DEFAULT_CONFIG, partial, source);
+  checkConfig(cfg, source);
+  return cfg;
+}
+
 /** [sync] Parses YAML text (a partial config) over the defaults. @throws {ConfigError} */
 export function parseConfig(text: string, source: string, base: TrainConfig = DEFAULT_CONFIG): TrainConfig {
   let doc: unknown;

@@ -13,7 +13,7 @@ import { evaluateScores, type Metrics } from '../eval/metrics.js';
 import { chooseThreshold } from '../eval/threshold.js';
 import { createModel, type DenseLayer, type Model, saveModel, toAddonSpec } from '../model.js';
 import { Scorer } from '../scorer.js';
-import type { TrainConfig } from './config.js';
+import { type PartialConfig, resolveConfig, type TrainConfig } from './config.js';
 import { type AddonTrainer, nativeTrainerClass } from './native-trainer.js';
 import { type DataFingerprint, fingerprintFile, RunDir } from './run-dir.js';
 
@@ -78,13 +78,15 @@ async function scoreTable(model: Model, t: Table, threads: number): Promise<Floa
 }
 
 /**
- * [async] Trains a model as `config` says and evaluates it.
- * @throws {DataError} for bad data, {RangeError} for unusable splits or options, the signal's
- *   reason when aborted.
+ * [async] Trains a model as `config` says and evaluates it. `config` may leave keys out (they take
+ * DEFAULT_CONFIG's values); every key given is checked against the config schema.
+ * @throws {ConfigError} naming a bad key, {DataError} for bad data, {RangeError} for unusable
+ *   splits or options, the signal's reason when aborted.
  */
-export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+export async function train(input: TrainConfig | PartialConfig, options: TrainOptions = {}): Promise<TrainResult> {
   const { signal, onEpoch } = options;
   if (signal?.aborted) throw abortError(signal);
+  const config = resolveConfig(input, 'train() config');
   const tc = config.training;
   if (tc.backend !== 'cpu') {
     throw new RangeError(
