@@ -1,0 +1,179 @@
+// Drift statistics against scipy/numpy values (computed once with scipy 1.17 on the arrays below),
+// and the report's verdicts on known distributions: same distribution -> drift at about the stated
+// false-alarm rate, shifted feature -> detected.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { writeTable } from '../src/data/load.js';
+import { mulberry32 } from '../src/model.js';
+import { columnDrift, driftReport } from '../src/monitoring/drift.js';
+import { renderDriftHtml } from '../src/monitoring/html.js';
+import { ksPValue, ksStatistic, normalizedWasserstein, psi, sortedFinite, wasserstein1 } from '../src/monitoring/stats.js';
+import { testSeed } from './helpers.js';
+
+// a = 2 sin(1.3 i), i < 60; b = 2 cos(0.7 i) + 0.5, i < 40
+const a = sortedFinite(Array.from({ length: 60 }, (_, i) => Math.sin(i * 1.3) * 2));
+const b = sortedFinite(Array.from({ length: 40 }, (_, i) => Math.cos(i * 0.7) * 2 + 0.5));
+
+function normals(n: number, seed: number, mean = 0, std = 1): Float64Array {
+  const rand = mulberry32(seed);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = rand() || 1e-12;
+    out[i] = mean + std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+  }
+  return out;
+}
+
+describe('two-sample statistics', () => {
+  it('KS statistic and p-value match scipy.stats.ks_2samp', () => {
+    const d = ksStatistic(a, b);
+    expect(d).toBeCloseTo(0.2833333333333333, 12);
+    // scipy exact: 0.036576, asymptotic: 0.033794. Ours (Stephens' correction) is within 10% of
+    // the exact value, which keeps a 0.05 decision right away from the boundary.
+    const p = ksPValue(d, a.length, b.length);
+    expect(Math.abs(p - 0.036576) / 0.036576).toBeLessThan(0.1);
+  });
+
+  it('handles ties like scipy (statistic 0.4, W1 1.025)', () => {
+    const c = Float64Array.from([1, 1, 2, 2, 3, 3, 3, 4]);
+    const e = Float64Array.from([2, 2, 3, 5, 5]);
+    expect(ksStatistic(c, e)).toBeCloseTo(0.4, 12);
+    expect(wasserstein1(c, e)).toBeCloseTo(1.025, 12);
+  });
+
+  it('Wasserstein distance matches scipy.stats.wasserstein_distance, normalized by the reference std', () => {
+    expect(wasserstein1(a, b)).toBeCloseTo(0.5354548551507942, 12);
+    expect(normalizedWasserstein(a, b)).toBeCloseTo(0.37917019267915614, 10);
+    // A pure shift moves every unit of mass by the shift.
+    const s = sortedFinite(normals(500, 3));
+    expect(wasserstein1(s, s.map((v) => v + 0.75))).toBeCloseTo(0.75, 10);
+    expect(wasserstein1(s, s)).toBe(0);
+  });
+
+  it("PSI matches numpy on Sturges bins with Evidently's 0.0001 floor", () => {
+    expect(psi(a, b)).toBeCloseTo(4.66328064923094, 10);
+    expect(psi(a, a)).toBe(0);
+  });
+
+  it('ignores non-finite values and rejects empty samples with the sample named', () => {
+    expect(Array.from(sortedFinite([3, Number.NaN, 1, Number.POSITIVE_INFINITY]))).toEqual([1, 3]);
+    expect(() => ksStatistic(new Float64Array(0), a)).toThrow(/`reference` to hold at least one finite value/);
+    expect(() => columnDrift('V1', [1, 2], [Number.NaN])).toThrow(/current column "V1"/);
+  });
+});
+
+describe('drift verdicts (Evidently defaults)', () => {
+  const seed = testSeed();
+
+  it('KS for a reference of <= 1000 rows: false alarms near 5% on one distribution, shift detected', () => {
+    let alarms = 0;
+    const trials = 400;
+    for (let t = 0; t < trials; t++) {
+      const c = columnDrift('x', normals(500, seed + 2 * t), normals(300, seed + 2 * t + 1));
+      expect(c.method).toBe('ks');
+      if (c.drifted) alarms++;
+    }
+    // Binomial(400, 0.05): mean 20, sd 4.4; the bounds are ~3 sd out.
+    expect(alarms).toBeGreaterThanOrEqual(6);
+    expect(alarms).toBeLessThanOrEqual(34);
+    const shifted = columnDrift('x', normals(500, seed), normals(300, seed + 1, 0.5));
+    expect(shifted.drifted).toBe(true);
+    expect(shifted.pValue!).toBeLessThan(1e-6);
+  });
+
+  it('normalized Wasserstein for larger references: no drift on one distribution, drift at a 0.3 std shift', () => {
+    const same = columnDrift('x', normals(5000, seed), normals(2000, seed + 1));
+    expect(same.method).toBe('wasserstein');
+    expect(same.pValue).toBeNull();
+    expect(same.drifted).toBe(false);
+    expect(same.statistic).toBeLessThan(0.06);
+    const moved = columnDrift('x', normals(5000, seed, 0, 2), normals(2000, seed + 1, 0.6, 2));
+    expect(moved.statistic).toBeGreaterThan(0.2);
+    expect(moved.drifted).toBe(true);
+    expect(moved.psiShifted).toBe(true);
+  });
+
+  it('dataset verdict by the share of drifted features, columns matched by name', () => {
+    const n = 3000;
+    const m = 1500;
+    const ref = new Float32Array(n * 4);
+    const cur = new Float32Array(m * 4);
+    const cols = [0, 1, 2, 3].map((j) => normals(n, seed + 10 + j));
+    const curCols = [0, 1, 2, 3].map((j) => normals(m, seed + 20 + j, j === 2 ? 1 : 0));
+    for (let i = 0; i < n; i++) for (let j = 0; j < 4; j++) ref[i * 4 + j] = cols[j]![i]!;
+    // The current sample lists its columns in another order: a positional comparison would be wrong.
+    const order = ['d', 'c', 'b', 'a'];
+    for (let i = 0; i < m; i++) for (let k = 0; k < 4; k++) cur[i * 4 + k] = curCols[3 - k]![i]!;
+    const r = driftReport({ features: ['a', 'b', 'c', 'd'], rows: ref }, { features: order, rows: cur });
+    expect(r.features.map((f) => [f.feature, f.drifted])).toEqual([
+      ['a', false],
+      ['b', false],
+      ['c', true],
+      ['d', false],
+    ]);
+    expect(r.dataset).toEqual({ drifted: false, driftedFeatures: 1, features: 4, share: 0.25 });
+    const r2 = driftReport({ features: ['a', 'b', 'c', 'd'], rows: ref }, { features: order, rows: cur }, { driftShare: 0.25 });
+    expect(r2.dataset.drifted).toBe(true);
+    expect(() => driftReport({ features: ['a', 'z'], rows: new Float32Array(4) }, { features: order, rows: cur })).toThrow(/lacks reference feature\(s\): z/);
+    expect(() => driftReport({ features: ['a'], rows: ref }, { features: ['a'], rows: cur }, { driftShare: 2 })).toThrow(/`driftShare`/);
+  });
+
+  it('reports score drift and renders an HTML page that escapes names', () => {
+    const ref = Float32Array.from(normals(200, seed));
+    const cur = Float32Array.from(normals(200, seed + 1, 3));
+    const r = driftReport(
+      { features: ['<b>x</b>'], rows: ref, scores: normals(200, seed + 2) },
+      { features: ['<b>x</b>'], rows: cur, scores: normals(200, seed + 3, 2) },
+    );
+    expect(r.score?.feature).toBe('reconstruction_error');
+    expect(r.score?.drifted).toBe(true);
+    const html = renderDriftHtml(r);
+    expect(html).toContain('Dataset drift detected');
+    expect(html).toContain('&lt;b&gt;x&lt;/b&gt;');
+    expect(html).not.toContain('<b>x</b>');
+  });
+});
+
+describe('fraudscore drift', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fraudscore-drift-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('compares two files by column name and exits 3 on drift with --fail-on-drift', async () => {
+    const feats = ['V1', 'V2', 'Amount'];
+    const mk = (n: number, seed: number, shift: number) => {
+      const rows = new Float32Array(n * 3);
+      const cols = [normals(n, seed, shift), normals(n, seed + 1, shift), normals(n, seed + 2, 50, 10)];
+      for (let i = 0; i < n; i++) for (let j = 0; j < 3; j++) rows[i * 3 + j] = cols[j]![i]!;
+      return { features: feats, rows, n };
+    };
+    await writeTable(join(dir, 'ref.csv'), mk(2000, 1, 0));
+    await writeTable(join(dir, 'same.arrow'), mk(1500, 11, 0));
+    await writeTable(join(dir, 'moved.csv'), mk(1500, 21, 1));
+    const cli = (args: string[]) => {
+      try {
+        return { code: 0, out: execFileSync('npx', ['tsx', 'src/cli.ts', 'drift', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
+      } catch (e) {
+        const err = e as { status: number; stdout: string; stderr: string };
+        return { code: err.status, out: err.stdout + err.stderr };
+      }
+    };
+    const base = ['--reference', join(dir, 'ref.csv'), '--features', 'V1,V2,Amount'];
+    const same = cli([...base, '--current', join(dir, 'same.arrow'), '--fail-on-drift']);
+    expect(same.out).toContain('no dataset drift: 0 of 3 features drifted');
+    expect(same.code).toBe(0);
+    const moved = cli([...base, '--current', join(dir, 'moved.csv'), '--fail-on-drift', '--html', join(dir, 'r.html'), '--json', join(dir, 'r.json')]);
+    expect(moved.out).toContain('DATASET DRIFT: 2 of 3 features drifted');
+    expect(moved.code).toBe(3);
+    const json = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
+    expect(json.features.map((f: { drifted: boolean }) => f.drifted)).toEqual([true, true, false]);
+    expect(readFileSync(join(dir, 'r.html'), 'utf8')).toContain('Dataset drift detected');
+    const missing = cli(['--reference', join(dir, 'ref.csv'), '--current', join(dir, 'moved.csv')]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.out).toMatch(/V3/);
+  }, 120_000);
+});
