@@ -115,7 +115,11 @@ describe('native Trainer binding', () => {
     expect(c.rows % 32).toBe(0);
     // A later epoch is not affected by the earlier cancel().
     expect((await t.trainEpoch(rows.subarray(0, d * 100))).cancelled).toBe(false);
+    // dispose() during an epoch stops it; the epoch still settles.
+    const last = t.trainEpoch(rows);
     t.dispose();
+    expect((await last).cancelled).toBe(true);
+    expect(() => t.steps).toThrow('Expected `trainer` to be usable, got a disposed trainer');
   });
 
   it('gives the same weights for the same seed on any thread count, and learns', async () => {
