@@ -1,0 +1,95 @@
+// One run: build the data and model, run the chosen sections in a fixed order (FMA peak first, on a
+// machine not yet warmed by anything else), evaluate the targets, and return the result.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { flopsPerRow, layerSizes } from '../../src/model.js';
+import type { BenchConfig } from './config.js';
+import { benchData } from './data.js';
+import { runFiles } from './files.js';
+import { measurePeak } from './gflops.js';
+import { describeMachine, finishMachine } from './machine.js';
+import { type BenchResult, computeRatios, evaluateTargets, RESULT_FORMAT_VERSION } from './report.js';
+import { runScoring } from './scoring.js';
+import { PYTORCH_BASELINE, runTraining } from './training.js';
+
+export async function runBench(
+  config: BenchConfig,
+  command: string,
+  log?: (line: string) => void,
+): Promise<BenchResult> {
+  const machine = describeMachine();
+  log?.(`data: ${config.dataRows.toLocaleString('en-US')} rows, seed ${config.seed}`);
+  const data = await benchData(config.dataRows, config.seed);
+  const result: BenchResult = {
+    formatVersion: RESULT_FORMAT_VERSION,
+    date: new Date().toISOString(),
+    command,
+    quick: config.quick,
+    sections: config.sections,
+    machine,
+    model: {
+      layerSizes: layerSizes(data.model),
+      flopsPerRow: flopsPerRow(data.model),
+      data: data.source,
+      rows: data.n,
+    },
+    timing: config.timing,
+    targets: [],
+    notes: [],
+  };
+  const tmpDir = await mkdtemp(join(tmpdir(), 'fraudscore-bench-'));
+  try {
+    if (config.sections.includes('gflops')) {
+      log?.('gflops: measuring the FMA peak');
+      result.peak = measurePeak(config.threads, config.peakSeconds);
+    }
+    if (config.sections.includes('scoring')) {
+      result.scoring = await runScoring({
+        data,
+        engines: config.engines,
+        batches: config.batches,
+        timing: config.timing,
+        threads: config.threads,
+        tmpDir,
+        log,
+      });
+      result.ratios = computeRatios(result.scoring, config.batches);
+      result.targets = evaluateTargets(result.scoring);
+    }
+    if (config.sections.includes('training')) {
+      const reports = await runTraining({
+        data,
+        nativeRows: config.nativeTrainRows,
+        tfjsRows: config.tfjsTrainRows,
+        epochs: config.trainEpochs,
+        threads: config.threads,
+        trainers: config.trainers,
+        log,
+      });
+      result.training = { reports, pytorch: PYTORCH_BASELINE };
+    }
+    if (config.sections.includes('files')) {
+      result.files = await runFiles({
+        data,
+        rows: config.fileRows,
+        formats: config.fileFormats,
+        tmpDir,
+        seed: config.seed,
+        log,
+      });
+    }
+  } finally {
+    await rm(tmpDir, { recursive: true, force: true });
+  }
+  finishMachine(machine);
+  const [start, end] = [machine.loadAverage.atStart[0]!, machine.loadAverage.atEnd?.[0] ?? 0];
+  if (Math.max(start, end) > config.threads * 0.5) {
+    result.notes.push(
+      `load average ${start} at start, ${end} at end on ${config.threads} cores: other work shared the CPU, absolute figures are low and noisy (ratios within this run still compare like with like)`,
+    );
+  }
+  if (config.quick) result.notes.push('quick mode: short samples; use a full run for figures to quote');
+  return result;
+}

@@ -1,0 +1,93 @@
+// fraudscore's own engines through the public Scorer (what a user calls, argument checks
+// included): CPU fp32, CPU int8 (when the addon has the int8 engine and src/quantize.ts can
+// quantize the model) and CUDA (when a device answers). Outputs go to buffers allocated up front
+// through `out`, so the timed call is the engine, not the allocator.
+import type { Model } from '../../../src/model.js';
+import { addon } from '../../../src/native.js';
+import { backendInfo, Scorer, type ScorerOptions } from '../../../src/scorer.js';
+import type { BenchData } from '../data.js';
+import { importOptional } from '../optional.js';
+import { at, batchOutputs, batchViews, type Engine, type EngineContext, type EngineSetup } from './types.js';
+
+interface QuantizeModule {
+  quantize(model: Model, options: { calibration: Float32Array }): Model | Promise<Model>;
+}
+
+const quantized = new WeakMap<BenchData, Promise<Model | { skip: string }>>();
+
+/** [async] The bench model quantized once per data set (calibrated on its rows), or why not. */
+export function quantizedModel(data: BenchData): Promise<Model | { skip: string }> {
+  let p = quantized.get(data);
+  if (!p) {
+    p = (async () => {
+      const q = await importOptional<QuantizeModule>(['src/quantize.ts', 'src/quantize/index.ts'], ['quantize']);
+      if (!q.ok) return { skip: q.reason };
+      // Calibrate on at most 16k rows: what a user would pass, and quick.
+      const calibration = data.rows.subarray(0, Math.min(data.n, 16_384) * data.model.features.length);
+      try {
+        const m = await q.module.quantize(data.model, { calibration });
+        if (!m?.quantization) return { skip: `${q.file}: quantize() returned a model without quantization` };
+        return m;
+      } catch (e) {
+        return { skip: `${q.file}: quantize() failed: ${(e as Error).message}` };
+      }
+    })();
+    quantized.set(data, p);
+  }
+  return p;
+}
+
+function scorerEngine(ctx: EngineContext, model: Model, options: ScorerOptions): EngineSetup {
+  const d = model.features.length;
+  const views = batchViews(ctx.data.rows, d, ctx.batches);
+  const outs = batchOutputs(ctx.batches);
+  const scorer = new Scorer(model, options);
+  return {
+    sync: (n) => scorer.score(at(views, n), { out: at(outs, n) }),
+    async: async (n) => (await scorer.scoreAsync(at(views, n), { out: at(outs, n) })).scores,
+    dispose: () => scorer.dispose(),
+    detail: { engine: scorer.engine, threads: addon.cpuInfo().threads },
+  };
+}
+
+export const nativeFp32: Engine = {
+  id: 'native-fp32',
+  label: 'fraudscore fp32',
+  precision: 'fp32',
+  syncUpTo: 4096,
+  asyncFrom: 256,
+  async create(ctx) {
+    return scorerEngine(ctx, ctx.data.model, { backend: 'cpu', precision: 'fp32' });
+  },
+};
+
+export const nativeInt8: Engine = {
+  id: 'native-int8',
+  label: 'fraudscore int8',
+  precision: 'int8',
+  syncUpTo: 4096,
+  asyncFrom: 256,
+  async create(ctx) {
+    if (typeof addon.CpuInt8Scorer !== 'function') return { skip: 'this addon build has no CpuInt8Scorer' };
+    const m = await quantizedModel(ctx.data);
+    if ('skip' in m) return m;
+    const e = scorerEngine(ctx, m, { backend: 'cpu', precision: 'int8' });
+    if (!('skip' in e)) e.detail.activations = m.quantization?.activations;
+    return e;
+  },
+};
+
+export const cudaFp32: Engine = {
+  id: 'cuda-fp32',
+  label: 'fraudscore CUDA fp32',
+  precision: 'fp32',
+  syncUpTo: 256,
+  asyncFrom: 16,
+  async create(ctx) {
+    const info = backendInfo().cuda;
+    if (!info.available) return { skip: `no CUDA device: ${String(info.reason ?? 'not available')}` };
+    const e = scorerEngine(ctx, ctx.data.model, { backend: 'cuda', precision: 'fp32' });
+    if (!('skip' in e)) e.detail.device = info.name ?? info.devices ?? null;
+    return e;
+  },
+};

@@ -1,0 +1,94 @@
+// onnxruntime-node on the model's ONNX export (src/onnx: the graph includes the preprocessing, so
+// it computes the same scores from the same raw rows): fp32, and int8 as ORT's dynamic
+// quantization form (DynamicQuantizeLinear + MatMulInteger). intraOpNumThreads = the cores, one
+// graph at a time (sequential), full graph optimization: ORT at its best on this machine. Feeds
+// are built once per batch size; the timed call is session.run(), ORT's public API (its work runs
+// synchronously inside a setImmediate, so each call also pays one event-loop hop).
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import type * as Ort from 'onnxruntime-node';
+
+import type { Model } from '../../../src/model.js';
+import { importOptional } from '../optional.js';
+import { at, batchViews, type Engine, type EngineContext, type EngineSetup } from './types.js';
+
+interface OnnxModule {
+  exportOnnx(model: Model, path: string, options?: { precision?: string }): unknown;
+}
+
+const ONNX_CANDIDATES = ['src/onnx.ts', 'src/onnx/index.ts', 'src/onnx/export.ts'];
+
+async function exportTo(
+  model: Model,
+  file: string,
+  precision: 'fp32' | 'int8-dynamic',
+): Promise<string | { skip: string }> {
+  const m = await importOptional<OnnxModule>(ONNX_CANDIDATES, ['exportOnnx']);
+  if (!m.ok) return { skip: m.reason };
+  try {
+    const r = await m.module.exportOnnx(model, file, precision === 'fp32' ? undefined : { precision });
+    // An exporter that returns the bytes instead of writing them is fine too.
+    if (!existsSync(file) && r instanceof Uint8Array) await writeFile(file, r);
+  } catch (e) {
+    return { skip: `${m.file}: exportOnnx(${precision}) failed: ${(e as Error).message}` };
+  }
+  if (!existsSync(file)) return { skip: `${m.file}: exportOnnx(${precision}) wrote no file at ${file}` };
+  return file;
+}
+
+async function ortEngine(ctx: EngineContext, precision: 'fp32' | 'int8-dynamic'): Promise<EngineSetup> {
+  const file = await exportTo(ctx.data.model, join(ctx.tmpDir, `bench.${precision}.onnx`), precision);
+  if (typeof file !== 'string') return file;
+  const ort: typeof Ort = await import('onnxruntime-node');
+  const session = await ort.InferenceSession.create(file, {
+    intraOpNumThreads: ctx.threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  const input = session.inputNames[0];
+  const output = session.outputNames.includes('score') ? 'score' : session.outputNames[0];
+  if (input === undefined || output === undefined) {
+    await session.release();
+    return { skip: `${file}: the graph has no input or no output` };
+  }
+  const d = ctx.data.model.features.length;
+  const views = batchViews(ctx.data.rows, d, ctx.batches);
+  const feeds = new Map([...views].map(([b, v]) => [b, { [input]: new ort.Tensor('float32', v, [b, d]) }]));
+  return {
+    async: async (n) => {
+      const r = await session.run(at(feeds, n), [output]);
+      const t = r[output];
+      if (!t || t.data.length !== n)
+        throw new Error(`ONNX output '${output}' has ${t?.data.length} values, expected ${n}`);
+      return t.data as Float32Array;
+    },
+    dispose: () => session.release(),
+    detail: {
+      file: 'exportOnnx()',
+      graph: precision,
+      ortVersion: ort.env.versions.node,
+      intraOpNumThreads: ctx.threads,
+      input,
+      output,
+    },
+  };
+}
+
+export const ortFp32: Engine = {
+  id: 'ort-fp32',
+  label: 'onnxruntime fp32',
+  precision: 'fp32',
+  asyncFrom: 1,
+  create: (ctx) => ortEngine(ctx, 'fp32'),
+};
+
+export const ortInt8: Engine = {
+  id: 'ort-int8',
+  label: 'onnxruntime int8 (dyn.)',
+  precision: 'int8',
+  asyncFrom: 1,
+  create: (ctx) => ortEngine(ctx, 'int8-dynamic'),
+};

@@ -1,0 +1,313 @@
+// The result of one run (written as JSON) and its text form (one table, then the targets). Every
+// ratio compares figures from the same run: the machine is shared, so figures from different runs
+// are not comparable, but two engines measured minutes apart in one quiet-enough run are.
+import type { FileReport } from './files.js';
+import type { PeakReport } from './gflops.js';
+import type { MachineInfo } from './machine.js';
+import type { EngineReport, ScoringCell } from './scoring.js';
+import type { TimingOptions } from './timing.js';
+import type { PYTORCH_BASELINE, TrainingReport } from './training.js';
+
+export const RESULT_FORMAT_VERSION = 1;
+
+export interface TargetResult {
+  id: string;
+  /** What is compared, in words. */
+  what: string;
+  /** The bound, e.g. '>= 1.5x' or '<= 2 us'. */
+  want: string;
+  value: number | null;
+  status: 'PASS' | 'MISS' | 'SKIP';
+  /** The figures the value came from, or why it was skipped. */
+  detail: string;
+}
+
+export interface RatioRow {
+  batch: number;
+  /** fraudscore fp32 / onnxruntime fp32 rows/s (null when either is missing). */
+  nativeVsOrt: number | null;
+  /** fraudscore int8 / onnxruntime int8. */
+  int8VsOrtInt8: number | null;
+  /** fraudscore int8 / fraudscore fp32. */
+  int8VsFp32: number | null;
+  /** fraudscore fp32 / plain TypeScript. */
+  nativeVsTs: number | null;
+}
+
+export interface BenchResult {
+  formatVersion: number;
+  date: string;
+  command: string;
+  quick: boolean;
+  sections: string[];
+  machine: MachineInfo;
+  model: { layerSizes: number[]; flopsPerRow: number; data: string; rows: number };
+  timing: TimingOptions;
+  peak?: PeakReport;
+  scoring?: EngineReport[];
+  ratios?: RatioRow[];
+  training?: { reports: TrainingReport[]; pytorch: typeof PYTORCH_BASELINE };
+  files?: FileReport[];
+  targets: TargetResult[];
+  notes: string[];
+}
+
+// ---- picking figures ---------------------------------------------------------------------------
+
+/**
+ * The figure that counts for an engine at a batch: the sync call up to 256 rows (what a service
+ * scoring one request calls), the async call above (what a batch job calls); whichever exists
+ * otherwise.
+ */
+export function primaryCell(r: EngineReport | undefined, batch: number): ScoringCell | undefined {
+  if (r?.status !== 'ok') return undefined;
+  const at = r.cells.filter((c) => c.batch === batch);
+  const prefer = batch <= 256 ? 'sync' : 'async';
+  return at.find((c) => c.mode === prefer) ?? at[0];
+}
+
+function ratio(a: ScoringCell | undefined, b: ScoringCell | undefined): number | null {
+  return a && b ? a.rowsPerSecond / b.rowsPerSecond : null;
+}
+
+export function computeRatios(scoring: EngineReport[], batches: readonly number[]): RatioRow[] {
+  const get = (id: string) => scoring.find((r) => r.id === id);
+  const [fp32, int8, ort, ortInt8, ts] = ['native-fp32', 'native-int8', 'ort-fp32', 'ort-int8', 'ts-loop'].map(get);
+  return batches.map((b) => ({
+    batch: b,
+    nativeVsOrt: ratio(primaryCell(fp32, b), primaryCell(ort, b)),
+    int8VsOrtInt8: ratio(primaryCell(int8, b), primaryCell(ortInt8, b)),
+    int8VsFp32: ratio(primaryCell(int8, b), primaryCell(fp32, b)),
+    nativeVsTs: ratio(primaryCell(fp32, b), primaryCell(ts, b)),
+  }));
+}
+
+function why(scoring: EngineReport[], ids: string[], batch: number): string {
+  const parts = ids.map((id) => {
+    const r = scoring.find((x) => x.id === id);
+    if (!r) return `${id} not run`;
+    if (r.status !== 'ok') return `${id} ${r.status}: ${r.reason}`;
+    return primaryCell(r, batch) ? '' : `${id} not measured at batch ${batch}`;
+  });
+  return parts.filter(Boolean).join('; ');
+}
+
+/** The issue's targets, each PASS, MISS or SKIP (with the reason). */
+export function evaluateTargets(scoring: EngineReport[]): TargetResult[] {
+  const get = (id: string) => scoring.find((r) => r.id === id);
+  const targets: TargetResult[] = [];
+  const ratioTarget = (id: string, what: string, a: string, b: string, batch: number, min: number) => {
+    const ca = primaryCell(get(a), batch);
+    const cb = primaryCell(get(b), batch);
+    const value = ratio(ca, cb);
+    targets.push({
+      id,
+      what,
+      want: `>= ${min}x`,
+      value,
+      status: value === null ? 'SKIP' : value >= min ? 'PASS' : 'MISS',
+      detail:
+        value === null
+          ? why(scoring, [a, b], batch)
+          : `${fmtRate(ca!.rowsPerSecond)} (${ca!.mode}) vs ${fmtRate(cb!.rowsPerSecond)} (${cb!.mode}) rows/s`,
+    });
+  };
+  ratioTarget(
+    'fp32-vs-ort-65536',
+    'fraudscore fp32 vs onnxruntime fp32, batch 65,536',
+    'native-fp32',
+    'ort-fp32',
+    65536,
+    1.5,
+  );
+  ratioTarget('fp32-vs-ort-256', 'fraudscore fp32 vs onnxruntime fp32, batch 256', 'native-fp32', 'ort-fp32', 256, 3);
+  const b1 = get('native-fp32')?.cells.find((c) => c.batch === 1 && c.mode === 'sync');
+  targets.push({
+    id: 'fp32-batch1-latency',
+    what: 'fraudscore fp32 sync call, batch 1',
+    want: '<= 2 us',
+    value: b1 ? b1.secondsPerCall * 1e6 : null,
+    status: b1 ? (b1.secondsPerCall <= 2e-6 ? 'PASS' : 'MISS') : 'SKIP',
+    detail: b1 ? `${fmtTime(b1.secondsPerCall)} per call (median)` : why(scoring, ['native-fp32'], 1),
+  });
+  ratioTarget('fp32-vs-ort-1', 'fraudscore fp32 (sync) vs onnxruntime fp32, batch 1', 'native-fp32', 'ort-fp32', 1, 10);
+  ratioTarget(
+    'int8-vs-fp32-65536',
+    'fraudscore int8 vs fraudscore fp32, batch 65,536',
+    'native-int8',
+    'native-fp32',
+    65536,
+    1.5,
+  );
+  ratioTarget(
+    'int8-vs-ort-int8-65536',
+    'fraudscore int8 vs onnxruntime int8, batch 65,536',
+    'native-int8',
+    'ort-int8',
+    65536,
+    2,
+  );
+  return targets;
+}
+
+// ---- text --------------------------------------------------------------------------------------
+
+export function fmtRate(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (x >= 1e9) return `${(x / 1e9).toPrecision(3)}G`;
+  if (x >= 1e6) return `${(x / 1e6).toPrecision(3)}M`;
+  if (x >= 1e3) return `${(x / 1e3).toPrecision(3)}k`;
+  return x.toPrecision(3);
+}
+
+export function fmtTime(s: number): string {
+  if (!Number.isFinite(s)) return String(s);
+  if (s < 1e-6) return `${(s * 1e9).toPrecision(3)}ns`;
+  if (s < 1e-3) return `${(s * 1e6).toPrecision(3)}us`;
+  if (s < 1) return `${(s * 1e3).toPrecision(3)}ms`;
+  return `${s.toPrecision(3)}s`;
+}
+
+const fmtX = (r: number | null) => (r === null ? '-' : `${r.toFixed(r >= 100 ? 0 : 2)}x`);
+const fmtInt = (n: number) => n.toLocaleString('en-US');
+const pad = (s: string, w: number) => s.padEnd(w);
+const lpad = (s: string, w: number) => s.padStart(w);
+
+function table(header: string[], rows: string[][], rightFrom: number): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i >= rightFrom ? lpad(c, widths[i]!) : pad(c, widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+}
+
+/** The printed form: one table of scoring figures, then ratios, training, files, peak, targets. */
+export function formatResult(r: BenchResult): string {
+  const m = r.machine;
+  const out: string[] = [];
+  out.push(
+    `fraudscore bench  ${r.date}  ${r.quick ? '(quick) ' : ''}${m.cpuModel}, ${m.cores} cores, SIMD ${m.addon.simd}, Node ${m.node}, load ${m.loadAverage.atStart.join(' ')}`,
+  );
+  out.push(
+    `model [${r.model.layerSizes.join(', ')}] = ${fmtInt(r.model.flopsPerRow)} FLOPs/row; rows: ${r.model.data}`,
+  );
+  const peak = r.peak?.allThreads;
+
+  if (r.scoring) {
+    const batches = [...new Set(r.scoring.flatMap((e) => e.cells.map((c) => c.batch)))].sort((a, b) => a - b);
+    const big = batches.at(-1);
+    out.push('', 'Scoring: rows/s and time per call (median), by batch size');
+    const rows: string[][] = [];
+    for (const e of r.scoring) {
+      for (const mode of ['sync', 'async'] as const) {
+        const cells = e.cells.filter((c) => c.mode === mode);
+        if (e.status !== 'ok' || cells.length === 0) continue;
+        const atBig = cells.find((c) => c.batch === big);
+        rows.push([
+          e.label,
+          mode,
+          ...batches.map((b) => {
+            const c = cells.find((x) => x.batch === b);
+            return c ? `${fmtRate(c.rowsPerSecond)} ${fmtTime(c.secondsPerCall)}` : '';
+          }),
+          atBig ? atBig.gflops.toFixed(1) : '',
+          atBig && peak ? `${((100 * atBig.gflops) / peak).toFixed(0)}%` : '',
+          e.accuracy ? e.accuracy.maxRelErr.toExponential(1) : '',
+        ]);
+      }
+    }
+    const header = [
+      'engine',
+      'mode',
+      ...batches.map((b) => `batch ${fmtInt(b)}`),
+      `GFLOP/s@${big ? fmtInt(big) : ''}`,
+      '% peak',
+      'max rel err',
+    ];
+    out.push(...table(header, rows, 2));
+    for (const e of r.scoring) if (e.status !== 'ok') out.push(`${e.label}: ${e.status}: ${e.reason ?? ''}`);
+    out.push(
+      'max rel err: largest per-row |score - float64 reference| / max(|reference|, 1e-3) over the first 4,096 rows (int8 engines: vs the fp32 model)',
+    );
+  }
+
+  if (r.ratios && r.ratios.length > 0) {
+    out.push('', 'Ratios (rows/s, same run; sync call up to batch 256, async above)');
+    out.push(
+      ...table(
+        ['batch', 'fp32 / ORT fp32', 'int8 / ORT int8', 'int8 / fp32', 'fp32 / TS loop'],
+        r.ratios.map((x) => [
+          fmtInt(x.batch),
+          fmtX(x.nativeVsOrt),
+          fmtX(x.int8VsOrtInt8),
+          fmtX(x.int8VsFp32),
+          fmtX(x.nativeVsTs),
+        ]),
+        0,
+      ),
+    );
+  }
+
+  if (r.training) {
+    out.push('', `Training: one epoch, batch 256, Adam (median of timed epochs)`);
+    const rows = r.training.reports.map((t) =>
+      t.status === 'ok'
+        ? [t.label, fmtInt(Math.round(t.rowsPerSecond!)), fmtInt(t.rows), String(t.detail.threads ?? '')]
+        : [t.label, `${t.status}: ${t.reason}`, '', ''],
+    );
+    const pt = r.training.pytorch;
+    rows.push([pt.label, fmtInt(pt.rowsPerSecond), '-', '2  (not measured: from the issue)']);
+    out.push(...table(['trainer', 'rows/s', 'rows/epoch', 'threads'], rows, 1));
+  }
+
+  if (r.files) {
+    out.push('', 'File scoring: scoreFile(), synthetic rows, separate process');
+    out.push(
+      ...table(
+        ['format', 'rows', 'input MiB', 'seconds', 'rows/s', 'peak RSS MiB', 'RSS before MiB'],
+        r.files.map((f) =>
+          f.status === 'ok'
+            ? [
+                f.format,
+                fmtInt(f.rows),
+                String(f.inputMiB),
+                f.seconds!.toFixed(2),
+                fmtInt(Math.round(f.rowsPerSecond!)),
+                String(f.peakRssMiB),
+                String(f.baselineRssMiB),
+              ]
+            : [f.format, fmtInt(f.rows), `${f.status}: ${f.reason}`],
+        ),
+        1,
+      ),
+    );
+  }
+
+  if (r.peak) {
+    out.push(
+      '',
+      `FMA peak (measured, ${r.peak.simd}): ${r.peak.allThreads.toFixed(1)} GFLOP/s on ${r.peak.threads} threads, ${r.peak.singleThread.toFixed(1)} on 1`,
+    );
+  }
+
+  if (r.targets.length > 0) {
+    out.push('', 'Targets');
+    out.push(
+      ...table(
+        ['', 'target', 'want', 'got', 'from'],
+        r.targets.map((t) => [
+          t.status,
+          t.what,
+          t.want,
+          t.value === null ? '-' : t.want.endsWith('us') ? `${t.value.toFixed(2)} us` : `${t.value.toFixed(2)}x`,
+          t.detail,
+        ]),
+        99,
+      ),
+    );
+  }
+  if (r.notes.length > 0) out.push('', ...r.notes.map((n) => `note: ${n}`));
+  return `${out.join('\n')}\n`;
+}
