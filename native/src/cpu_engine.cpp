@@ -118,7 +118,7 @@ BadValue CpuEngine::score(const float* rows, size_t n, float* scores, float* fea
                           NonFinite mode, int threads) const {
   const PackedModel& P = impl_->packed;
   const ScoreRangeFn kernel = impl_->kernel;
-  const size_t scratchFloats = 3 * static_cast<size_t>(kBlockRows) * P.maxPad;
+  const size_t scratchFloats = P.scratchFloats;
   BadValue result;
   if (n == 0) return result;
 
@@ -132,7 +132,7 @@ BadValue CpuEngine::score(const float* rows, size_t n, float* scores, float* fea
 
   // Several chunks per thread for balance, each a whole number of blocks.
   size_t chunkRows = (n + nt * 4 - 1) / (nt * 4);
-  chunkRows = (chunkRows + kBlockRows - 1) / kBlockRows * kBlockRows;
+  chunkRows = (chunkRows + P.blockRows - 1) / P.blockRows * P.blockRows;
   const size_t chunks = (n + chunkRows - 1) / chunkRows;
   std::atomic<int64_t> firstBad{std::numeric_limits<int64_t>::max()};
   std::mutex badMu;

@@ -1,192 +1,413 @@
-// The fused CPU scoring kernel, written once with GCC/Clang vector extensions and compiled once per
-// instruction set (kernel_avx512.cpp, kernel_avx2.cpp, kernel_sse2.cpp) with FS_V floats per vector
-// and FS_NS as the namespace. The engine picks one at run time.
+// The fused CPU scoring kernel, written once and compiled once per instruction set
+// (kernel_avx512.cpp, kernel_avx2.cpp, kernel_sse2.cpp) with FS_V floats per vector and FS_NS as the
+// namespace. The engine picks one at run time. Everything here is `static` or inside FS_NS, so no
+// AVX-512 code can be picked by the linker for another translation unit (ODR).
 //
-// Data flow for a block of up to kBlockRows rows:
 //   raw rows -> (log1p?, -mean, *1/std) -> z -> [dense + ReLU]* -> dense -> y -> mean((y - z)^2)
-// Each dense layer is a register-tiled product: R rows x NV vectors of outputs are accumulated in
-// registers while the transposed weights stream from L1, so every loaded weight vector feeds R FMAs.
+//
+// Two layouts of the same arithmetic:
+//  - Group path (the throughput path): a block of rowVecs * V rows is transposed so that each
+//    vector holds one feature of V rows. A dense layer is then a register tile of T outputs x
+//    rowVecs row vectors (tileShapeFor): per input, rowVecs vector loads and T weight broadcasts
+//    feed T * rowVecs FMAs; no lane is wasted on padding whatever the layer sizes, and the
+//    preprocessing, the finiteness check and the error sum are plain vertical vector code.
+//  - Row path (single rows, short tails): one row with features/outputs in lanes, weights in the
+//    transposed [in][outPad] layout. A lone row costs ~0.1 us instead of a whole padded block.
+// Both paths perform the same float operations in the same order for every row (bias, then one
+// FMA per input in input order, the same log1p, the error summed in feature order), so a row's
+// score is bit-identical whichever path, block position or thread count scored it.
 #ifndef FS_V
 #error "define FS_V (floats per vector) before including kernel_impl.h"
 #endif
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
 #include "kernel_api.h"
 #include "packed.h"
 
+#if (FS_V == 16 || FS_V == 8) && (defined(__x86_64__) || defined(_M_X64))
+#include <immintrin.h>
+#define FS_X86_WIDE 1
+#else
+#define FS_X86_WIDE 0
+#endif
+
 namespace fraudscore {
 namespace FS_NS {
 
 constexpr int V = FS_V;
-typedef float vf __attribute__((vector_size(V * sizeof(float))));
-// Register budget for accumulators: 32 vector registers with AVX-512, 16 otherwise.
-constexpr int kAccRegs = (V == 16) ? 24 : 12;
+constexpr TileShape kShape = tileShapeFor(V);
+constexpr int kTileOut = kShape.out;
+constexpr int kRowVecs = kShape.rowVecs;
+constexpr int S = kRowVecs * V;  // rows per block; the stride of the block's activation rows
 
-static inline vf loadv(const float* p) {
+typedef int32_t vi __attribute__((vector_size(V * sizeof(int32_t))));
+
+// ---- per-ISA primitives -------------------------------------------------------------------------
+#if FS_V == 16 && FS_X86_WIDE
+typedef __m512 vf;
+static inline vf vload(const float* p) { return _mm512_loadu_ps(p); }
+static inline void vstore(float* p, vf v) { _mm512_storeu_ps(p, v); }
+static inline vf vset1(float x) { return _mm512_set1_ps(x); }
+static inline vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+// The masked forms (all lanes) avoid GCC 12's false 'may be used uninitialized' on the intrinsics'
+// _mm512_undefined_ps(); they compile to the same instructions.
+static inline vf vmax0(vf a) { return _mm512_maskz_max_ps(0xFFFF, a, _mm512_setzero_ps()); }
+static inline float sfma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+// One feature of V rows that are `stride` floats apart.
+static inline vf gatherCol(const float* base, vi idx) {
+  return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, reinterpret_cast<__m512i>(idx),
+                                  base, 4);
+}
+#elif FS_V == 8 && FS_X86_WIDE
+typedef __m256 vf;
+static inline vf vload(const float* p) { return _mm256_loadu_ps(p); }
+static inline void vstore(float* p, vf v) { _mm256_storeu_ps(p, v); }
+static inline vf vset1(float x) { return _mm256_set1_ps(x); }
+static inline vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+static inline vf vmax0(vf a) { return _mm256_max_ps(a, _mm256_setzero_ps()); }
+static inline float sfma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+static inline vf gatherCol(const float* base, vi idx) {
+  return _mm256_i32gather_ps(base, reinterpret_cast<__m256i>(idx), 4);
+}
+#else
+// Portable vectors (SSE2 on x86-64, NEON elsewhere). No FMA is assumed: multiply then add, in both
+// the vector and the scalar code, so the two paths still round alike.
+typedef float vf __attribute__((vector_size(V * sizeof(float))));
+static inline vf vload(const float* p) {
   vf v;
   std::memcpy(&v, p, sizeof(vf));
   return v;
 }
-static inline void storev(float* p, vf v) { std::memcpy(p, &v, sizeof(vf)); }
+static inline void vstore(float* p, vf v) { std::memcpy(p, &v, sizeof(vf)); }
+static inline vf vset1(float x) { return vf{} + x; }
+static inline vf vfma(vf a, vf b, vf c) { return a * b + c; }
+static inline vf vmax0(vf a) {
+  const vf zero = {};
+  return a > zero ? a : zero;
+}
+static inline float sfma(float a, float b, float c) { return a * b + c; }
+static inline vf gatherCol(const float* base, vi idx) {
+  vf v;
+  for (int k = 0; k < V; ++k) v[k] = base[idx[k]];
+  return v;
+}
+#endif
 
-// y[r][c0 .. c0 + NV*V) = act(b + x[r] . W) for R rows. x rows have stride xs, weights are the
-// layer's transposed [in][ws] block already offset to column c0.
-template <int NV, int R>
-static inline void tile(const float* __restrict x, int xs, int in, const float* __restrict w, int ws,
-                        const float* __restrict b, float* __restrict y, int ys, bool relu) {
-  vf acc[R][NV];
+static inline vi asInt(vf v) {
+  vi r;
+  std::memcpy(&r, &v, sizeof(vi));
+  return r;
+}
+static inline vf asFloat(vi v) {
+  vf r;
+  std::memcpy(&r, &v, sizeof(vf));
+  return r;
+}
+static inline vf select(vi mask, vf a, vf b) {
+  return asFloat((asInt(a) & mask) | (asInt(b) & ~mask));
+}
+
+// log1p of every lane, within a few ulp, for lanes with -1 < x < +inf; every other lane (x <= -1,
+// +inf, NaN) gets NaN, which the caller reports as a non-finite input, as std::log1p's -inf/NaN/inf
+// would be. log(u) for u = 1 + x is Cephes' logf (mantissa in [sqrt(1/2), sqrt(2)), degree-8
+// polynomial, ln 2 split in two), and log1p(x) = log(u) * x / (u - 1) recovers the bits of x that
+// rounding 1 + x lost (Goldberg's trick).
+static inline vf log1pv(vf x) {
+  const vf one = vset1(1.f);
+  const vf u = x + one;
+  const vi bits = asInt(u);
+  vi e = ((bits >> 23) & 0xff) - 127;
+  vf m = asFloat((bits & 0x007fffff) | 0x3f800000);  // [1, 2)
+  const vi big = m > vset1(1.41421356237f);
+  m = select(big, m * vset1(0.5f), m);
+  e = e - big;  // big is -1 where m was halved
+  const vf f = m - one;
+  const vf f2 = f * f;
+  vf p = vset1(7.0376836292E-2f);
+  p = vfma(p, f, vset1(-1.1514610310E-1f));
+  p = vfma(p, f, vset1(1.1676998740E-1f));
+  p = vfma(p, f, vset1(-1.2420140846E-1f));
+  p = vfma(p, f, vset1(1.4249322787E-1f));
+  p = vfma(p, f, vset1(-1.6668057665E-1f));
+  p = vfma(p, f, vset1(2.0000714765E-1f));
+  p = vfma(p, f, vset1(-2.4999993993E-1f));
+  p = vfma(p, f, vset1(3.3333331174E-1f));
+  const vf ef = __builtin_convertvector(e, vf);
+  vf y = p * f * f2;
+  y = vfma(ef, vset1(-2.12194440e-4f), y);
+  y = vfma(vset1(-0.5f), f2, y);
+  vf lg = f + y;
+  lg = vfma(ef, vset1(0.693359375f), lg);
+  const vf um1 = u - one;
+  const vf r = select(um1 == vf{}, x, lg * (x / um1));
+  const vi valid = (x > vset1(-1.f)) & (x < vset1(std::numeric_limits<float>::infinity()));
+  return select(valid, r, vset1(std::numeric_limits<float>::quiet_NaN()));
+}
+
+// ---- row path -------------------------------------------------------------------------------------
+
+// Standardizes one raw row into z (featPad floats, padding 0). Returns the first column whose value
+// is not finite (or whose log1p input is out of range), -1 when none.
+static int prepRow(const PackedModel& P, const float* src, float* raw, float* z) {
+  std::memcpy(raw, src, sizeof(float) * P.features);
+  for (int j = P.features; j < P.featPad; ++j) raw[j] = 0.f;
+  for (int c = 0; c < P.featPad; c += V) {
+    vf x = vload(raw + c);
+    if (P.anyLog1p) {
+      vi lm;
+      std::memcpy(&lm, P.log1pLane.data() + c, sizeof(vi));
+      x = select(lm, log1pv(x), x);
+    }
+    vstore(z + c, (x - vload(P.mean.get() + c)) * vload(P.invScale.get() + c));
+  }
+  for (int j = 0; j < P.features; ++j)
+    if (!std::isfinite(z[j])) return j;
+  return -1;
+}
+
+// Scores one standardized row: the layers with outputs in lanes, then the error in feature order.
+static float scoreRow(const PackedModel& P, const float* z, float* a, float* b, float* t,
+                      float* fe) {
+  const float* x = z;
+  float* outs[2] = {a, b};
+  int which = 0;
+  for (const PackedLayer& L : P.layers) {
+    float* y = outs[which];
+    for (int c = 0; c < L.outPad; c += V) {
+      vf acc = vload(L.bias.get() + c);
+      const float* w = L.wt.get() + c;
+      for (int i = 0; i < L.in; ++i) acc = vfma(vset1(x[i]), vload(w + static_cast<size_t>(i) * L.outPad), acc);
+      vstore(y + c, L.relu ? vmax0(acc) : acc);
+    }
+    x = y;
+    which ^= 1;
+  }
+  for (int c = 0; c < P.featPad; c += V) vstore(t + c, vload(x + c) - vload(z + c));
+  float s = 0.f;
+  for (int j = 0; j < P.features; ++j) s = sfma(t[j], t[j], s);
+  if (fe)
+    for (int j = 0; j < P.features; ++j) fe[j] = t[j] * t[j];
+  return s * (1.0f / static_cast<float>(P.features));
+}
+
+// ---- group path -----------------------------------------------------------------------------------
+
+// y[o][rows] = act(b[o] + sum_i w[i][o] * x[i][rows]) for NO outputs and NR vectors of rows. x and y
+// rows are S floats apart; w is the tile's [in][NO] block.
+template <int NO, int NR>
+static inline void tile(const float* __restrict x, int in, const float* __restrict w,
+                        const float* __restrict bias, float* __restrict y, bool relu) {
+  vf acc[NO][NR];
+#pragma GCC unroll 16
+  for (int o = 0; o < NO; ++o) {
+    const vf bo = vset1(bias[o]);
 #pragma GCC unroll 8
-  for (int v = 0; v < NV; ++v) {
-    vf bv = loadv(b + v * V);
-#pragma GCC unroll 24
-    for (int r = 0; r < R; ++r) acc[r][v] = bv;
+    for (int r = 0; r < NR; ++r) acc[o][r] = bo;
   }
   for (int i = 0; i < in; ++i) {
-    vf wv[NV];
+    vf xv[NR];
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) wv[v] = loadv(w + static_cast<size_t>(i) * ws + v * V);
-#pragma GCC unroll 24
-    for (int r = 0; r < R; ++r) {
-      const float xv = x[r * xs + i];
+    for (int r = 0; r < NR; ++r) xv[r] = vload(x + static_cast<size_t>(i) * S + r * V);
+#pragma GCC unroll 16
+    for (int o = 0; o < NO; ++o) {
+      const vf wv = vset1(w[i * NO + o]);
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) acc[r][v] += xv * wv[v];
+      for (int r = 0; r < NR; ++r) acc[o][r] = vfma(wv, xv[r], acc[o][r]);
     }
   }
-  const vf zero = {};
-#pragma GCC unroll 24
-  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 16
+  for (int o = 0; o < NO; ++o)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) {
-      vf a = acc[r][v];
-      if (relu) a = a > zero ? a : zero;
-      storev(y + r * ys + v * V, a);
-    }
+    for (int r = 0; r < NR; ++r)
+      vstore(y + static_cast<size_t>(o) * S + r * V, relu ? vmax0(acc[o][r]) : acc[o][r]);
+}
+
+// The last tile of a layer whose width is not a multiple of kTileOut: NO = rem, found by recursion.
+template <int K, int NR>
+static inline void tailTile(int rem, const float* x, int in, const float* w, const float* bias,
+                            float* y, bool relu) {
+  if constexpr (K > 0) {
+    if (rem == K) return tile<K, NR>(x, in, w, bias, y, relu);
+    tailTile<K - 1, NR>(rem, x, in, w, bias, y, relu);
   }
 }
 
-// One column chunk of NV vectors over `rows` rows: full R-row tiles, then single rows.
-template <int NV>
-static inline void chunk(const float* x, int xs, int in, const float* w, int ws, const float* b,
-                         float* y, int ys, bool relu, int rows) {
-  constexpr int R = kAccRegs / NV > 0 ? kAccRegs / NV : 1;
-  int r = 0;
-  for (; r + R <= rows; r += R) tile<NV, R>(x + r * xs, xs, in, w, ws, b, y + r * ys, ys, relu);
-  for (; r < rows; ++r) tile<NV, 1>(x + r * xs, xs, in, w, ws, b, y + r * ys, ys, relu);
+template <int NR>
+static void groupLayer(const PackedLayer& L, const float* x, float* y) {
+  int o0 = 0;
+  const float* w = L.wg.get();
+  for (; o0 + kTileOut <= L.out; o0 += kTileOut)
+    tile<kTileOut, NR>(x, L.in, w + static_cast<size_t>(o0) * L.in, L.bias.get() + o0,
+                       y + static_cast<size_t>(o0) * S, L.relu);
+  if (o0 < L.out)
+    tailTile<kTileOut - 1, NR>(L.out - o0, x, L.in, w + static_cast<size_t>(o0) * L.in,
+                               L.bias.get() + o0, y + static_cast<size_t>(o0) * S, L.relu);
 }
 
-static void denseLayer(const PackedLayer& L, const float* x, int xs, float* y, int ys, int rows) {
-  const int nvec = L.outPad / V;
-  int c = 0;
-  // Chunks of 4 vectors (64 outputs with AVX-512), then the remainder.
-  for (; c + 4 <= nvec; c += 4)
-    chunk<4>(x, xs, L.in, L.wt.get() + c * V, L.outPad, L.bias.get() + c * V, y + c * V, ys, L.relu,
-             rows);
-  const float* w = L.wt.get() + c * V;
-  const float* b = L.bias.get() + c * V;
-  float* yy = y + c * V;
-  switch (nvec - c) {
-    case 3: chunk<3>(x, xs, L.in, w, L.outPad, b, yy, ys, L.relu, rows); break;
-    case 2: chunk<2>(x, xs, L.in, w, L.outPad, b, yy, ys, L.relu, rows); break;
-    case 1: chunk<1>(x, xs, L.in, w, L.outPad, b, yy, ys, L.relu, rows); break;
-    default: break;
+// Runs the layers over NR row vectors of the block: z [featPad][S] in, the last layer's output out.
+template <int NR>
+static const float* groupMlp(const PackedModel& P, const float* z, float* a, float* b) {
+  const float* x = z;
+  float* outs[2] = {a, b};
+  int which = 0;
+  for (const PackedLayer& L : P.layers) {
+    groupLayer<NR>(L, x, outs[which]);
+    x = outs[which];
+    which ^= 1;
+  }
+  return x;
+}
+
+static const float* groupMlpN(int nr, const PackedModel& P, const float* z, float* a, float* b) {
+  static_assert(kRowVecs >= 1 && kRowVecs <= 4, "groupMlpN dispatches 1..4 row vectors");
+  switch (nr) {
+    case 1: return groupMlp<1>(P, z, a, b);
+    case 2: return groupMlp<kRowVecs >= 2 ? 2 : 1>(P, z, a, b);
+    case 3: return groupMlp<kRowVecs >= 3 ? 3 : 1>(P, z, a, b);
+    default: return groupMlp<kRowVecs>(P, z, a, b);
   }
 }
 
-static inline float hsum(vf v) {
-  float s = 0.f;
-  for (int k = 0; k < V; ++k) s += v[k];
-  return s;
-}
+// Rows shorter than this at the end of a range go through the row path one by one: a padded group
+// costs a whole V-row pass (~2,900 FMA instructions for the benchmark model whatever V), a lone row
+// about a tenth of that but latency-bound.
+constexpr int kRowPathMax = V / 4 > 0 ? V / 4 : 1;
 
-// Scores rows [begin, end) of the call. Scratch must hold 3 * kBlockRows * maxPad floats.
+// Scores rows [begin, end) of the call. Scratch must hold P.scratchFloats floats.
 // Returns false when it stopped at a bad value (NonFinite::kError); `bad` then holds it.
 // `stopBelow` lets the caller stop chunks that start after an already-found bad row.
 bool scoreRange(const PackedModel& P, const float* rows, size_t begin, size_t end, float* scores,
                 float* featureErrors, NonFinite mode, float* scratch, BadValue* bad,
                 const std::atomic<int64_t>* stopBelow) {
   const int d = P.features;
-  const int fp = P.featPad;
-  const int mp = P.maxPad;
-  float* z = scratch;
-  float* a = scratch + kBlockRows * mp;
-  float* bbuf = a + kBlockRows * mp;
-  uint8_t rowBad[kBlockRows];
+  const size_t ds = static_cast<size_t>(d);
   const float invD = 1.0f / static_cast<float>(d);
   const float nan = std::numeric_limits<float>::quiet_NaN();
+  float* z = scratch;
+  float* a = z + static_cast<size_t>(P.featPad) * S;
+  float* b = a + static_cast<size_t>(P.maxPad) * S;
+  float* stage = b + static_cast<size_t>(P.maxPad) * S;
+  float* rowRaw = stage + roundUp(S * d, 16);
+  float* rowZ = rowRaw + P.maxPad;
+  float* rowA = rowZ + P.maxPad;
+  float* rowB = rowA + P.maxPad;
+  float* rowT = rowB + P.maxPad;
+  vi idx;
+  for (int k = 0; k < V; ++k) idx[k] = k * d;
+  alignas(64) float lane[V];
+  alignas(64) int32_t laneBad[S];
 
-  for (size_t r0 = begin; r0 < end; r0 += kBlockRows) {
+  size_t r0 = begin;
+  while (r0 < end) {
     if (stopBelow && stopBelow->load(std::memory_order_relaxed) < static_cast<int64_t>(r0))
-      return true;  // an earlier bad row was found elsewhere; this block cannot be the first
-    const int nb = static_cast<int>(end - r0 < static_cast<size_t>(kBlockRows) ? end - r0
-                                                                                 : kBlockRows);
-    // 1. Preprocess into z (stride fp, zero padding so padded lanes contribute nothing).
-    for (int r = 0; r < nb; ++r) {
-      const float* src = rows + (r0 + r) * static_cast<size_t>(d);
-      float* zr = z + r * fp;
-      bool ok = true;
-      int badCol = -1;
-      for (int j = 0; j < d; ++j) {
-        float x = src[j];
-        if (P.log1p[j]) x = std::log1p(x);
-        const float v = (x - P.mean[j]) * P.invScale[j];
-        if (!std::isfinite(v)) {
-          if (ok) badCol = j;
-          ok = false;
+      return true;  // an earlier bad row was found elsewhere; these rows cannot hold the first
+    const size_t left = end - r0;
+    int nb = left < static_cast<size_t>(S) ? static_cast<int>(left) : S;
+    if (nb < S && nb % V != 0 && nb % V <= kRowPathMax) nb -= nb % V;  // tail rows: row path
+    if (nb == 0) {
+      // 1 .. kRowPathMax rows left: the row path, one row at a time.
+      for (; r0 < end; ++r0) {
+        const int col = prepRow(P, rows + r0 * ds, rowRaw, rowZ);
+        if (col >= 0) {
+          if (mode == NonFinite::kError) {
+            bad->row = static_cast<int64_t>(r0);
+            bad->col = col;
+            return false;
+          }
+          scores[r0] = nan;
+          if (featureErrors)
+            for (int j = 0; j < d; ++j) featureErrors[r0 * ds + j] = nan;
+          continue;
         }
-        zr[j] = v;
+        scores[r0] = scoreRow(P, rowZ, rowA, rowB, rowT, featureErrors ? featureErrors + r0 * ds : nullptr);
       }
-      for (int j = d; j < fp; ++j) zr[j] = 0.f;
-      rowBad[r] = ok ? 0 : 1;
-      if (!ok) {
+      break;
+    }
+    const int nr = (nb + V - 1) / V;
+    {
+      // Prefetch the next block's raw rows: the gathers below touch a block's cache lines in column
+      // order, which the hardware prefetcher does not follow, so without this every block of a
+      // large batch would start with ~90 misses to memory.
+      const size_t pf0 = std::min(end, r0 + nb + static_cast<size_t>(S)), pf1 = std::min(end, pf0 + static_cast<size_t>(S));
+      if (pf0 < pf1) {
+        const char* p = reinterpret_cast<const char*>(rows + pf0 * ds);
+        const char* q = reinterpret_cast<const char*>(rows + pf1 * ds);
+        for (; p < q; p += 64) __builtin_prefetch(p, 0, 3);
+      }
+    }
+    // 1. Transpose + standardize into z[j][row]. A partial block is first copied into a zero-padded
+    //    staging area so the gathers never read past the caller's rows.
+    const float* src = rows + r0 * ds;
+    if (nb < nr * V) {
+      std::memcpy(stage, src, sizeof(float) * nb * ds);
+      std::memset(stage + nb * ds, 0, sizeof(float) * (nr * V - nb) * ds);
+      src = stage;
+    }
+    vf chk[kRowVecs];
+    for (int g = 0; g < nr; ++g) chk[g] = vf{};
+    for (int j = 0; j < d; ++j) {
+      const vf mean = vset1(P.mean[j]);
+      const vf inv = vset1(P.invScale[j]);
+      const bool lg = P.log1p[j] != 0;
+      for (int g = 0; g < nr; ++g) {
+        vf x = gatherCol(src + static_cast<size_t>(g) * V * ds + j, idx);
+        if (lg) x = log1pv(x);
+        const vf zv = (x - mean) * inv;
+        chk[g] = vfma(zv, vf{}, chk[g]);  // 0 * inf and 0 * NaN are NaN: marks the lane
+        vstore(z + static_cast<size_t>(j) * S + g * V, zv);
+      }
+    }
+    bool anyBad = false;
+    for (int g = 0; g < nr; ++g) {
+      const vi badv = chk[g] != chk[g];
+      std::memcpy(laneBad + g * V, &badv, sizeof(vi));
+      for (int k = 0; k < V; ++k) anyBad = anyBad || badv[k] != 0;
+    }
+    if (anyBad) {
+      for (int r = 0; r < nb; ++r) {
+        if (!laneBad[r]) continue;
         if (mode == NonFinite::kError) {
           bad->row = static_cast<int64_t>(r0) + r;
-          bad->col = badCol;
+          bad->col = prepRow(P, rows + (r0 + r) * ds, rowRaw, rowZ);
           return false;
         }
-        for (int j = 0; j < fp; ++j) zr[j] = 0.f;  // harmless values; the row's result is NaN
+        for (int j = 0; j < d; ++j) z[static_cast<size_t>(j) * S + r] = 0.f;  // harmless values
       }
     }
-    // 2. The MLP, ping-ponging between two buffers.
-    const float* x = z;
-    int xs = fp;
-    float* outs[2] = {a, bbuf};
-    int which = 0;
-    for (const PackedLayer& L : P.layers) {
-      float* y = outs[which];
-      denseLayer(L, x, xs, y, mp, nb);
-      x = y;
-      xs = mp;
-      which ^= 1;
-    }
-    // 3. Squared error against z (padded lanes are zero on both sides).
-    for (int r = 0; r < nb; ++r) {
-      const float* yr = x + r * xs;
-      const float* zr = z + r * fp;
-      const size_t row = r0 + r;
-      if (rowBad[r]) {
-        scores[row] = nan;
-        if (featureErrors)
-          for (int j = 0; j < d; ++j) featureErrors[row * d + j] = nan;
-        continue;
-      }
-      vf s = {};
-      for (int k = 0; k < fp; k += V) {
-        vf diff = loadv(yr + k) - loadv(zr + k);
-        s += diff * diff;
-      }
-      scores[row] = hsum(s) * invD;
-      if (featureErrors) {
-        float* fe = featureErrors + row * d;
-        for (int j = 0; j < d; ++j) {
-          const float e = yr[j] - zr[j];
-          fe[j] = e * e;
+    // 2. The layers.
+    const float* y = groupMlpN(nr, P, z, a, b);
+    // 3. Squared error against z, summed in feature order.
+    for (int g = 0; g < nr; ++g) {
+      vf s = vf{};
+      const int base = g * V;
+      const int valid = nb - base < V ? nb - base : V;
+      for (int j = 0; j < d; ++j) {
+        const vf e = vload(y + static_cast<size_t>(j) * S + base) - vload(z + static_cast<size_t>(j) * S + base);
+        s = vfma(e, e, s);
+        if (featureErrors) {
+          vstore(lane, e * e);
+          for (int k = 0; k < valid; ++k) featureErrors[(r0 + base + k) * ds + j] = lane[k];
         }
       }
+      s = s * vset1(invD);
+      if (valid == V && !anyBad) {
+        vstore(scores + r0 + base, s);
+      } else {
+        vstore(lane, s);
+        for (int k = 0; k < valid; ++k) scores[r0 + base + k] = laneBad[base + k] ? nan : lane[k];
+      }
     }
+    if (anyBad && featureErrors)
+      for (int r = 0; r < nb; ++r)
+        if (laneBad[r])
+          for (int j = 0; j < d; ++j) featureErrors[(r0 + r) * ds + j] = nan;
+    r0 += nb;
   }
   return true;
 }
@@ -199,18 +420,20 @@ namespace FS_NS {
 // 12 independent FMA chains in named registers (covers the FMA latency on 2 pipes); returns flops
 // per iteration. The empty asm keeps the chains live without forcing them to memory.
 double fmaLoop(long iters) {
-  vf a0 = vf{} + 1.f, a1 = vf{} + 2.f, a2 = vf{} + 3.f, a3 = vf{} + 4.f, a4 = vf{} + 5.f,
-     a5 = vf{} + 6.f, a6 = vf{} + 7.f, a7 = vf{} + 8.f, a8 = vf{} + 9.f, a9 = vf{} + 10.f,
-     a10 = vf{} + 11.f, a11 = vf{} + 12.f;
-  const vf m = vf{} + 0.999999f, c = vf{} + 1e-7f;
+  vf a0 = vset1(1.f), a1 = vset1(2.f), a2 = vset1(3.f), a3 = vset1(4.f), a4 = vset1(5.f),
+     a5 = vset1(6.f), a6 = vset1(7.f), a7 = vset1(8.f), a8 = vset1(9.f), a9 = vset1(10.f),
+     a10 = vset1(11.f), a11 = vset1(12.f);
+  const vf m = vset1(0.999999f), c = vset1(1e-7f);
   for (long i = 0; i < iters; ++i) {
-    a0 = a0 * m + c; a1 = a1 * m + c; a2 = a2 * m + c; a3 = a3 * m + c;
-    a4 = a4 * m + c; a5 = a5 * m + c; a6 = a6 * m + c; a7 = a7 * m + c;
-    a8 = a8 * m + c; a9 = a9 * m + c; a10 = a10 * m + c; a11 = a11 * m + c;
+    a0 = vfma(a0, m, c); a1 = vfma(a1, m, c); a2 = vfma(a2, m, c); a3 = vfma(a3, m, c);
+    a4 = vfma(a4, m, c); a5 = vfma(a5, m, c); a6 = vfma(a6, m, c); a7 = vfma(a7, m, c);
+    a8 = vfma(a8, m, c); a9 = vfma(a9, m, c); a10 = vfma(a10, m, c); a11 = vfma(a11, m, c);
     __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5));
   }
   const vf s = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11;
-  volatile float sink = hsum(s);
+  float sum = 0.f;
+  for (int k = 0; k < V; ++k) sum += s[k];
+  volatile float sink = sum;
   (void)sink;
   return 12.0 * 2 * V;
 }

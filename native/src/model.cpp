@@ -1,4 +1,5 @@
 // ModelSpec checks and weight packing.
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -63,16 +64,24 @@ double ModelSpec::flopsPerRow() const {
 
 PackedModel packModel(const ModelSpec& spec, int width) {
   PackedModel P;
+  const TileShape shape = tileShapeFor(width);
   P.features = spec.features;
   P.width = width;
   P.featPad = roundUp(spec.features, width);
   P.maxPad = P.featPad;
+  P.blockRows = shape.rowVecs * width;
   P.log1p.resize(spec.features);
-  P.mean = spec.mean;
-  P.invScale.resize(spec.features);
-  for (int j = 0; j < spec.features; ++j) {
-    P.log1p[j] = spec.transform[j] == Transform::kLog1p ? 1 : 0;
-    P.invScale[j] = static_cast<float>(1.0 / static_cast<double>(spec.scale[j]));
+  P.mean = allocAligned(P.featPad);
+  P.invScale = allocAligned(P.featPad);
+  P.log1pLane.assign(P.featPad, 0);
+  for (int j = 0; j < P.featPad; ++j) {
+    const bool real = j < spec.features;
+    const bool lg = real && spec.transform[j] == Transform::kLog1p;
+    if (real) P.log1p[j] = lg ? 1 : 0;
+    P.anyLog1p = P.anyLog1p || lg;
+    P.log1pLane[j] = lg ? -1 : 0;
+    P.mean[j] = real ? spec.mean[j] : 0.f;
+    P.invScale[j] = real ? static_cast<float>(1.0 / static_cast<double>(spec.scale[j])) : 0.f;
   }
   for (size_t l = 0; l < spec.layers.size(); ++l) {
     const DenseLayer& L = spec.layers[l];
@@ -82,16 +91,29 @@ PackedModel packModel(const ModelSpec& spec, int width) {
     pl.outPad = roundUp(L.out, width);
     pl.relu = l + 1 < spec.layers.size();
     pl.wt = allocAligned(static_cast<size_t>(L.in) * pl.outPad);
+    pl.wg = allocAligned(static_cast<size_t>(L.in) * L.out);
     pl.bias = allocAligned(pl.outPad);
     for (int i = 0; i < L.in; ++i)
       for (int o = 0; o < pl.outPad; ++o)
         pl.wt[static_cast<size_t>(i) * pl.outPad + o] =
             o < L.out ? L.weight[static_cast<size_t>(o) * L.in + i] : 0.f;
+    for (int o0 = 0; o0 < L.out; o0 += shape.out) {
+      const int n = std::min(shape.out, L.out - o0);
+      float* tile = pl.wg.get() + static_cast<size_t>(o0) * L.in;
+      for (int i = 0; i < L.in; ++i)
+        for (int k = 0; k < n; ++k)
+          tile[static_cast<size_t>(i) * n + k] = L.weight[static_cast<size_t>(o0 + k) * L.in + i];
+    }
     for (int o = 0; o < pl.outPad; ++o) pl.bias[o] = o < L.out ? L.bias[o] : 0.f;
-    P.bytes += (static_cast<size_t>(L.in) * pl.outPad + pl.outPad) * sizeof(float);
+    P.bytes += (static_cast<size_t>(L.in) * (pl.outPad + L.out) + pl.outPad) * sizeof(float);
     if (pl.outPad > P.maxPad) P.maxPad = pl.outPad;
     P.layers.push_back(std::move(pl));
   }
+  // Group path: block inputs [featPad][blockRows], two activation buffers [maxPad][blockRows], a
+  // staging copy of a partial block's raw rows. Row path: five row-sized buffers.
+  const size_t block = static_cast<size_t>(P.blockRows);
+  P.scratchFloats = (static_cast<size_t>(P.featPad) + 2 * static_cast<size_t>(P.maxPad)) * block +
+                    block * P.features + 5 * static_cast<size_t>(P.maxPad) + 4 * width;
   return P;
 }
 

@@ -1,5 +1,9 @@
-// Weights repacked for a SIMD width: each layer transposed to [in][outPad] so a kernel can load a
-// vector of outputs per input, with outputs padded to a multiple of the width with zeros.
+// Weights repacked for a SIMD width, in the two layouts the kernels use (see kernel_impl.h):
+//  - "row" layout, for single rows: each layer transposed to [in][outPad], outputs padded to a
+//    multiple of the width with zeros, so a vector of outputs is one load per input;
+//  - "group" layout, for blocks of rows held one feature per vector register: the outputs split
+//    into tiles of TileShape::out, each tile stored [in][tile outputs] so the weights one step of
+//    the register tile broadcasts are adjacent.
 #pragma once
 
 #include <cstddef>
@@ -29,12 +33,24 @@ inline AlignedBuf allocAligned(size_t count) {
 
 inline int roundUp(int x, int m) { return (x + m - 1) / m * m; }
 
+// Register tile of the group kernel for a vector width: `out` outputs x `rowVecs` vectors of rows
+// are accumulated in registers (out * rowVecs accumulators + rowVecs inputs + 1 broadcast must fit
+// the register file: 32 vector registers with AVX-512, 16 below). A block is rowVecs * width rows.
+struct TileShape {
+  int out;
+  int rowVecs;
+};
+constexpr TileShape tileShapeFor(int width) {
+  return width == 16 ? TileShape{8, 3} : width == 8 ? TileShape{4, 3} : TileShape{4, 2};
+}
+
 struct PackedLayer {
   int in = 0;
   int out = 0;
   int outPad = 0;  // out rounded up to the vector width
   bool relu = false;
-  AlignedBuf wt;    // in * outPad
+  AlignedBuf wt;    // row layout: in * outPad
+  AlignedBuf wg;    // group layout: tile t (outputs [t*T, t*T+n)) at offset t*T*in, [in][n]
   AlignedBuf bias;  // outPad
 };
 
@@ -43,17 +59,18 @@ struct PackedModel {
   int width = 0;     // floats per vector
   int featPad = 0;   // features rounded up to width
   int maxPad = 0;    // widest padded activation
+  int blockRows = 0;  // rows per group-kernel block: tileShapeFor(width).rowVecs * width
+  bool anyLog1p = false;
   std::vector<uint8_t> log1p;  // per feature
-  std::vector<float> mean;
-  std::vector<float> invScale;  // 1 / std, rounded once to float
+  // Padded to featPad (padding: mean 0, invScale 0, so padded lanes standardize to 0).
+  AlignedBuf mean;
+  AlignedBuf invScale;     // 1 / std, rounded once to float
+  std::vector<int32_t> log1pLane;  // featPad lanes: -1 where the feature is log1p'd, else 0
   std::vector<PackedLayer> layers;
   size_t bytes = 0;
+  size_t scratchFloats = 0;  // per-thread scratch one scoreRange call needs
 };
 
 PackedModel packModel(const ModelSpec& spec, int width);
-
-// Rows scored per block: every layer's activations of a block stay in L1/L2, and the count is a
-// multiple of every row-tile size the kernels use (24, 12, 8, 6, 4, 3).
-constexpr int kBlockRows = 96;
 
 }  // namespace fraudscore
