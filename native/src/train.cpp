@@ -137,12 +137,23 @@ uint32_t dropoutKeepThreshold(float p) {
   return static_cast<uint32_t>(std::llround(keep));
 }
 
+namespace {
+// Dropout masks are a counter-based hash of (seed, step, row, unit), so they do not depend on which
+// thread draws them or in what order. One 64-bit hash serves two units (its high half the even
+// unit, its low half the odd one): the mask costs one mix per two activations.
+uint64_t dropoutKey(uint64_t seed) {
+  return mix64(seed ^ 0x6A09E667F3BCC909ull);
+}
+uint64_t dropoutRowBase(uint64_t key, uint64_t step, uint32_t row) {
+  return key + step * 0x9E3779B97F4A7C15ull + (static_cast<uint64_t>(row) << 32);
+}
+}  // namespace
+
 bool dropoutKeep(uint64_t seed, uint64_t step, uint32_t row, uint32_t unit,
                  uint32_t keepThreshold) {
-  // A counter-based hash, so masks do not depend on which thread draws them or in what order.
-  const uint64_t h = mix64(mix64(seed ^ 0x6A09E667F3BCC909ull) + step * 0x9E3779B97F4A7C15ull +
-                           ((static_cast<uint64_t>(row) << 32) | unit));
-  return static_cast<uint32_t>(h >> 32) < keepThreshold;
+  const uint64_t h = mix64(dropoutRowBase(dropoutKey(seed), step, row) + (unit >> 1));
+  const uint32_t bits = (unit & 1) ? static_cast<uint32_t>(h) : static_cast<uint32_t>(h >> 32);
+  return bits < keepThreshold;
 }
 
 struct Trainer::Impl {
@@ -302,14 +313,19 @@ struct Trainer::Impl {
       standardize(rows + idx[r] * static_cast<size_t>(spec.features), z + r * dP);
     const float* mask = nullptr;
     if (dropout) {
+      // Same bits as dropoutKeep(), with the per-row part hoisted (outP is even).
       const int u = net.L[0].outP;
       float* m = ts.mask.get();
-      for (int r = 0; r < count; ++r)
-        for (int c = 0; c < u; ++c)
-          m[r * u + c] = dropoutKeep(opt.seed, stepNo, static_cast<uint32_t>(batchRow0 + r),
-                                     static_cast<uint32_t>(c), keepThreshold)
-                             ? dropScale
-                             : 0.f;
+      const uint64_t key = dropoutKey(opt.seed);
+      for (int r = 0; r < count; ++r) {
+        const uint64_t base = dropoutRowBase(key, stepNo, static_cast<uint32_t>(batchRow0 + r));
+        float* mr = m + r * u;
+        for (int c = 0; c < u; c += 2) {
+          const uint64_t h = mix64(base + static_cast<uint64_t>(c >> 1));
+          mr[c] = static_cast<uint32_t>(h >> 32) < keepThreshold ? dropScale : 0.f;
+          mr[c + 1] = static_cast<uint32_t>(h) < keepThreshold ? dropScale : 0.f;
+        }
+      }
       mask = m;
     }
     sliceLoss[s] = kernel(net, z, count, mask, gscale, ts.work.get(),
