@@ -61,7 +61,7 @@ export function chart(o: ChartOptions): string {
   let [x0, x1] = o.xRange ?? [Math.min(...xs), Math.max(...xs)];
   let [y0, y1] = o.yRange ?? [0, niceCeil(Math.max(...ys, 0) * 1.05 || 1)];
   if (!(x1 > x0)) [x0, x1] = o.xLog ? [x0 / 10 || 1e-3, x0 * 10 || 1] : [x0 - 1, x0 + 1];
-  if (!(y1 > y0)) [y0, y1] = [y0, y0 + 1];
+  if (!(y1 > y0)) y1 = y0 + 1;
   const tx = o.xLog ? (v: number) => Math.log10(Math.max(v, 1e-300)) : (v: number) => v;
   const X = (v: number) => m.l + ((tx(v) - tx(x0)) / (tx(x1) - tx(x0))) * pw;
   const Y = (v: number) => m.t + ph - ((v - y0) / (y1 - y0)) * ph;
