@@ -1,0 +1,73 @@
+// CPU int8 scoring engine: the int8 arithmetic of fraudscore/quant.h in one fused pass from raw rows
+// to scores, SIMD chosen at run time like the fp32 engine (fraudscore/cpu.h).
+//
+// Paths (same names as SimdPath, different requirements):
+//   avx512: AVX-512 VNNI `vpdpbusd` (u8 x s8, 64 multiply-adds per instruction). The first layer's
+//           signed activations are offset by +128 to make them unsigned, and 128 * sum_i w_q[o][i]
+//           is subtracted once per output (precomputed); hidden activations are post-ReLU, so they
+//           are already in [0, 127] and need no offset.
+//   avx2:   `vpmaddwd` on activations and weights sign-extended to int16 (two products per 32-bit
+//           lane, exact; it cannot saturate since |q * w| <= 127 * 127).
+//   sse2:   the same with `pmaddwd` on 128-bit vectors (and plain C++ off x86).
+// All paths compute the same integers; they differ from the float64 reference only by fp32 rounding
+// (see test_int8_engine.cpp for the tolerance and why).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "fraudscore/cpu.h"
+#include "fraudscore/model.h"
+#include "fraudscore/quant.h"
+
+namespace fraudscore {
+
+// True when this CPU (and OS) can run the int8 kernel of `p` (avx512 needs AVX512-VNNI and BW).
+bool int8SimdSupported(SimdPath p);
+// The best int8 path this CPU supports.
+SimdPath detectInt8Simd();
+// FRAUDSCORE_SIMD when set and supported by the int8 kernels, else detectInt8Simd().
+SimdPath defaultInt8Simd();
+
+// Activation scales: static (calibrated, QuantSpec::xscale) or dynamic (per block of
+// kInt8DynamicBlockRows rows: sx[l] = max |layer-l input| over the block's finite rows / 127).
+enum class Int8Activations : uint8_t { kStatic = 0, kDynamic = 1 };
+
+// Rows that share one set of dynamic scales. Blocks start at multiples of this count from the
+// call's first row, whatever the thread count, so scores never depend on threading.
+constexpr int kInt8DynamicBlockRows = 96;
+
+// Weights repacked for one SIMD path. Immutable after construction: one engine can serve concurrent
+// calls from many threads.
+class CpuInt8Engine {
+ public:
+  // [sync] @throws std::invalid_argument when the model or the quantization is inconsistent (the
+  // message names the field). With kDynamic, q.xscale is ignored (it may be empty).
+  CpuInt8Engine(const ModelSpec& spec, const QuantSpec& q, Int8Activations act,
+                SimdPath path = defaultInt8Simd());
+  ~CpuInt8Engine();
+  CpuInt8Engine(const CpuInt8Engine&) = delete;
+  CpuInt8Engine& operator=(const CpuInt8Engine&) = delete;
+
+  // [sync] Same contract as CpuEngine::score: n raw rows in, n scores (and optionally n * features
+  // squared errors) out; the first non-finite value is returned (row -1 when none).
+  BadValue score(const float* rows, size_t n, float* scores, float* featureErrors,
+                 NonFinite mode, int threads = 0) const;
+
+  int features() const;
+  SimdPath path() const;
+  Int8Activations activations() const;
+  // Bytes of packed weights held by this engine (reported to the JS heap accounting).
+  size_t packedBytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// [sync] Float64 reference of the dynamic-scale arithmetic: scoreReferenceInt8 with the scales of
+// each block of `blockRows` rows taken from that block's finite rows (q.xscale is ignored).
+void scoreReferenceInt8Dynamic(const ModelSpec& model, const QuantSpec& q, const float* rows,
+                               size_t n, int blockRows, double* scores, double* featureErrors);
+
+}  // namespace fraudscore

@@ -1,0 +1,283 @@
+// CpuInt8Engine: run-time choice of the int8 kernel, weight packing per path, row chunking over the
+// thread pool and first-bad-value bookkeeping (the same policy as CpuEngine), plus the float64
+// reference of dynamic scales.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+
+#include "fraudscore/int8.h"
+#include "fraudscore/thread_pool.h"
+#include "kernel_int8_impl.h"
+#include "packed.h"
+
+namespace fraudscore {
+
+bool int8SimdSupported(SimdPath p) {
+#if defined(__x86_64__) || defined(_M_X64)
+  __builtin_cpu_init();
+  switch (p) {
+    case SimdPath::kAvx512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vnni");
+    case SimdPath::kAvx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case SimdPath::kSse2: return true;
+  }
+  return false;
+#else
+  return p == SimdPath::kSse2;
+#endif
+}
+
+SimdPath detectInt8Simd() {
+  for (SimdPath p : {SimdPath::kAvx512, SimdPath::kAvx2})
+    if (int8SimdSupported(p)) return p;
+  return SimdPath::kSse2;
+}
+
+SimdPath defaultInt8Simd() {
+  const char* env = std::getenv("FRAUDSCORE_SIMD");
+  if (env && *env) {
+    for (SimdPath p : {SimdPath::kAvx512, SimdPath::kAvx2, SimdPath::kSse2})
+      if (std::strcmp(env, simdPathName(p)) == 0 && int8SimdSupported(p)) return p;
+  }
+  return detectInt8Simd();
+}
+
+namespace {
+
+using KernelFn = bool (*)(const Int8Model&, const float*, size_t, size_t, float*, float*,
+                          NonFinite, void*, BadValue*, const std::atomic<int64_t>*);
+
+KernelFn kernelOf(SimdPath p) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (p == SimdPath::kAvx512) return int8k::avx512::scoreRangeInt8;
+  if (p == SimdPath::kAvx2) return int8k::avx2::scoreRangeInt8;
+#endif
+  (void)p;
+  return int8k::sse2::scoreRangeInt8;
+}
+
+int lanesOf(SimdPath p) {
+  switch (p) {
+    case SimdPath::kAvx512: return 16;
+    case SimdPath::kAvx2: return 8;
+    default: return 4;
+  }
+}
+
+Int8Model packInt8(const ModelSpec& spec, const QuantSpec& q, bool dynamic, SimdPath path) {
+  Int8Model P;
+  const bool vnni = path == SimdPath::kAvx512;
+  P.features = spec.features;
+  P.featPad = roundUp(spec.features, 4);
+  P.maxPad = P.featPad;
+  P.lanes = lanesOf(path);
+  P.k = vnni ? 4 : 2;
+  P.dynamic = dynamic;
+  for (int j = 0; j < spec.features; ++j) {
+    P.log1p.push_back(spec.transform[j] == Transform::kLog1p ? 1 : 0);
+    P.mean.push_back(spec.mean[j]);
+    // The same rounding as the fp32 engine and the reference: z is bit-identical across engines.
+    P.invScale.push_back(static_cast<float>(1.0 / static_cast<double>(spec.scale[j])));
+  }
+  const size_t nl = spec.layers.size();
+  for (size_t l = 0; l < nl; ++l) {
+    const DenseLayer& D = spec.layers[l];
+    Int8Layer Ly;
+    Ly.in = D.in;
+    Ly.out = D.out;
+    Ly.outPad = roundUp(D.out, 4);
+    Ly.groups = roundUp(D.in, 4) / P.k;
+    Ly.relu = l + 1 < nl;
+    Ly.sx = dynamic ? 1.f : q.xscale[l];
+    Ly.invSx = 1.0f / Ly.sx;
+    Ly.w.assign(static_cast<size_t>(Ly.groups) * Ly.outPad, 0);
+    Ly.init.assign(Ly.outPad, 0);
+    Ly.wscale.assign(Ly.outPad, 1.f);
+    Ly.scale.assign(Ly.outPad, 0.f);
+    Ly.bias.assign(Ly.outPad, 0.f);
+    const int bits = 32 / P.k;
+    const uint32_t mask = (1u << bits) - 1u;
+    for (int o = 0; o < D.out; ++o) {
+      const int8_t* wr = q.wq[l].data() + static_cast<size_t>(o) * D.in;
+      int32_t sum = 0;
+      for (int i = 0; i < D.in; ++i) {
+        const int g = i / P.k, k = i % P.k;
+        uint32_t& word = reinterpret_cast<uint32_t&>(Ly.w[static_cast<size_t>(g) * Ly.outPad + o]);
+        word |= (static_cast<uint32_t>(static_cast<int32_t>(wr[i])) & mask) << (bits * k);
+        sum += wr[i];
+      }
+      // vpdpbusd sees the first layer's activations as q + 128: take 128 * sum_i w back out.
+      if (vnni && l == 0) Ly.init[o] = -128 * sum;
+      Ly.wscale[o] = q.wscale[l][o];
+      Ly.scale[o] = Ly.sx * q.wscale[l][o];
+      Ly.bias[o] = D.bias[o];
+    }
+    P.maxPad = std::max(P.maxPad, Ly.outPad);
+    P.bytes += Ly.w.size() * 4 + Ly.init.size() * 4 + 3 * Ly.outPad * sizeof(float);
+    P.layers.push_back(std::move(Ly));
+  }
+  P.bytes += 3 * P.featPad * sizeof(float);
+  return P;
+}
+
+// Per-thread scratch, 64-byte aligned, grown on demand and reused across calls.
+void* scratchFor(size_t words) {
+  thread_local AlignedBuf buf;
+  thread_local size_t cap = 0;
+  if (cap < words) {
+    buf = allocAligned(words);
+    cap = words;
+  }
+  return buf.get();
+}
+
+// Below this many rows a call runs on the calling thread: waking workers costs more than it saves.
+constexpr size_t kMinRowsPerThread = 1024;
+
+}  // namespace
+
+struct CpuInt8Engine::Impl {
+  int features = 0;
+  SimdPath path = SimdPath::kSse2;
+  Int8Activations act = Int8Activations::kStatic;
+  Int8Model packed;
+  KernelFn kernel = nullptr;
+};
+
+CpuInt8Engine::CpuInt8Engine(const ModelSpec& spec, const QuantSpec& q, Int8Activations act,
+                             SimdPath path)
+    : impl_(new Impl) {
+  std::string err = spec.validate();
+  if (!err.empty()) throw std::invalid_argument("invalid model: " + err);
+  QuantSpec checked = q;
+  // Dynamic scales are computed per block; any stored static scales are ignored.
+  if (act == Int8Activations::kDynamic) checked.xscale.assign(spec.layers.size(), 1.f);
+  err = checked.validate(spec);
+  if (!err.empty()) throw std::invalid_argument("invalid quantization: " + err);
+  if (!int8SimdSupported(path)) path = detectInt8Simd();
+  impl_->features = spec.features;
+  impl_->path = path;
+  impl_->act = act;
+  impl_->packed = packInt8(spec, checked, act == Int8Activations::kDynamic, path);
+  impl_->kernel = kernelOf(path);
+}
+
+CpuInt8Engine::~CpuInt8Engine() = default;
+
+int CpuInt8Engine::features() const { return impl_->features; }
+SimdPath CpuInt8Engine::path() const { return impl_->path; }
+Int8Activations CpuInt8Engine::activations() const { return impl_->act; }
+size_t CpuInt8Engine::packedBytes() const { return impl_->packed.bytes; }
+
+BadValue CpuInt8Engine::score(const float* rows, size_t n, float* scores, float* featureErrors,
+                              NonFinite mode, int threads) const {
+  const Int8Model& P = impl_->packed;
+  const KernelFn kernel = impl_->kernel;
+  const size_t words = int8ScratchWords(P);
+  BadValue result;
+  if (n == 0) return result;
+
+  const int poolThreads = threads <= 0 ? poolSize() : threads;
+  const size_t useful = std::max<size_t>(1, n / kMinRowsPerThread);
+  const int nt = static_cast<int>(std::min<size_t>(poolThreads, useful));
+  if (nt <= 1) {
+    kernel(P, rows, 0, n, scores, featureErrors, mode, scratchFor(words), &result, nullptr);
+    return result;
+  }
+
+  // Several chunks per thread for balance, each a whole number of dynamic blocks (so a block's
+  // scales never depend on the thread count).
+  const size_t B = kInt8DynamicBlockRows;
+  size_t chunkRows = (n + nt * 4 - 1) / (nt * 4);
+  chunkRows = (chunkRows + B - 1) / B * B;
+  const size_t chunks = (n + chunkRows - 1) / chunkRows;
+  std::atomic<int64_t> firstBad{std::numeric_limits<int64_t>::max()};
+  std::mutex badMu;
+  parallelFor(chunks, nt, [&](size_t c) {
+    const size_t begin = c * chunkRows;
+    const size_t end = std::min(n, begin + chunkRows);
+    BadValue bad;
+    const bool ok = kernel(P, rows, begin, end, scores, featureErrors, mode, scratchFor(words),
+                           &bad, &firstBad);
+    if (!ok) {
+      std::lock_guard<std::mutex> g(badMu);
+      if (bad.row < firstBad.load()) {
+        firstBad.store(bad.row);
+        result = bad;
+      }
+    }
+  });
+  return result;
+}
+
+void scoreReferenceInt8Dynamic(const ModelSpec& model, const QuantSpec& q, const float* rows,
+                               size_t n, int blockRows, double* scores, double* featureErrors) {
+  const int d = model.features;
+  const size_t nl = model.layers.size();
+  const size_t B = blockRows > 0 ? static_cast<size_t>(blockRows) : n;
+  std::vector<std::vector<double>> z, a, b;
+  std::vector<char> ok;
+  for (size_t b0 = 0; b0 < n; b0 += B) {
+    const size_t nb = std::min(B, n - b0);
+    z.assign(nb, std::vector<double>(d));
+    ok.assign(nb, 1);
+    for (size_t r = 0; r < nb; ++r)
+      for (int j = 0; j < d; ++j) {
+        // z exactly as the engines compute it in fp32 (see quant_ref.cpp).
+        float x = rows[(b0 + r) * d + j];
+        if (model.transform[j] == Transform::kLog1p) x = std::log1p(x);
+        const float inv = static_cast<float>(1.0 / static_cast<double>(model.scale[j]));
+        const float v = (x - model.mean[j]) * inv;
+        if (!std::isfinite(v)) ok[r] = 0;
+        z[r][j] = v;
+      }
+    a = z;
+    for (size_t l = 0; l < nl; ++l) {
+      const DenseLayer& L = model.layers[l];
+      double mx = 0;
+      for (size_t r = 0; r < nb; ++r)
+        if (ok[r])
+          for (int i = 0; i < L.in; ++i) mx = std::max(mx, std::fabs(a[r][i]));
+      const double sx = mx > 0 ? static_cast<double>(static_cast<float>(mx / 127.0)) : 1.0;
+      b.assign(nb, std::vector<double>(L.out, 0.0));
+      for (size_t r = 0; r < nb; ++r) {
+        if (!ok[r]) continue;
+        for (int o = 0; o < L.out; ++o) {
+          int64_t acc = 0;
+          for (int i = 0; i < L.in; ++i) {
+            const double qv = std::min(127.0, std::max(-127.0, std::round(a[r][i] / sx)));
+            acc += static_cast<int64_t>(qv) * q.wq[l][static_cast<size_t>(o) * L.in + i];
+          }
+          const double s = static_cast<double>(acc) * (sx * static_cast<double>(q.wscale[l][o])) +
+                           static_cast<double>(L.bias[o]);
+          b[r][o] = (l + 1 < nl && s < 0) ? 0.0 : s;
+        }
+      }
+      a.swap(b);
+    }
+    for (size_t r = 0; r < nb; ++r) {
+      double* fe = featureErrors ? featureErrors + (b0 + r) * d : nullptr;
+      if (!ok[r]) {
+        scores[b0 + r] = std::numeric_limits<double>::quiet_NaN();
+        if (fe)
+          for (int j = 0; j < d; ++j) fe[j] = scores[b0 + r];
+        continue;
+      }
+      double s = 0;
+      for (int j = 0; j < d; ++j) {
+        const double e = (a[r][j] - z[r][j]) * (a[r][j] - z[r][j]);
+        if (fe) fe[j] = e;
+        s += e;
+      }
+      scores[b0 + r] = s / d;
+    }
+  }
+}
+
+}  // namespace fraudscore

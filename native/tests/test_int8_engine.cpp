@@ -1,0 +1,306 @@
+// The int8 engine against the float64 reference of the same integer arithmetic (quant.h), on every
+// SIMD path this CPU runs, fresh random models and rows each run, odd sizes, static and dynamic
+// scales, the non-finite contract and thread-count determinism.
+//
+// Tolerance. The engines and the reference compute the same int32 products; they differ only in
+// how the real numbers around them are rounded: the engine computes a layer's output
+// y = acc * (sx * sw) + b and the quantizer's argument y * (1 / sx) in fp32, the reference in
+// float64. Those differ by a few fp32 ulps, i.e. by ~1e-5 of one quantization step at most
+// (|y / sx| <= 127.5, 127.5 * 2^-23 * a few ops). So:
+//   - a row none of whose quantized values lies within kBoundary = 1e-4 steps of a rounding
+//     boundary (x / sx = m + 0.5) gets exactly the reference's integers, and its score differs only
+//     by fp32 rounding of the final layer and sum: relative error < 1e-5;
+//   - a row with a value that close to a boundary may round the other way in one engine (one q off
+//     by one step), which moves its score by a fraction of a step's weight: such rows are counted
+//     (they must be rare, a few percent) and only held to a loose bound.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+
+#include "fraudscore/int8.h"
+#include "fraudscore/quant.h"
+#include "testing.h"
+
+using namespace fraudscore;
+
+namespace {
+
+constexpr double kBoundary = 1e-4;
+
+// Per row: the smallest distance, in quantization steps, between a value the arithmetic rounds and
+// a rounding boundary (m + 0.5), along the float64 reference path. blockRows > 0: dynamic scales.
+std::vector<double> boundaryDistance(const ModelSpec& m, const QuantSpec& q, const float* rows,
+                                     size_t n, int blockRows) {
+  const int d = m.features;
+  const size_t nl = m.layers.size();
+  std::vector<double> dist(n, std::numeric_limits<double>::infinity());
+  const size_t B = blockRows > 0 ? blockRows : n;
+  for (size_t b0 = 0; b0 < n; b0 += B) {
+    const size_t nb = std::min(B, n - b0);
+    std::vector<std::vector<double>> a(nb, std::vector<double>(d));
+    std::vector<char> ok(nb, 1);
+    for (size_t r = 0; r < nb; ++r)
+      for (int j = 0; j < d; ++j) {
+        float x = rows[(b0 + r) * d + j];
+        if (m.transform[j] == Transform::kLog1p) x = std::log1p(x);
+        const float v = (x - m.mean[j]) * static_cast<float>(1.0 / static_cast<double>(m.scale[j]));
+        if (!std::isfinite(v)) ok[r] = 0;
+        a[r][j] = v;
+      }
+    for (size_t l = 0; l < nl; ++l) {
+      const DenseLayer& L = m.layers[l];
+      double sx = q.xscale.empty() ? 1.0 : q.xscale[l];
+      if (blockRows > 0) {
+        double mx = 0;
+        for (size_t r = 0; r < nb; ++r)
+          if (ok[r])
+            for (int i = 0; i < L.in; ++i) mx = std::max(mx, std::fabs(a[r][i]));
+        sx = mx > 0 ? static_cast<float>(mx / 127.0) : 1.0;
+      }
+      for (size_t r = 0; r < nb; ++r) {
+        if (!ok[r]) continue;
+        std::vector<double> y(L.out);
+        std::vector<double> qv(L.in);
+        for (int i = 0; i < L.in; ++i) {
+          const double t = std::fabs(a[r][i] / sx);
+          if (t < 127.5 + kBoundary)
+            dist[b0 + r] = std::min(dist[b0 + r], std::fabs(t - std::floor(t) - 0.5));
+          qv[i] = std::min(127.0, std::max(-127.0, std::round(a[r][i] / sx)));
+        }
+        for (int o = 0; o < L.out; ++o) {
+          double acc = 0;
+          for (int i = 0; i < L.in; ++i) acc += qv[i] * q.wq[l][static_cast<size_t>(o) * L.in + i];
+          const double s = acc * (sx * q.wscale[l][o]) + L.bias[o];
+          y[o] = (l + 1 < nl && s < 0) ? 0.0 : s;
+        }
+        a[r] = y;
+      }
+    }
+  }
+  return dist;
+}
+
+QuantSpec quantized(const ModelSpec& m, const std::vector<float>& calib) {
+  QuantSpec q;
+  quantizeWeights(m, &q);
+  calibrateActivations(m, calib.data(), calib.size() / m.features, &q);
+  return q;
+}
+
+struct Tally {
+  size_t rows = 0, boundaryRows = 0;
+  double worstClean = 0, worstBoundary = 0;
+};
+
+// Scores `rows` with the engine and checks every row against the reference.
+void checkAgainstReference(const char* what, const CpuInt8Engine& eng, const ModelSpec& m,
+                           const QuantSpec& q, bool dynamic, const std::vector<float>& rows,
+                           int threads, bool explain, Tally* t) {
+  const int d = m.features;
+  const size_t n = rows.size() / d;
+  std::vector<float> scores(n, -1.f), fe(explain ? n * d : 0, -1.f);
+  std::vector<double> ref(n), refFe(n * d);
+  BadValue bad = eng.score(rows.data(), n, scores.data(), explain ? fe.data() : nullptr,
+                           NonFinite::kNaN, threads);
+  CHECK(bad.row == -1);
+  if (dynamic)
+    scoreReferenceInt8Dynamic(m, q, rows.data(), n, kInt8DynamicBlockRows, ref.data(),
+                              refFe.data());
+  else
+    scoreReferenceInt8(m, q, rows.data(), n, ref.data(), refFe.data());
+  const std::vector<double> dist =
+      boundaryDistance(m, q, rows.data(), n, dynamic ? kInt8DynamicBlockRows : 0);
+  for (size_t r = 0; r < n; ++r) {
+    const double e = fstest::relErr(scores[r], ref[r]);
+    ++t->rows;
+    if (dist[r] < kBoundary) {
+      ++t->boundaryRows;
+      t->worstBoundary = std::max(t->worstBoundary, e);
+      CHECK_MSG(e < 0.05, "%s: boundary row %zu: %.9g vs %.9g", what, r, scores[r], ref[r]);
+      continue;
+    }
+    t->worstClean = std::max(t->worstClean, e);
+    CHECK_MSG(e < 1e-5, "%s n=%zu threads=%d: row %zu: %.9g vs reference %.9g (rel %.3g)", what,
+              n, threads, r, scores[r], ref[r], e);
+    if (explain) {
+      double s = 0;
+      for (int j = 0; j < d; ++j) {
+        s += fe[r * d + j];
+        const double fa = std::fabs(fe[r * d + j] - refFe[r * d + j]);
+        CHECK_MSG(fa <= 1e-5 * std::max(1.0, refFe[r * d + j]) + 1e-6,
+                  "%s: row %zu feature %d: %.9g vs %.9g", what, r, j, fe[r * d + j],
+                  refFe[r * d + j]);
+      }
+      CHECK_MSG(fstest::relErr(s / d, scores[r]) < 1e-5, "%s: row %zu: feature errors sum", what,
+                r);
+    }
+  }
+}
+
+void testAgainstReference(std::mt19937_64& rng) {
+  struct Shape {
+    int d;
+    std::vector<int> hidden;
+  };
+  const std::vector<Shape> shapes = {{29, {32, 16, 32}}, {5, {3}},     {13, {7, 5, 9}},
+                                     {1, {1}},           {30, {64, 4}}, {33, {17, 33, 2}}};
+  const std::vector<size_t> sizes = {1, 3, 4, 15, 16, 17, 95, 96, 97, 1000, 3001};
+  for (SimdPath p : {SimdPath::kAvx512, SimdPath::kAvx2, SimdPath::kSse2}) {
+    if (!int8SimdSupported(p)) {
+      std::printf("int8 %s: not supported here, skipped\n", simdPathName(p));
+      continue;
+    }
+    for (bool dynamic : {false, true}) {
+      Tally t;
+      for (const Shape& s : shapes) {
+        const ModelSpec m = fstest::randomModel(rng, s.d, s.hidden);
+        const QuantSpec q = quantized(m, fstest::randomRows(rng, m, 512));
+        CpuInt8Engine eng(m, q, dynamic ? Int8Activations::kDynamic : Int8Activations::kStatic, p);
+        CHECK(eng.path() == p);
+        for (size_t n : sizes) {
+          const std::vector<float> rows = fstest::randomRows(rng, m, n);
+          checkAgainstReference(simdPathName(p), eng, m, q, dynamic, rows, n % 2 ? 1 : 0, n < 200,
+                                &t);
+        }
+      }
+      std::printf(
+          "int8 %s %s: %zu rows, worst rel err %.2e (clean rows), %zu boundary rows (worst %.2e)\n",
+          simdPathName(p), dynamic ? "dynamic" : "static", t.rows, t.worstClean, t.boundaryRows,
+          t.worstBoundary);
+      CHECK_MSG(t.boundaryRows * 10 < t.rows, "too many boundary rows: %zu of %zu",
+                t.boundaryRows, t.rows);
+    }
+  }
+}
+
+// Calibrated on other rows, so some activations clamp at +-127: the clamp must match too.
+void testClamping(std::mt19937_64& rng) {
+  const ModelSpec m = fstest::randomModel(rng, 29, {32, 16, 32});
+  std::vector<float> calib = fstest::randomRows(rng, m, 256);
+  const QuantSpec q = quantized(m, calib);
+  std::vector<float> rows = fstest::randomRows(rng, m, 500);
+  for (size_t k = 0; k < rows.size(); k += 3) rows[k] *= 4.f;  // beyond the calibrated range
+  for (size_t k = 0; k < rows.size(); ++k)
+    if (m.transform[k % 29] == Transform::kLog1p) rows[k] = std::fabs(rows[k]);
+  for (SimdPath p : {SimdPath::kAvx512, SimdPath::kAvx2, SimdPath::kSse2}) {
+    if (!int8SimdSupported(p)) continue;
+    CpuInt8Engine eng(m, q, Int8Activations::kStatic, p);
+    Tally t;
+    checkAgainstReference("clamp", eng, m, q, false, rows, 1, true, &t);
+  }
+}
+
+void testNonFinite(std::mt19937_64& rng) {
+  const ModelSpec m = fstest::randomModel(rng, 29, {32, 16, 32});
+  const QuantSpec q = quantized(m, fstest::randomRows(rng, m, 256));
+  const size_t n = 5000;
+  std::vector<float> rows = fstest::randomRows(rng, m, n);
+  const float inf = std::numeric_limits<float>::infinity();
+  rows[3100 * 29 + 4] = std::numeric_limits<float>::quiet_NaN();
+  rows[3100 * 29 + 2] = inf;  // the first bad column of row 3100 is 2
+  rows[4200 * 29 + 0] = -inf;
+  rows[17 * 29 + 6] = -1.f;  // log1p(-1) = -inf (feature 6 is log1p in randomModel)
+  for (SimdPath p : {SimdPath::kAvx512, SimdPath::kAvx2, SimdPath::kSse2}) {
+    if (!int8SimdSupported(p)) continue;
+    for (Int8Activations act : {Int8Activations::kStatic, Int8Activations::kDynamic}) {
+      CpuInt8Engine eng(m, q, act, p);
+      std::vector<float> s(n), fe(n * 29);
+      for (int threads : {1, 0, 3}) {
+        BadValue b = eng.score(rows.data(), n, s.data(), nullptr, NonFinite::kError, threads);
+        CHECK_MSG(b.row == 17 && b.col == 6, "%s threads=%d: got (%lld, %d)", simdPathName(p),
+                  threads, static_cast<long long>(b.row), b.col);
+        b = eng.score(rows.data() + 18 * 29, n - 18, s.data(), nullptr, NonFinite::kError, threads);
+        CHECK_MSG(b.row == 3100 - 18 && b.col == 2, "%s: got (%lld, %d)", simdPathName(p),
+                  static_cast<long long>(b.row), b.col);
+      }
+      const BadValue b = eng.score(rows.data(), n, s.data(), fe.data(), NonFinite::kNaN, 0);
+      CHECK(b.row == -1);
+      for (size_t r : {size_t(17), size_t(3100), size_t(4200)}) {
+        CHECK(std::isnan(s[r]));
+        for (int j = 0; j < 29; ++j) CHECK(std::isnan(fe[r * 29 + j]));
+      }
+      // The finite rows score as the reference says (a bad row moves no dynamic scale).
+      std::vector<double> ref(n);
+      if (act == Int8Activations::kDynamic)
+        scoreReferenceInt8Dynamic(m, q, rows.data(), n, kInt8DynamicBlockRows, ref.data(), nullptr);
+      else
+        scoreReferenceInt8(m, q, rows.data(), n, ref.data(), nullptr);
+      const std::vector<double> dist = boundaryDistance(
+          m, q, rows.data(), n, act == Int8Activations::kDynamic ? kInt8DynamicBlockRows : 0);
+      size_t finite = 0;
+      for (size_t r = 0; r < n; ++r) {
+        if (std::isnan(ref[r]) || dist[r] < kBoundary) continue;
+        ++finite;
+        CHECK_MSG(fstest::relErr(s[r], ref[r]) < 1e-5, "row %zu: %.9g vs %.9g", r, s[r], ref[r]);
+      }
+      CHECK(finite > n * 9 / 10);
+    }
+  }
+}
+
+// Same scores, bit for bit, whatever the thread count (dynamic blocks are aligned to the call).
+void testThreadsDeterministic(std::mt19937_64& rng) {
+  const ModelSpec m = fstest::randomModel(rng, 29, {32, 16, 32});
+  const QuantSpec q = quantized(m, fstest::randomRows(rng, m, 256));
+  const size_t n = 20011;
+  const std::vector<float> rows = fstest::randomRows(rng, m, n);
+  for (Int8Activations act : {Int8Activations::kStatic, Int8Activations::kDynamic}) {
+    CpuInt8Engine eng(m, q, act);
+    std::vector<float> a(n), b(n), c(n);
+    eng.score(rows.data(), n, a.data(), nullptr, NonFinite::kError, 1);
+    eng.score(rows.data(), n, b.data(), nullptr, NonFinite::kError, 0);
+    eng.score(rows.data(), n, c.data(), nullptr, NonFinite::kError, 7);
+    CHECK(a == b);
+    CHECK(a == c);
+  }
+}
+
+void testValidation(std::mt19937_64& rng) {
+  const ModelSpec m = fstest::randomModel(rng, 29, {32, 16, 32});
+  QuantSpec q = quantized(m, fstest::randomRows(rng, m, 64));
+  auto message = [&](const QuantSpec& bad, Int8Activations act) -> std::string {
+    try {
+      CpuInt8Engine eng(m, bad, act);
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "";
+  };
+  QuantSpec a = q;
+  a.wq[1].pop_back();
+  CHECK_MSG(message(a, Int8Activations::kStatic) ==
+                "invalid quantization: wq[1] has 511 values, expected 512",
+            "%s", message(a, Int8Activations::kStatic).c_str());
+  QuantSpec b = q;
+  b.xscale[2] = 0.f;
+  CHECK(message(b, Int8Activations::kStatic) == "invalid quantization: xscale[2] must be finite and > 0");
+  // Dynamic scales need no static ones.
+  b.xscale.clear();
+  CHECK(message(b, Int8Activations::kDynamic).empty());
+  QuantSpec c = q;
+  c.wq[0][5] = -128;
+  CHECK(message(c, Int8Activations::kStatic).find("wq[0][5] is -128") != std::string::npos);
+  ModelSpec bm = m;
+  bm.scale[3] = -1.f;
+  try {
+    CpuInt8Engine eng(bm, q, Int8Activations::kStatic);
+    CHECK(false);
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()).rfind("invalid model: ", 0) == 0);
+  }
+}
+
+}  // namespace
+
+int main() {
+  std::mt19937_64 rng(fstest::testSeed());
+  std::printf("int8 default path: %s\n", simdPathName(defaultInt8Simd()));
+  testAgainstReference(rng);
+  testClamping(rng);
+  testNonFinite(rng);
+  testThreadsDeterministic(rng);
+  testValidation(rng);
+  return fstest::finish("test_int8_engine");
+}
