@@ -50,6 +50,9 @@ typedef int32_t vi __attribute__((vector_size(V * sizeof(int32_t))));
 
 // ---- per-ISA primitives -------------------------------------------------------------------------
 #if FS_V == 16 && FS_X86_WIDE
+// GCC 12 reports the _mm512_undefined_ps() inside AVX-512 intrinsics (unpack, shuffle, max) as
+// "may be used uninitialized" once they are inlined; those operands are never read.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 typedef __m512 vf;
 static inline vf vload(const float* p) { return _mm512_loadu_ps(p); }
 static inline void vstore(float* p, vf v) { _mm512_storeu_ps(p, v); }
@@ -59,10 +62,38 @@ static inline vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
 // _mm512_undefined_ps(); they compile to the same instructions.
 static inline vf vmax0(vf a) { return _mm512_maskz_max_ps(0xFFFF, a, _mm512_setzero_ps()); }
 static inline float sfma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
-// One feature of V rows that are `stride` floats apart.
-static inline vf gatherCol(const float* base, vi idx) {
-  return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, reinterpret_cast<__m512i>(idx),
-                                  base, 4);
+// Transposes V rows (features [c, c + cnt) of each, rows `d` floats apart) into cnt vectors of
+// one feature each, stored `S` floats apart in z. In-register 16x16 transpose: 64 shuffles for
+// 256 values, about 3x cheaper than 16 gathers on Zen 4 (~20 cycles per vgatherdps zmm).
+static inline void transposeRows(const float* src, int d, int cnt, float* z) {
+  const __mmask16 m = static_cast<__mmask16>((1u << cnt) - 1);
+  __m512 r[16], t[16];
+  for (int k = 0; k < 16; ++k) r[k] = _mm512_maskz_loadu_ps(m, src + static_cast<size_t>(k) * d);
+  for (int k = 0; k < 8; ++k) {
+    t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+    t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+  }
+  // r[4k + q], 128-bit lane L: rows 4k .. 4k+3 of column 4L + q.
+  for (int k = 0; k < 4; ++k) {
+    const __m512d a = _mm512_castps_pd(t[4 * k]), b = _mm512_castps_pd(t[4 * k + 2]);
+    const __m512d c = _mm512_castps_pd(t[4 * k + 1]), e = _mm512_castps_pd(t[4 * k + 3]);
+    r[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+    r[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+    r[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, e));
+    r[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, e));
+  }
+  __m512 col[16];
+  for (int q = 0; q < 4; ++q) {
+    const __m512 s0 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0x88);
+    const __m512 s1 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0xdd);
+    const __m512 q0 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0x88);
+    const __m512 q1 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0xdd);
+    col[q] = _mm512_shuffle_f32x4(s0, q0, 0x88);
+    col[8 + q] = _mm512_shuffle_f32x4(s0, q0, 0xdd);
+    col[4 + q] = _mm512_shuffle_f32x4(s1, q1, 0x88);
+    col[12 + q] = _mm512_shuffle_f32x4(s1, q1, 0xdd);
+  }
+  for (int k = 0; k < cnt; ++k) _mm512_storeu_ps(z + static_cast<size_t>(k) * S, col[k]);
 }
 #elif FS_V == 8 && FS_X86_WIDE
 typedef __m256 vf;
@@ -72,8 +103,29 @@ static inline vf vset1(float x) { return _mm256_set1_ps(x); }
 static inline vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
 static inline vf vmax0(vf a) { return _mm256_max_ps(a, _mm256_setzero_ps()); }
 static inline float sfma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
-static inline vf gatherCol(const float* base, vi idx) {
-  return _mm256_i32gather_ps(base, reinterpret_cast<__m256i>(idx), 4);
+// See the AVX-512 version: the classic 8x8 transpose (24 shuffles for 64 values).
+static inline void transposeRows(const float* src, int d, int cnt, float* z) {
+  alignas(32) static const int32_t kLanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kLanes + 8 - cnt));
+  __m256 r[8];
+  for (int k = 0; k < 8; ++k) r[k] = _mm256_maskload_ps(src + static_cast<size_t>(k) * d, m);
+  __m256 t[8], u[8];
+  for (int k = 0; k < 4; ++k) {
+    t[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+    t[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+  }
+  for (int k = 0; k < 2; ++k) {
+    u[4 * k] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+    u[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+    u[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+    u[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+  }
+  __m256 col[8];
+  for (int q = 0; q < 4; ++q) {
+    col[q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x20);
+    col[4 + q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x31);
+  }
+  for (int k = 0; k < cnt; ++k) _mm256_storeu_ps(z + static_cast<size_t>(k) * S, col[k]);
 }
 #else
 // Portable vectors (SSE2 on x86-64, NEON elsewhere). No FMA is assumed: multiply then add, in both
@@ -92,10 +144,11 @@ static inline vf vmax0(vf a) {
   return a > zero ? a : zero;
 }
 static inline float sfma(float a, float b, float c) { return a * b + c; }
-static inline vf gatherCol(const float* base, vi idx) {
-  vf v;
-  for (int k = 0; k < V; ++k) v[k] = base[idx[k]];
-  return v;
+// Transposes V rows (features [c, c + cnt) of each, rows `d` floats apart) into cnt vectors of
+// one feature each, stored `S` floats apart in z.
+static inline void transposeRows(const float* src, int d, int cnt, float* z) {
+  for (int k = 0; k < cnt; ++k)
+    for (int r = 0; r < V; ++r) z[static_cast<size_t>(k) * S + r] = src[static_cast<size_t>(r) * d + k];
 }
 #endif
 
@@ -298,8 +351,6 @@ bool scoreRange(const PackedModel& P, const float* rows, size_t begin, size_t en
   float* rowA = rowZ + P.maxPad;
   float* rowB = rowA + P.maxPad;
   float* rowT = rowB + P.maxPad;
-  vi idx;
-  for (int k = 0; k < V; ++k) idx[k] = k * d;
   alignas(64) float lane[V];
   alignas(64) int32_t laneBad[S];
 
@@ -342,13 +393,17 @@ bool scoreRange(const PackedModel& P, const float* rows, size_t begin, size_t en
       }
     }
     // 1. Transpose + standardize into z[j][row]. A partial block is first copied into a zero-padded
-    //    staging area so the gathers never read past the caller's rows.
+    //    staging area so the transposes never read past the caller's rows.
     const float* src = rows + r0 * ds;
     if (nb < nr * V) {
       std::memcpy(stage, src, sizeof(float) * nb * ds);
       std::memset(stage + nb * ds, 0, sizeof(float) * (nr * V - nb) * ds);
       src = stage;
     }
+    for (int g = 0; g < nr; ++g)
+      for (int c = 0; c < d; c += V)
+        transposeRows(src + static_cast<size_t>(g) * V * ds + c, d, d - c < V ? d - c : V,
+                      z + static_cast<size_t>(c) * S + g * V);
     vf chk[kRowVecs];
     for (int g = 0; g < nr; ++g) chk[g] = vf{};
     for (int j = 0; j < d; ++j) {
@@ -356,7 +411,7 @@ bool scoreRange(const PackedModel& P, const float* rows, size_t begin, size_t en
       const vf inv = vset1(P.invScale[j]);
       const bool lg = P.log1p[j] != 0;
       for (int g = 0; g < nr; ++g) {
-        vf x = gatherCol(src + static_cast<size_t>(g) * V * ds + j, idx);
+        vf x = vload(z + static_cast<size_t>(j) * S + g * V);
         if (lg) x = log1pv(x);
         const vf zv = (x - mean) * inv;
         chk[g] = vfma(zv, vf{}, chk[g]);  // 0 * inf and 0 * NaN are NaN: marks the lane
