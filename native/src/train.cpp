@@ -335,10 +335,16 @@ struct Trainer::Impl {
   // Sums the slices' gradients for parameters [p0, p1) in slice order and applies Adam there,
   // refreshing the transposed copy of those weights.
   void reduceAndStep(size_t p0, size_t p1, int slices, uint64_t stepNo) {
-    const float* G = sliceGrads.get();
+    float* G = sliceGrads.get();
     float* P = params.get();
     float* M = adamM.get();
     float* Vv = adamV.get();
+    // Slice sums accumulate into slice 0's buffer, (((g0 + g1) + g2) + ...) for every thread count.
+    // Plain contiguous loops, so the compiler vectorizes them.
+    for (int s = 1; s < slices; ++s) {
+      const float* Gs = G + static_cast<size_t>(s) * paramCount;
+      for (size_t i = p0; i < p1; ++i) G[i] += Gs[i];
+    }
     const double t = static_cast<double>(stepNo + 1);
     const double bc1 = 1.0 - std::pow(static_cast<double>(opt.beta1), t);
     const double bc2 = 1.0 - std::pow(static_cast<double>(opt.beta2), t);
@@ -347,24 +353,24 @@ struct Trainer::Impl {
     const float b1c = 1.f - opt.beta1, b2 = opt.beta2, b2c = 1.f - opt.beta2, eps = opt.eps;
     const float wd = opt.weightDecay;
     for (size_t i = p0; i < p1; ++i) {
-      float g = G[i];
-      for (int s = 1; s < slices; ++s) g += G[static_cast<size_t>(s) * paramCount + i];
-      g += wd * P[i];
+      const float g = G[i] + wd * P[i];
       const float m = M[i] + b1c * (g - M[i]);
       const float v = b2 * Vv[i] + b2c * g * g;
       M[i] = m;
       Vv[i] = v;
       P[i] -= stepSize * (m / (std::sqrt(v) / bc2Sqrt + eps));
     }
-    // Transposed copy of the weights in [p0, p1).
+    // Transposed copy of the weights in [p0, p1), one W row segment at a time.
     for (int l = 0; l < net.layers; ++l) {
       const TrainLayerRef& R = net.L[l];
       const size_t w0 = net.wOff[l], w1 = net.bOff[l];
-      const size_t a = std::max(p0, w0), b = std::min(p1, w1);
+      const size_t b = std::min(p1, w1);
       float* Wt = wt.get() + wtOff[l];
-      for (size_t k = a; k < b; ++k) {
-        const size_t o = (k - w0) / R.inP, i = (k - w0) % R.inP;
-        Wt[i * R.outP + o] = P[k];
+      for (size_t k = std::max(p0, w0); k < b;) {
+        const size_t o = (k - w0) / R.inP;
+        size_t i = (k - w0) % R.inP;
+        const size_t end = std::min(b, k + (R.inP - i));
+        for (; k < end; ++k, ++i) Wt[i * R.outP + o] = P[k];
       }
     }
   }
