@@ -547,6 +547,16 @@ export function createServer(options: ServerOptions): FastifyInstance {
     r.get('/ui/samples', { schema: schemas.samplesRoute }, async () => sampleTransactions(ready()));
   });
 
+  // Keep-alive connections with a request in flight at close() would hold the listener open after
+  // their response; answering those with `connection: close` lets close() finish once they are done.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   app.addHook('onClose', async () => {
     // In-flight requests are done by now (Fastify closes the listener first); batches they started
     // have settled. Flush the log last so every answered prediction is on disk.
