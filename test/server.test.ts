@@ -199,7 +199,7 @@ describe('server', () => {
       'prediction_requests_total{route="/predict",status="422"}',
       'prediction_error_total{route="/predict",reason="invalid_request"}',
       'prediction_latency_seconds_bucket{le="0.001",route="/predict"}',
-      'feature_length_summary{quantile="0.5"} 29',
+      'feature_length{quantile="0.5"} 29',
       'fraudscore_batch_rows_bucket',
       'fraudscore_fraud_rate_ratio',
       'fraudscore_reconstruction_error_bucket',

@@ -1,7 +1,8 @@
 // Prometheus metrics of one server (its own registry, so several servers can live in one process,
 // e.g. in tests). Names follow the original project where it had them (prediction_requests_total,
-// prediction_error_total, prediction_latency_seconds, feature_length_summary); the rest are
-// prefixed fraudscore_. Checked with `promtool check metrics` in test/server-metrics.test.ts.
+// prediction_error_total, prediction_latency_seconds; feature_length_summary became feature_length
+// because promtool forbids the type in the name); the rest are prefixed fraudscore_. Checked with
+// `promtool check metrics` in test/server-metrics.test.ts.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry, Summary } from 'prom-client';
 
 export interface ModelInfoLabels {
@@ -56,7 +57,9 @@ export class ServerMetrics {
       registers,
     });
     this.featureLength = new Summary({
-      name: 'feature_length_summary',
+      // The original called it feature_length_summary; promtool rejects a type in a metric name, so
+      // the series are feature_length{quantile=...}, feature_length_sum and feature_length_count.
+      name: 'feature_length',
       help: 'Number of features per submitted row.',
       percentiles: [0.5, 0.9, 0.99],
       maxAgeSeconds: 600,
@@ -111,6 +114,11 @@ export class ServerMetrics {
       registers,
     });
     collectDefaultMetrics({ register: this.registry });
+    // promtool rejects gauges named *_total; each is the sum of its by-type sibling
+    // (nodejs_active_handles{type=...}), so dropping them loses nothing.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
   }
 
   /** Records scored rows: counts, the score histogram and the rolling fraud rate. */
