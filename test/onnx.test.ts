@@ -243,8 +243,14 @@ describe('exportOnnx (fp32)', () => {
     });
     // ORT reports the dynamic batch dimension and the fixed feature count
     const sess = await session(bytes);
-    const meta = sess.inputMetadata[0] as { isTensor: boolean; shape: (number | string)[] };
-    expect(meta.shape).toEqual(['N', D]);
+    const meta = sess.inputMetadata[0]!;
+    expect(meta.isTensor).toBe(true);
+    if (meta.isTensor) {
+      expect(meta.type).toBe('float32');
+      expect(meta.shape).toEqual(['N', D]);
+    }
+    const scoreMeta = sess.outputMetadata[0]!;
+    expect(scoreMeta.isTensor && scoreMeta.shape).toEqual(['N']);
   });
 
   it('writes opsets 13 to 23, each with its IR version, and ORT scores them all the same', async () => {
