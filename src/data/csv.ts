@@ -538,15 +538,16 @@ export async function* readCsvBatches(
   if (parser.count > 0) yield parser.take();
 }
 
-/** Shortest decimal text that reads back as the same float32 value. */
+/**
+ * Short decimal text that reads back as the same float32 value: 8 significant digits when they
+ * round-trip, else 9 (always enough for float32), trailing zeros trimmed ("0.5", not "0.50000000").
+ * Not always the very shortest form, but two toPrecision calls instead of a search keep writing fast.
+ */
 export function formatFloat32(v: number): string {
   if (v === 0) return '0';
   if (!Number.isFinite(v)) return String(v);
-  for (let p = 6; p < 9; p++) {
-    const s = v.toPrecision(p);
-    if (Math.fround(Number(s)) === v) return trimZeros(s);
-  }
-  return trimZeros(v.toPrecision(9));
+  const s = v.toPrecision(8);
+  return trimZeros(Math.fround(Number(s)) === v ? s : v.toPrecision(9));
 }
 
 function trimZeros(s: string): string {
