@@ -306,8 +306,17 @@ struct Trainer::Impl {
 
   // Gradient of slice s of a minibatch whose rows are idx[0 .. count) (positions batchRow0 ..);
   // writes sliceGrads[s] and sliceLoss[s].
-  void runSlice(const float* rows, const size_t* idx, int count, int s, int batchRow0,
-                uint64_t stepNo, bool dropout, float gscale, ThreadScratch& ts) {
+  void runSlice(const float* rows, const size_t* idx, const size_t* idxEnd, int count, int s,
+                int batchRow0, uint64_t stepNo, bool dropout, float gscale, ThreadScratch& ts) {
+    // Shuffled rows are random reads from the whole training set: start loading the rows that
+    // follow this slice in the permutation (usually this thread's next slice) now, so they arrive
+    // while this slice computes instead of stalling the next gather.
+    const size_t rowBytes = static_cast<size_t>(spec.features) * sizeof(float);
+    for (const size_t* p = idx + count; p < idxEnd && p < idx + count + kSliceRows; ++p) {
+      const char* a = reinterpret_cast<const char*>(rows + *p * static_cast<size_t>(spec.features));
+      __builtin_prefetch(a);
+      __builtin_prefetch(a + rowBytes - 1);
+    }
     float* z = ts.z.get();
     for (int r = 0; r < count; ++r)
       standardize(rows + idx[r] * static_cast<size_t>(spec.features), z + r * dP);
@@ -445,8 +454,8 @@ EpochResult Trainer::trainEpoch(const float* rows, size_t n, const std::atomic<b
       for (int s = s0; s < s1; ++s) {
         const int r0 = s * kSliceRows;
         const int rc = std::min(kSliceRows, count - r0);
-        m.runSlice(rows, m.perm.data() + start + r0, rc, s, r0, stepNo, dropout, gscale,
-                   m.scratch[t]);
+        m.runSlice(rows, m.perm.data() + start + r0, m.perm.data() + n, rc, s, r0, stepNo, dropout,
+                   gscale, m.scratch[t]);
       }
       if (T > 1) barrier.wait();
       // Parameter ranges in whole cache lines, so threads never write the same line of params.
@@ -527,7 +536,7 @@ double Trainer::batchGradients(const float* rows, size_t n, bool dropout, uint64
   for (int s = 0; s < slices; ++s) {
     const int r0 = s * kSliceRows;
     const int rc = static_cast<int>(std::min<size_t>(kSliceRows, n - r0));
-    m.runSlice(rows, idx.data() + r0, rc, s, r0, step, drop, gscale, m.scratch[0]);
+    m.runSlice(rows, idx.data() + r0, idx.data() + n, rc, s, r0, step, drop, gscale, m.scratch[0]);
   }
   std::vector<float> sum(m.paramCount);
   double sse = 0;
