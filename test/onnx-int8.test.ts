@@ -361,6 +361,16 @@ describe('exportOnnx (int8-dynamic: onnxruntime quantize_dynamic form)', () => {
     }
   });
 
+  it('scores a row depending on its batch (per-batch activation scales), as documented', async () => {
+    const bytes = buildOnnx(plain, { precision: 'int8-dynamic' });
+    expect(inspectOnnx(bytes).graph.docString).toContain("a row's score depends on the rows scored with it");
+    const rows = randomRows(200, D, seed + 5, [AMOUNT]);
+    rows[199 * D] = 1e3; // one outlier widens the batch's range, coarsening everyone's quantization
+    const alone = await ortScores(bytes, rows.slice(0, D));
+    const batched = await ortScores(bytes, rows);
+    expect(Math.abs(alone[0]! - batched[0]!)).toBeGreaterThan(1e-4 * alone[0]!);
+  });
+
   it("uses the model's int8 weights when it has them, else quantizes the fp32 weights per channel the same way", () => {
     const quantized = quantizeForTest(plain, randomRows(1000, D, seed + 4, [AMOUNT]));
     const fromModel = inspectOnnx(buildOnnx(quantized, { precision: 'int8-dynamic' }));

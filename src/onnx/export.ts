@@ -13,8 +13,8 @@
 // is off by at most ~6e-8 absolute from log1p(X), the size of one fp32 ulp of values near 1. It is
 // lossy only for |X| well below 1e-7 (log1p(X) ~ X is then absorbed into 1), where t is ~0 anyway
 // and the standardized value is dominated by the mean; test/onnx.test.ts measures it.
-import { createHash } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
 import { describeValue } from '../errors.js';
@@ -33,7 +33,8 @@ import { DataType, encodeModel, type ValueInfoProto } from './proto.js';
  *   per-channel int8 weights, Cast, Mul by a_scale * b_scale, Add bias). ORT's quantizer is
  *   Python-only, so this reproduces its graph form in order for the benchmark to time ORT's own
  *   int8 kernels on our model. It is NOT the fraudscore int8 contract: its scores differ from
- *   precision 'int8' by the dynamic quantization's error.
+ *   precision 'int8' by the dynamic quantization's error, and because DynamicQuantizeLinear takes
+ *   one scale over the whole [N, in] tensor, a row's score depends on the other rows of its batch.
  */
 export type OnnxPrecision = 'fp32' | 'int8' | 'int8-dynamic';
 
@@ -120,7 +121,9 @@ function checkQuantization(model: Model, precision: OnnxPrecision): void {
   }
   const nl = model.layers.length;
   if (q.scheme !== 'int8-symmetric-per-channel') {
-    throw new RangeError(`Expected \`model.quantization.scheme\` to be 'int8-symmetric-per-channel', got '${q.scheme}'`);
+    throw new RangeError(
+      `Expected \`model.quantization.scheme\` to be 'int8-symmetric-per-channel', got '${q.scheme}'`,
+    );
   }
   if (precision === 'int8') {
     if (q.activations !== 'static') {
@@ -154,7 +157,8 @@ function checkQuantization(model: Model, precision: OnnxPrecision): void {
       );
     }
     const bad = w.indexOf(-128);
-    if (bad >= 0) throw new RangeError(`Expected \`model.quantization.weights[${i}][${bad}]\` in [-127, 127], got -128`);
+    if (bad >= 0)
+      throw new RangeError(`Expected \`model.quantization.weights[${i}][${bad}]\` in [-127, 127], got -128`);
     if (!(s instanceof Float32Array) || s.length !== l.out) {
       throw new RangeError(
         `Expected \`model.quantization.weightScales[${i}]\` to be a Float32Array of ${l.out} values, got ${describeValue(s)} of ${s?.length}`,
@@ -202,7 +206,9 @@ export function buildOnnx(model: Model, options: ExportOnnxOptions = {}): Uint8A
   const log1pCols = transform.flatMap((tr, j) => (tr === 'log1p' ? [j] : []));
   if (log1pCols.length > 0) {
     const one = g.scalar('one', DataType.FLOAT, 1);
-    const logged = g.op1('Log', [g.op1('Add', [input, one], { outputs: ['input_plus_1'] })], { outputs: ['log1p_input'] });
+    const logged = g.op1('Log', [g.op1('Add', [input, one], { outputs: ['input_plus_1'] })], {
+      outputs: ['log1p_input'],
+    });
     if (log1pCols.length === d) t = logged;
     else {
       const mask = g.constant(
@@ -229,7 +235,10 @@ export function buildOnnx(model: Model, options: ExportOnnxOptions = {}): Uint8A
   // ---- dense layers ----
   let h = z;
   const q = model.quantization;
-  const dyn = precision === 'int8-dynamic' ? model.layers.map((l) => (q ? null : quantizeWeightsPerChannel(l.weight, l.out, l.in))) : [];
+  const dyn =
+    precision === 'int8-dynamic'
+      ? model.layers.map((l) => (q ? null : quantizeWeightsPerChannel(l.weight, l.out, l.in)))
+      : [];
   model.layers.forEach((layer, l) => {
     const last = l === nl - 1;
     const outName = last ? ONNX_NAMES.reconstruction : `hidden${l}`;
@@ -245,11 +254,17 @@ export function buildOnnx(model: Model, options: ExportOnnxOptions = {}): Uint8A
     } else {
       const wq = q ? q.weights[l]! : dyn[l]!.q;
       const sw = q ? q.weightScales[l]! : dyn[l]!.scale;
-      const wt = g.constant(`layer${l}_weight_int8`, DataType.INT8, [layer.in, layer.out], transposeInt8(wq, layer.out, layer.in));
+      const wt = g.constant(
+        `layer${l}_weight_int8`,
+        DataType.INT8,
+        [layer.in, layer.out],
+        transposeInt8(wq, layer.out, layer.in),
+      );
       let acc: string;
       let scale: string;
       if (precision === 'int8') {
-        const sx = q!.inputScales[l]!;
+        // The engines take the scales as fp32 (Float32Array), so the graph does too.
+        const sx = Math.fround(q!.inputScales[l]!);
         const sxC = g.scalar(`layer${l}_input_scale`, DataType.FLOAT, sx);
         const zp = g.scalar(`layer${l}_input_zero_point`, DataType.INT8, 0);
         // QuantizeLinear computes saturate(round_half_even(x / sx)) into [-128, 127]; the contract
@@ -324,10 +339,22 @@ export function buildOnnx(model: Model, options: ExportOnnxOptions = {}): Uint8A
   const space =
     'in standardized space (z = (t(x) - mean) / std, t = log1p for log1p features), NOT in raw feature units';
   const outputs = [
-    io(ONNX_NAMES.score, [rowsDim], 'Mean squared reconstruction error per row, in standardized space; flag as fraud above the threshold.'),
+    io(
+      ONNX_NAMES.score,
+      [rowsDim],
+      'Mean squared reconstruction error per row, in standardized space; flag as fraud above the threshold.',
+    ),
     io(ONNX_NAMES.reconstruction, [rowsDim, d], `The autoencoder's reconstruction of each row, ${space}.`),
-    io(ONNX_NAMES.featureErrors, [rowsDim, d], `(reconstruction - standardized)^2 per feature, ${space}: what drove the score.`),
-    io(ONNX_NAMES.standardized, [rowsDim, d], `The preprocessed input z that the reconstruction is compared with, ${space}.`),
+    io(
+      ONNX_NAMES.featureErrors,
+      [rowsDim, d],
+      `(reconstruction - standardized)^2 per feature, ${space}: what drove the score.`,
+    ),
+    io(
+      ONNX_NAMES.standardized,
+      [rowsDim, d],
+      `The preprocessed input z that the reconstruction is compared with, ${space}.`,
+    ),
   ];
   const precisionDoc =
     precision === 'fp32'
@@ -336,7 +363,8 @@ export function buildOnnx(model: Model, options: ExportOnnxOptions = {}): Uint8A
         ? 'int8 layers with static input scales (QuantizeLinear int8 -> MatMulInteger -> Cast -> Mul(sx*sw) -> Add bias); ' +
           "QuantizeLinear rounds half to even where fraudscore's engines round half away from zero, so an exact tie can differ by one step."
         : 'int8 layers with dynamic uint8 activations (DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul -> Add bias), ' +
-          "onnxruntime quantize_dynamic's form; not fraudscore's int8 contract.";
+          "onnxruntime quantize_dynamic's form; not fraudscore's int8 contract: activation scales are per batch, " +
+          "so a row's score depends on the rows scored with it.";
   const threshold = model.threshold?.value;
   const graphDoc =
     `fraudscore autoencoder '${model.name}' version ${model.version} (${precisionDoc}) ` +
@@ -376,7 +404,11 @@ export function buildOnnx(model: Model, options: ExportOnnxOptions = {}): Uint8A
  * temporary name and renamed, so a crash never leaves half a model.
  * @throws ModelError for an invalid model, RangeError naming a bad option or quantization field
  */
-export async function exportOnnx(model: Model, path: string, options: ExportOnnxOptions = {}): Promise<OnnxExportResult> {
+export async function exportOnnx(
+  model: Model,
+  path: string,
+  options: ExportOnnxOptions = {},
+): Promise<OnnxExportResult> {
   if (typeof path !== 'string' || path.length === 0) {
     throw new TypeError(`Expected \`path\` to be a non-empty string, got ${describeValue(path)}`);
   }
@@ -384,9 +416,14 @@ export async function exportOnnx(model: Model, path: string, options: ExportOnnx
   const bytes = buildOnnx(model, { precision, opset });
   const abs = resolve(path);
   await mkdir(dirname(abs), { recursive: true });
-  const tmp = join(dirname(abs), `.${basename(abs)}.${process.pid}.tmp`);
-  await writeFile(tmp, bytes);
-  await rename(tmp, abs);
+  const tmp = join(dirname(abs), `.${basename(abs)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, abs);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
   return {
     path: abs,
     bytes: bytes.length,

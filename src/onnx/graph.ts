@@ -84,7 +84,13 @@ export class GraphBuilder {
    * scale or weight cannot be silently wrapped or turned into NaN.
    * @returns its (unique) name
    */
-  constant(base: string, dataType: DataTypeCode, dims: number[], values: ArrayLike<number>, docString?: string): string {
+  constant(
+    base: string,
+    dataType: DataTypeCode,
+    dims: number[],
+    values: ArrayLike<number>,
+    docString?: string,
+  ): string {
     const count = dims.reduce((a, b) => a * b, 1);
     if (values.length !== count) {
       throw new RangeError(`ONNX constant '${base}': ${values.length} values for dims [${dims}] (${count} expected)`);
@@ -92,7 +98,11 @@ export class GraphBuilder {
     const range = INT_RANGES[dataType];
     for (let i = 0; i < values.length; i++) {
       const v = values[i]!;
-      if (dataType === DataType.FLOAT ? !Number.isFinite(v) : range && !(Number.isInteger(v) && v >= range[0] && v <= range[1])) {
+      if (
+        dataType === DataType.FLOAT
+          ? !Number.isFinite(v)
+          : range && !(Number.isInteger(v) && v >= range[0] && v <= range[1])
+      ) {
         throw new RangeError(`ONNX constant '${base}'[${i}] is ${v}, not a valid value of its type`);
       }
     }
