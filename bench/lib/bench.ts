@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { flopsPerRow, layerSizes } from '../../src/model.js';
 import type { BenchConfig } from './config.js';
 import { benchData } from './data.js';
-import { runFiles } from './files.js';
 import { measurePeak } from './gflops.js';
 import { describeMachine, finishMachine } from './machine.js';
 import { type BenchResult, computeRatios, evaluateTargets, RESULT_FORMAT_VERSION } from './report.js';
@@ -71,6 +70,9 @@ export async function runBench(
       result.training = { reports, pytorch: PYTORCH_BASELINE };
     }
     if (config.sections.includes('files')) {
+      // Imported here: the file readers pull in apache-arrow and parquet, which a scoring-only run
+      // (e.g. on a GPU machine given only the addon and tsx) does not have or need.
+      const { runFiles } = await import('./files.js');
       result.files = await runFiles({
         data,
         rows: config.fileRows,

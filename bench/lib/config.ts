@@ -1,6 +1,6 @@
 // What one run measures, and the command-line options that choose it.
-import { cudaFp32, nativeFp32, nativeInt8 } from './engines/native.js';
-import { ortFp32, ortInt8 } from './engines/onnx.js';
+import { cudaFp32, cudaInt8, nativeFp32, nativeInt8 } from './engines/native.js';
+import { ortFp32, ortInt8, ortInt8Static } from './engines/onnx.js';
 import { tfjsCpu, tfjsWasm } from './engines/tfjs.js';
 import { tsLoop } from './engines/ts-loop.js';
 import type { Engine } from './engines/types.js';
@@ -15,8 +15,10 @@ export const ENGINES: readonly Engine[] = [
   nativeFp32,
   nativeInt8,
   cudaFp32,
+  cudaInt8,
   ortFp32,
   ortInt8,
+  ortInt8Static,
   tfjsCpu,
   tfjsWasm,
   tsLoop,

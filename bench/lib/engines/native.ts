@@ -77,17 +77,36 @@ export const nativeInt8: Engine = {
   },
 };
 
+function cudaEngine(precision: 'fp32' | 'int8'): Engine['create'] {
+  return async (ctx) => {
+    const info = backendInfo().cuda;
+    if (!info.available) return { skip: `no CUDA device: ${String(info.reason ?? 'not available')}` };
+    let model = ctx.data.model;
+    if (precision === 'int8') {
+      const m = await quantizedModel(ctx.data);
+      if ('skip' in m) return m;
+      model = m;
+    }
+    const e = scorerEngine(ctx, model, { backend: 'cuda', precision });
+    if (!('skip' in e)) e.detail.device = info.name ?? info.devices ?? null;
+    return e;
+  };
+}
+
 export const cudaFp32: Engine = {
   id: 'cuda-fp32',
   label: 'fraudscore CUDA fp32',
   precision: 'fp32',
   syncUpTo: 256,
   asyncFrom: 16,
-  async create(ctx) {
-    const info = backendInfo().cuda;
-    if (!info.available) return { skip: `no CUDA device: ${String(info.reason ?? 'not available')}` };
-    const e = scorerEngine(ctx, ctx.data.model, { backend: 'cuda', precision: 'fp32' });
-    if (!('skip' in e)) e.detail.device = info.name ?? info.devices ?? null;
-    return e;
-  },
+  create: cudaEngine('fp32'),
+};
+
+export const cudaInt8: Engine = {
+  id: 'cuda-int8',
+  label: 'fraudscore CUDA int8',
+  precision: 'int8',
+  syncUpTo: 256,
+  asyncFrom: 16,
+  create: cudaEngine('int8'),
 };
