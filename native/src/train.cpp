@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -75,35 +77,44 @@ inline void cpuRelax() {
 }
 
 // Reusable barrier for the epoch's threads. Spins briefly (a minibatch phase takes tens of
-// microseconds, far less than a sleep/wake round trip), then yields so an oversubscribed machine
-// still makes progress. The spin budget (~2000 pauses, a few tens of microseconds) is about one
-// phase: longer spins only burn the time slice a descheduled partner thread needs.
-constexpr int kSpinsBeforeYield = 2000;
+// microseconds, far less than a sleep/wake round trip), then sleeps on a condition variable. On an
+// oversubscribed machine a spinning or yielding waiter only burns the time slice its descheduled
+// partner needs; sleeping hands the core over. The spin budget (~2000 pauses, a few tens of
+// microseconds) is about one phase.
+constexpr int kSpinsBeforeSleep = 2000;
 
-class SpinBarrier {
+class Barrier {
  public:
-  explicit SpinBarrier(int n) : n_(n) {}
+  explicit Barrier(int n) : n_(n) {}
   void wait() {
     const unsigned gen = gen_.load(std::memory_order_acquire);
     if (count_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
       count_.store(0, std::memory_order_relaxed);
-      gen_.fetch_add(1, std::memory_order_release);
+      {
+        // Under the lock, so a waiter that checks gen_ and goes to sleep cannot miss the change.
+        std::lock_guard<std::mutex> lk(mu_);
+        gen_.fetch_add(1, std::memory_order_release);
+      }
+      if (sleepers_.load(std::memory_order_acquire) > 0) cv_.notify_all();
       return;
     }
-    int spins = 0;
-    while (gen_.load(std::memory_order_acquire) == gen) {
-      if (++spins < kSpinsBeforeYield) {
-        cpuRelax();
-      } else {
-        std::this_thread::yield();
-      }
+    for (int spins = 0; spins < kSpinsBeforeSleep; ++spins) {
+      if (gen_.load(std::memory_order_acquire) != gen) return;
+      cpuRelax();
     }
+    std::unique_lock<std::mutex> lk(mu_);
+    sleepers_.fetch_add(1, std::memory_order_acq_rel);
+    cv_.wait(lk, [&] { return gen_.load(std::memory_order_acquire) != gen; });
+    sleepers_.fetch_sub(1, std::memory_order_acq_rel);
   }
 
  private:
   const int n_;
   std::atomic<int> count_{0};
   std::atomic<unsigned> gen_{0};
+  std::atomic<int> sleepers_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
 };
 
 SliceGradFn kernelFor(SimdPath p) {
@@ -437,7 +448,7 @@ EpochResult Trainer::trainEpoch(const float* rows, size_t n, const std::atomic<b
   const uint64_t step0 = m.step;
   const double d = m.spec.features;
 
-  SpinBarrier barrier(T);
+  Barrier barrier(T);
   std::atomic<bool> stop{false};
   double lossSum = 0;  // sum of squared errors, in batch order (thread 0 only)
   size_t done = 0, rowsDone = 0;
