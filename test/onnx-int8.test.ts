@@ -295,6 +295,18 @@ describe('exportOnnx (int8, static)', () => {
     expect(maxRelErr(got, at128.scores)).toBeGreaterThan(1e-4);
   });
 
+  it('gives a non-finite score to a row holding NaN or Inf (quantization alone would hide it)', async () => {
+    const rows = randomRows(3, D, seed + 7, [AMOUNT]);
+    rows[0 * D + 2] = Number.NaN;
+    rows[1 * D + AMOUNT] = Number.POSITIVE_INFINITY;
+    const got = await ortScores(bytes, rows);
+    // QuantizeLinear saturates Inf and maps NaN to some integer, but the score also compares with
+    // the fp32 standardized row, which keeps the NaN/Inf.
+    expect(Number.isFinite(got[0])).toBe(false);
+    expect(Number.isFinite(got[1])).toBe(false);
+    expect(Number.isFinite(got[2])).toBe(true);
+  });
+
   it('rejects models whose quantization cannot be exported, naming the field', () => {
     const plain = model29();
     expect(() => buildOnnx(plain, { precision: 'int8' })).toThrow(
