@@ -1,7 +1,13 @@
 import { join } from 'node:path';
 
 import { loadModel } from '../../model.js';
-import { exportOnnx, ONNX_DEFAULT_OPSET, ONNX_MAX_OPSET, ONNX_MIN_OPSET, type OnnxPrecision } from '../../onnx/index.js';
+import {
+  exportOnnx,
+  ONNX_DEFAULT_OPSET,
+  ONNX_MAX_OPSET,
+  ONNX_MIN_OPSET,
+  type OnnxPrecision,
+} from '../../onnx/index.js';
 import { type Command, requireString, UsageError } from '../command.js';
 
 /** The artifact's conventional file names (docs: DESIGN.md, "Artifact"). */
@@ -53,12 +59,16 @@ Example:
     if (values.opset !== undefined) {
       opset = Number(values.opset);
       if (!Number.isInteger(opset) || opset < ONNX_MIN_OPSET || opset > ONNX_MAX_OPSET) {
-        throw new UsageError(`--opset must be an integer from ${ONNX_MIN_OPSET} to ${ONNX_MAX_OPSET}, got '${values.opset}'`);
+        throw new UsageError(
+          `--opset must be an integer from ${ONNX_MIN_OPSET} to ${ONNX_MAX_OPSET}, got '${values.opset}'`,
+        );
       }
     }
     const model = await loadModel(dir);
     if (precision === 'int8' && !model.quantization) {
-      throw new UsageError(`${dir} holds no int8 quantization: quantize the model first, or export --precision int8-dynamic`);
+      throw new UsageError(
+        `${dir} holds no int8 quantization: quantize the model first, or export --precision int8-dynamic`,
+      );
     }
     const output = (values.output as string | undefined) ?? join(dir, DEFAULT_FILE[precision]);
     const res = await exportOnnx(model, output, { precision, opset });
