@@ -51,6 +51,7 @@ export class MicroBatcher {
   #scheduled = false;
   #inFlight = 0;
   #idle: (() => void)[] = [];
+  #received = 0;
 
   constructor(scorer: Scorer, options: BatcherOptions = {}) {
     const { windowMicros, maxRows } = checkBatcherOptions(options);
@@ -60,6 +61,11 @@ export class MicroBatcher {
     this.#windowNs = BigInt(Math.round(windowMicros * 1000));
     this.#maxRows = maxRows;
     this.#onBatch = onBatch;
+  }
+
+  /** Rows submitted since creation (settled or not). */
+  get received(): number {
+    return this.#received;
   }
 
   /** Native calls started and not settled, plus requests waiting for a batch. */
@@ -76,6 +82,7 @@ export class MicroBatcher {
       if (this.#pending.length === 0) this.#firstAt = process.hrtime.bigint();
       this.#pending.push({ rows, resolve, reject });
       this.#pendingRows += rows.length / this.#d;
+      this.#received += rows.length / this.#d;
       if (this.#pendingRows >= this.#maxRows) this.#dispatch();
       else if (!this.#scheduled) {
         this.#scheduled = true;

@@ -44,7 +44,8 @@ function buildFields() {
 
 function fillForm(values) {
   config.features.forEach((f, j) => {
-    $(`#f-${CSS.escape(f)}`).value = String(values[j]);
+    // 9 significant digits round-trip any float32 (what the model reads) without float64 noise.
+    $(`#f-${CSS.escape(f)}`).value = String(Number(Number(values[j]).toPrecision(9)));
   });
 }
 

@@ -1,0 +1,181 @@
+// Load test of the HTTP server (autocannon, loopback only, bounded in time): POST /predict with
+// single random transactions from many connections, against a bare Fastify route answering a
+// constant in the same run (the ceiling), each server in its own process. Afterwards the server
+// is stopped with SIGTERM and its prediction log must hold one row per 2xx response.
+//
+//   node --import tsx bench/load/run.ts [--duration 20] [--connections 64] [--model DIR] [--out FILE]
+//
+// Targets (issue 5): /predict >= 60% of the ceiling's requests/s, p99 <= 10 ms, no errors, every
+// request logged. Writes bench/results/load-<date>.json and prints a summary; exit code 1 when a
+// target is missed.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import autocannon from 'autocannon';
+import Database from 'better-sqlite3';
+
+import { DEFAULT_FEATURES } from '../../src/data/table.js';
+import { createModel, loadModel, type Model, mulberry32, saveModel } from '../../src/model.js';
+import { VERSION } from '../../src/version.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '20' },
+    connections: { type: 'string', default: '64' },
+    model: { type: 'string' },
+    out: { type: 'string' },
+    'batch-window-us': { type: 'string', default: '300' },
+  },
+});
+const duration = Number(values.duration);
+const connections = Number(values.connections);
+if (!(duration > 0 && duration <= 600)) throw new RangeError(`--duration must be in (0, 600] seconds, got ${values.duration}`);
+if (!(Number.isInteger(connections) && connections > 0 && connections <= 1024)) {
+  throw new RangeError(`--connections must be an integer in [1, 1024], got ${values.connections}`);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'fraudscore-load-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+
+// The shipped model when there is one, else a random one of the same shape (scoring cost is the same).
+let modelDir = values.model ?? join(root, 'models/default');
+let model: Model;
+if (existsSync(join(modelDir, 'model.json'))) model = await loadModel(modelDir);
+else {
+  if (values.model) throw new Error(`${values.model}/model.json not found`);
+  model = createModel({ features: [...DEFAULT_FEATURES], seed: 1, name: 'load-test', threshold: { value: 1, strategy: 'load-test' } });
+  modelDir = join(work, 'model');
+  await saveModel(model, modelDir);
+}
+
+// 1000 distinct request bodies, cycled: random transactions around the model's means.
+const rand = mulberry32(42);
+const bodies = Array.from({ length: 1000 }, () =>
+  JSON.stringify({
+    features: model.features.map((_, j) => {
+      const p = model.preprocessing;
+      const z = (rand() * 2 - 1) * 2;
+      const t = p.mean[j]! + z * p.std[j]!;
+      return Number((p.transform[j] === 'log1p' ? Math.max(Math.expm1(t), 0) : t).toFixed(6));
+    }),
+  }),
+);
+
+function start(args: string[], what: string): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  return new Promise((resolvePromise, reject) => {
+    child.stderr!.on('data', (b: Buffer) => {
+      err += b.toString();
+      const m = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
+      if (m) resolvePromise({ child, url: m[1]!, stderr: () => err });
+    });
+    child.on('exit', (code) => reject(new Error(`${what} exited with ${code} before listening: ${err}`)));
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+function cannon(url: string): Promise<autocannon.Result> {
+  let k = 0;
+  return new Promise((resolvePromise, reject) => {
+    autocannon(
+      {
+        url: `${url}/predict`,
+        method: 'POST',
+        connections,
+        duration,
+        headers: { 'content-type': 'application/json' },
+        requests: [{ setupRequest: (req) => ({ ...req, body: bodies[k++ % bodies.length] }) }],
+      },
+      (err, res) => (err ? reject(err) : resolvePromise(res)),
+    );
+  });
+}
+
+function summary(r: autocannon.Result) {
+  return {
+    requestsPerSecond: r.requests.average,
+    requestsTotal: r.requests.total,
+    ok2xx: r['2xx'],
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max, mean: r.latency.mean },
+    throughputBytesPerSecond: r.throughput.average,
+  };
+}
+
+console.error(`load test: ${connections} connections, ${duration} s per target, model ${model.name} v${model.version} (${modelDir})`);
+const bare = await start(['bench/load/bare-server.ts'], 'the bare server');
+const ceiling = summary(await cannon(bare.url));
+await stop(bare.child);
+console.error(`ceiling (bare fastify): ${ceiling.requestsPerSecond.toFixed(0)} req/s, p99 ${ceiling.latencyMs.p99} ms`);
+
+const logFile = join(work, 'predictions.sqlite');
+const fs = await start(
+  ['src/cli.ts', 'serve', '--model', modelDir, '--port', '0', '--backend', 'cpu', '--log', logFile, '--batch-window-us', String(values['batch-window-us'])],
+  'fraudscore serve',
+);
+const predict = summary(await cannon(fs.url));
+// autocannon stops counting at the deadline; requests still in flight then are answered (and
+// logged) a moment later. The server's own count of answered requests is the one to match.
+await new Promise((r) => setTimeout(r, 500));
+const metricsText = await (await fetch(`${fs.url}/metrics`)).text();
+const answered = Number(/prediction_requests_total\{route="\/predict",status="200"\} (\d+)/.exec(metricsText)?.[1] ?? Number.NaN);
+await stop(fs.child);
+const db = new Database(logFile, { readonly: true });
+const logged = (db.prepare('SELECT COUNT(*) AS n FROM predictions').get() as { n: number }).n;
+db.close();
+const calls = Number(/fraudscore_batch_rows_count\{[^}]*\} (\d+)/.exec(metricsText)?.[1] ?? Number.NaN);
+const rows = Number(/fraudscore_batch_rows_sum\{[^}]*\} (\d+)/.exec(metricsText)?.[1] ?? Number.NaN);
+console.error(`fraudscore /predict: ${predict.requestsPerSecond.toFixed(0)} req/s, p99 ${predict.latencyMs.p99} ms; ${logged} rows logged`);
+
+const ratio = predict.requestsPerSecond / ceiling.requestsPerSecond;
+const targets = {
+  ratioOfCeiling: { value: ratio, target: '>= 0.6', met: ratio >= 0.6 },
+  p99Ms: { value: predict.latencyMs.p99, target: '<= 10', met: predict.latencyMs.p99 <= 10 },
+  noErrors: { value: predict.errors + predict.non2xx + predict.timeouts, target: '0', met: predict.errors + predict.non2xx + predict.timeouts === 0 },
+  everyRequestLogged: {
+    value: `${logged} rows / ${answered} answered by the server (${predict.ok2xx} 2xx counted by autocannon before its deadline)`,
+    target: 'equal',
+    met: logged === answered && answered >= predict.ok2xx,
+  },
+};
+const result = {
+  kind: 'fraudscore-load-test',
+  date: new Date().toISOString(),
+  command: `node --import tsx bench/load/run.ts --duration ${duration} --connections ${connections}${values.model ? ` --model ${values.model}` : ''}`,
+  fraudscore: VERSION,
+  machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+  model: { name: model.name, version: model.version, features: model.features.length, dir: values.model ?? (modelDir.startsWith(work) ? '(random, same shape as the default)' : modelDir) },
+  setup: { connections, durationSeconds: duration, batchWindowMicros: Number(values['batch-window-us']), bodies: bodies.length, loopback: true },
+  ceiling,
+  predict,
+  microBatching: { nativeCalls: calls, rowsScored: rows, meanRowsPerCall: rows / calls },
+  answered,
+  logged,
+  targets,
+};
+const out = values.out ?? join(root, 'bench/results', `load-${result.date.slice(0, 10)}.json`);
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+console.log(
+  [
+    `                     req/s     p50 ms  p99 ms  errors`,
+    `bare fastify     ${ceiling.requestsPerSecond.toFixed(0).padStart(8)}  ${String(ceiling.latencyMs.p50).padStart(7)}  ${String(ceiling.latencyMs.p99).padStart(6)}  ${ceiling.errors + ceiling.non2xx}`,
+    `fraudscore       ${predict.requestsPerSecond.toFixed(0).padStart(8)}  ${String(predict.latencyMs.p50).padStart(7)}  ${String(predict.latencyMs.p99).padStart(6)}  ${predict.errors + predict.non2xx}`,
+    `ratio ${(ratio * 100).toFixed(1)}% of the ceiling (target >= 60%); ${(rows / calls).toFixed(1)} rows per native call; ${logged} of ${answered} answered requests logged`,
+    ...Object.entries(targets).map(([k, t]) => `  ${t.met ? 'met   ' : 'MISSED'} ${k}: ${t.value} (target ${t.target})`),
+    `-> ${out}`,
+  ].join('\n'),
+);
+process.exitCode = Object.values(targets).every((t) => t.met) ? 0 : 1;
