@@ -19,8 +19,6 @@ export class Rng {
   #s1: number;
   #s2: number;
   #s3: number;
-  /** Second value of the last Box-Muller pair, returned by the next normal() call. */
-  #spare = Number.NaN;
 
   /**
    * @param seed any safe integer (negative and > 2^32 values are fine); the same seed gives the same
@@ -76,36 +74,51 @@ export class Rng {
     return x % n;
   }
 
-  /** Standard normal deviate (Box-Muller; pairs are cached). */
-  normal(): number {
-    const spare = this.#spare;
-    if (!Number.isNaN(spare)) {
-      this.#spare = Number.NaN;
-      return spare;
-    }
-    // u1 in (0, 1]: never 0, so log() is finite. 32 bits suffice: the deepest tail is |z| < 6.7.
-    const u1 = (this.nextU32() + 1) / TWO_POW_32;
-    const u2 = this.nextU32() / TWO_POW_32;
-    const r = Math.sqrt(-2 * Math.log(u1));
-    const a = 2 * Math.PI * u2;
-    this.#spare = r * Math.sin(a);
-    return r * Math.cos(a);
+  /** Uniform double in (0, 1) from 32 bits (never 0, so log() is finite). */
+  #open01(): number {
+    return (this.nextU32() + 0.5) / TWO_POW_32;
   }
 
-  /** Fills `out` with standard normal deviates (faster than calling normal() per value). */
-  fillNormal(out: Float64Array): void {
-    const n = out.length;
-    let i = 0;
-    if (i < n && !Number.isNaN(this.#spare)) out[i++] = this.normal();
-    for (; i + 1 < n; i += 2) {
-      const u1 = (this.nextU32() + 1) / TWO_POW_32;
-      const u2 = this.nextU32() / TWO_POW_32;
-      const r = Math.sqrt(-2 * Math.log(u1));
-      const a = 2 * Math.PI * u2;
-      out[i] = r * Math.cos(a);
-      out[i + 1] = r * Math.sin(a);
+  /**
+   * Standard normal deviate by the ziggurat method (Marsaglia & Tsang 2000, 128 layers): one 32-bit
+   * draw, a table lookup and a multiply for ~98.8% of values, about 4x faster than Box-Muller, which
+   * matters when the synthetic generator needs hundreds of millions of them.
+   */
+  normal(): number {
+    const hz = this.nextU32() | 0;
+    const iz = hz & 127;
+    if (Math.abs(hz) < ZIG_K[iz]) return hz * ZIG_W[iz];
+    return this.#normalSlow(hz, iz);
+  }
+
+  /** The ziggurat's rejection branch: the base strip's tail, or a wedge between layers. */
+  #normalSlow(hz: number, iz: number): number {
+    for (;;) {
+      if (iz === 0) {
+        // Tail beyond R (Marsaglia's exponential method).
+        let x: number;
+        let y: number;
+        do {
+          x = -Math.log(this.#open01()) / ZIG_R;
+          y = -Math.log(this.#open01());
+        } while (y + y < x * x);
+        return hz > 0 ? ZIG_R + x : -ZIG_R - x;
+      }
+      const x = hz * ZIG_W[iz];
+      if (ZIG_F[iz] + this.#open01() * (ZIG_F[iz - 1] - ZIG_F[iz]) < Math.exp(-0.5 * x * x)) return x;
+      hz = this.nextU32() | 0;
+      iz = hz & 127;
+      if (Math.abs(hz) < ZIG_K[iz]) return hz * ZIG_W[iz];
     }
-    if (i < n) out[i] = this.normal();
+  }
+
+  /** Fills `out` with standard normal deviates (the same values as successive normal() calls). */
+  fillNormal(out: Float64Array): void {
+    for (let i = 0; i < out.length; i++) {
+      const hz = this.nextU32() | 0;
+      const iz = hz & 127;
+      out[i] = Math.abs(hz) < ZIG_K[iz] ? hz * ZIG_W[iz] : this.#normalSlow(hz, iz);
+    }
   }
 
   /** Shuffles `a` in place (Fisher-Yates) and returns it. */
@@ -122,4 +135,30 @@ export class Rng {
 
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
+}
+
+// Ziggurat tables for the normal distribution, 128 layers (Marsaglia & Tsang 2000, "RNOR").
+const ZIG_R = 3.442619855899;
+const ZIG_K = new Float64Array(128); // |hz| below this: inside the layer's rectangle
+const ZIG_W = new Float64Array(128); // hz * W = x
+const ZIG_F = new Float64Array(128); // exp(-x^2 / 2) at the layer's edge
+{
+  const m1 = 2147483648;
+  const vn = 9.91256303526217e-3;
+  let dn = ZIG_R;
+  let tn = dn;
+  const q = vn / Math.exp(-0.5 * dn * dn);
+  ZIG_K[0] = (dn / q) * m1;
+  ZIG_K[1] = 0;
+  ZIG_W[0] = q / m1;
+  ZIG_W[127] = dn / m1;
+  ZIG_F[0] = 1;
+  ZIG_F[127] = Math.exp(-0.5 * dn * dn);
+  for (let i = 126; i >= 1; i--) {
+    dn = Math.sqrt(-2 * Math.log(vn / dn + Math.exp(-0.5 * dn * dn)));
+    ZIG_K[i + 1] = (dn / tn) * m1;
+    tn = dn;
+    ZIG_F[i] = Math.exp(-0.5 * dn * dn);
+    ZIG_W[i] = dn / m1;
+  }
 }
