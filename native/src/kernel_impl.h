@@ -381,17 +381,6 @@ bool scoreRange(const PackedModel& P, const float* rows, size_t begin, size_t en
       break;
     }
     const int nr = (nb + V - 1) / V;
-    {
-      // Prefetch the next block's raw rows: the gathers below touch a block's cache lines in column
-      // order, which the hardware prefetcher does not follow, so without this every block of a
-      // large batch would start with ~90 misses to memory.
-      const size_t pf0 = std::min(end, r0 + nb + static_cast<size_t>(S)), pf1 = std::min(end, pf0 + static_cast<size_t>(S));
-      if (pf0 < pf1) {
-        const char* p = reinterpret_cast<const char*>(rows + pf0 * ds);
-        const char* q = reinterpret_cast<const char*>(rows + pf1 * ds);
-        for (; p < q; p += 64) __builtin_prefetch(p, 0, 3);
-      }
-    }
     // 1. Transpose + standardize into z[j][row]. A partial block is first copied into a zero-padded
     //    staging area so the transposes never read past the caller's rows.
     const float* src = rows + r0 * ds;
