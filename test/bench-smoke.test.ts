@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { runBench } from '../bench/lib/bench.js';
 import { parseArgs, USAGE, UsageError } from '../bench/lib/config.js';
 import { makeTsScorer } from '../bench/lib/engines/ts-loop.js';
-import { evaluateTargets, formatResult, primaryCell } from '../bench/lib/report.js';
+import { evaluateTargets, formatMarkdown, formatResult, primaryCell } from '../bench/lib/report.js';
 import type { EngineReport, ScoringCell } from '../bench/lib/scoring.js';
 import { relativeErrors } from '../bench/lib/scoring.js';
 import { median, timeAsync, timeSync } from '../bench/lib/timing.js';
@@ -194,6 +194,7 @@ describe('runBench on a tiny configuration', () => {
     expect(text).toContain('fraudscore fp32');
     expect(text).toContain('plain TypeScript loop');
     expect(text).toMatch(/SKIP\s+fraudscore int8 vs fraudscore fp32/);
+    expect(formatMarkdown(r)).toContain('| fraudscore fp32 | sync |');
     expect(() => JSON.parse(JSON.stringify(r))).not.toThrow();
   });
 });

@@ -311,3 +311,100 @@ export function formatResult(r: BenchResult): string {
   if (r.notes.length > 0) out.push('', ...r.notes.map((n) => `note: ${n}`));
   return `${out.join('\n')}\n`;
 }
+
+// ---- Markdown (bench/README.md's figures) -------------------------------------------------------
+
+/** A Markdown summary of a result: the machine, the command, scoring, ratios, training, files, targets. */
+export function formatMarkdown(r: BenchResult): string {
+  const m = r.machine;
+  const o: string[] = [];
+  o.push(
+    `${m.cpuModel}, ${m.cores} cores (SIMD ${m.addon.simd}), Node ${m.node}, commit ${m.git.commit ?? '?'}${m.git.dirty ? ' (dirty)' : ''}; ` +
+      `${r.date.slice(0, 16).replace('T', ' ')} UTC; load average ${m.loadAverage.atStart[0]} at start, ${m.loadAverage.atEnd?.[0] ?? '?'} at end.`,
+    `Command: \`${r.command}\`. Rows: ${r.model.data}.`,
+  );
+  if (r.scoring) {
+    const batches = [...new Set(r.scoring.flatMap((e) => e.cells.map((c) => c.batch)))].sort((a, b) => a - b);
+    o.push('', `| engine | mode | ${batches.map(fmtInt).join(' | ')} | max rel err |`);
+    o.push(`| --- | --- | ${batches.map(() => '---:').join(' | ')} | ---: |`);
+    for (const e of r.scoring) {
+      if (e.status !== 'ok') continue;
+      for (const mode of ['sync', 'async'] as const) {
+        const cells = e.cells.filter((c) => c.mode === mode);
+        if (cells.length === 0) continue;
+        const row = batches.map((b) => {
+          const c = cells.find((x) => x.batch === b);
+          return c
+            ? `${fmtRate(c.rowsPerSecond)}/s, ${fmtTime(c.secondsPerCall)
+                .replace('us', ' µs')
+                .replace(/([0-9])(ns|ms|s)$/, '$1 $2')}`
+            : '';
+        });
+        o.push(`| ${e.label} | ${mode} | ${row.join(' | ')} | ${e.accuracy?.maxRelErr.toExponential(1) ?? ''} |`);
+      }
+    }
+    const skipped = r.scoring.filter((e) => e.status !== 'ok');
+    if (skipped.length > 0) o.push('', `Not measured: ${skipped.map((e) => `${e.label} (${e.reason})`).join('; ')}.`);
+  }
+  if (r.peak) {
+    const big = r.scoring
+      ?.find((e) => e.id === 'native-fp32')
+      ?.cells.filter((c) => c.mode === 'async')
+      .at(-1);
+    o.push(
+      '',
+      `FMA peak measured: ${r.peak.allThreads.toFixed(1)} GFLOP/s on ${r.peak.threads} threads (${r.peak.singleThread.toFixed(1)} on 1)` +
+        (big
+          ? `; fraudscore fp32 at batch ${fmtInt(big.batch)}: ${big.gflops.toFixed(1)} GFLOP/s = ${((100 * big.gflops) / r.peak.allThreads).toFixed(0)}% of it.`
+          : '.'),
+    );
+  }
+  if (r.ratios) {
+    o.push(
+      '',
+      '| batch | fp32 / ORT fp32 | int8 / ORT int8 | int8 / fp32 | fp32 / TS loop |',
+      '| ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const x of r.ratios) {
+      o.push(
+        `| ${fmtInt(x.batch)} | ${fmtX(x.nativeVsOrt)} | ${fmtX(x.int8VsOrtInt8)} | ${fmtX(x.int8VsFp32)} | ${fmtX(x.nativeVsTs)} |`,
+      );
+    }
+  }
+  if (r.training) {
+    o.push(
+      '',
+      `Training (batch 256, Adam): ${r.training.reports
+        .map((t) =>
+          t.status === 'ok' ? `${t.label} ${fmtInt(Math.round(t.rowsPerSecond!))} rows/s` : `${t.label} ${t.status}`,
+        )
+        .join(
+          '; ',
+        )}; PyTorch (original project, 2 threads) ~${fmtInt(r.training.pytorch.rowsPerSecond)} rows/s quoted by the issue, not measured here.`,
+    );
+  }
+  if (r.files) {
+    o.push(
+      '',
+      `File scoring, ${fmtInt(r.files[0]?.rows ?? 0)} synthetic rows: ${r.files
+        .map((f) =>
+          f.status === 'ok'
+            ? `${f.format} ${fmtInt(Math.round(f.rowsPerSecond!))} rows/s, peak RSS ${f.peakRssMiB} MiB (${f.baselineRssMiB} before the first row)`
+            : `${f.format} ${f.status}`,
+        )
+        .join('; ')}.`,
+    );
+  }
+  if (r.targets.length > 0) {
+    o.push('', '| target | want | got | |', '| --- | --- | --- | --- |');
+    for (const t of r.targets) {
+      const got =
+        t.value === null ? '-' : t.want.endsWith('us') ? `${t.value.toFixed(2)} µs` : `${t.value.toFixed(2)}x`;
+      o.push(
+        `| ${t.what} | ${t.want.replace('us', 'µs')} | ${got} | **${t.status}** ${t.status === 'SKIP' ? t.detail : ''} |`,
+      );
+    }
+  }
+  if (r.notes.length > 0) o.push('', ...r.notes.map((n) => `Note: ${n}.`));
+  return `${o.join('\n')}\n`;
+}
