@@ -16,6 +16,8 @@ export {
   type Threshold,
   validateModel,
 } from './model.js';
+export * from './monitoring/drift.js';
+export { renderDriftHtml } from './monitoring/html.js';
 export * from './onnx/index.js';
 export {
   type Backend,
@@ -28,4 +30,5 @@ export {
   type ScoreResult,
   setThreads,
 } from './scorer.js';
+export { createServer, HttpError, type ServerHandle, type ServerOptions } from './server/server.js';
 export { VERSION } from './version.js';

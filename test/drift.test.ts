@@ -12,7 +12,14 @@ import { writeTable } from '../src/data/load.js';
 import { mulberry32 } from '../src/model.js';
 import { columnDrift, driftReport } from '../src/monitoring/drift.js';
 import { renderDriftHtml } from '../src/monitoring/html.js';
-import { ksPValue, ksStatistic, normalizedWasserstein, psi, sortedFinite, wasserstein1 } from '../src/monitoring/stats.js';
+import {
+  ksPValue,
+  ksStatistic,
+  normalizedWasserstein,
+  psi,
+  sortedFinite,
+  wasserstein1,
+} from '../src/monitoring/stats.js';
 import { testSeed } from './helpers.js';
 
 // a = 2 sin(1.3 i), i < 60; b = 2 cos(0.7 i) + 0.5, i < 40
@@ -51,7 +58,12 @@ describe('two-sample statistics', () => {
     expect(normalizedWasserstein(a, b)).toBeCloseTo(0.37917019267915614, 10);
     // A pure shift moves every unit of mass by the shift.
     const s = sortedFinite(normals(500, 3));
-    expect(wasserstein1(s, s.map((v) => v + 0.75))).toBeCloseTo(0.75, 10);
+    expect(
+      wasserstein1(
+        s,
+        s.map((v) => v + 0.75),
+      ),
+    ).toBeCloseTo(0.75, 10);
     expect(wasserstein1(s, s)).toBe(0);
   });
 
@@ -117,10 +129,18 @@ describe('drift verdicts (Evidently defaults)', () => {
       ['d', false],
     ]);
     expect(r.dataset).toEqual({ drifted: false, driftedFeatures: 1, features: 4, share: 0.25 });
-    const r2 = driftReport({ features: ['a', 'b', 'c', 'd'], rows: ref }, { features: order, rows: cur }, { driftShare: 0.25 });
+    const r2 = driftReport(
+      { features: ['a', 'b', 'c', 'd'], rows: ref },
+      { features: order, rows: cur },
+      { driftShare: 0.25 },
+    );
     expect(r2.dataset.drifted).toBe(true);
-    expect(() => driftReport({ features: ['a', 'z'], rows: new Float32Array(4) }, { features: order, rows: cur })).toThrow(/lacks reference feature\(s\): z/);
-    expect(() => driftReport({ features: ['a'], rows: ref }, { features: ['a'], rows: cur }, { driftShare: 2 })).toThrow(/`driftShare`/);
+    expect(() =>
+      driftReport({ features: ['a', 'z'], rows: new Float32Array(4) }, { features: order, rows: cur }),
+    ).toThrow(/lacks reference feature\(s\): z/);
+    expect(() =>
+      driftReport({ features: ['a'], rows: ref }, { features: ['a'], rows: cur }, { driftShare: 2 }),
+    ).toThrow(/`driftShare`/);
   });
 
   it('reports score drift and renders an HTML page that escapes names', () => {
@@ -156,7 +176,13 @@ describe('fraudscore drift', () => {
     await writeTable(join(dir, 'moved.csv'), mk(1500, 21, 1));
     const cli = (args: string[]) => {
       try {
-        return { code: 0, out: execFileSync('npx', ['tsx', 'src/cli.ts', 'drift', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
+        return {
+          code: 0,
+          out: execFileSync('npx', ['tsx', 'src/cli.ts', 'drift', ...args], {
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'pipe'],
+          }),
+        };
       } catch (e) {
         const err = e as { status: number; stdout: string; stderr: string };
         return { code: err.status, out: err.stdout + err.stderr };
@@ -166,7 +192,16 @@ describe('fraudscore drift', () => {
     const same = cli([...base, '--current', join(dir, 'same.arrow'), '--fail-on-drift']);
     expect(same.out).toContain('no dataset drift: 0 of 3 features drifted');
     expect(same.code).toBe(0);
-    const moved = cli([...base, '--current', join(dir, 'moved.csv'), '--fail-on-drift', '--html', join(dir, 'r.html'), '--json', join(dir, 'r.json')]);
+    const moved = cli([
+      ...base,
+      '--current',
+      join(dir, 'moved.csv'),
+      '--fail-on-drift',
+      '--html',
+      join(dir, 'r.html'),
+      '--json',
+      join(dir, 'r.json'),
+    ]);
     expect(moved.out).toContain('DATASET DRIFT: 2 of 3 features drifted');
     expect(moved.code).toBe(3);
     const json = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));

@@ -12,13 +12,21 @@ const hasPromtool = promtool.status === 0;
 if (!hasPromtool) console.warn('skipping promtool checks: promtool is not on PATH (apt-get install -y prometheus)');
 
 describe.skipIf(!hasPromtool)('GET /metrics', () => {
-  const app = createServer({ model: createModel({ features: 29, seed: 5, threshold: { value: 1, strategy: 'test' } }), backend: 'cpu', log: false });
+  const app = createServer({
+    model: createModel({ features: 29, seed: 5, threshold: { value: 1, strategy: 'test' } }),
+    backend: 'cpu',
+    log: false,
+  });
   beforeAll(() => app.fraudscore.loaded);
   afterAll(() => app.close());
 
   it('passes promtool check metrics after traffic of every kind', async () => {
     const row = Array.from({ length: 29 }, (_, j) => (j % 3) - 1);
-    for (const payload of [{ features: row }, { features: row.slice(1) }, { instances: [row, row.map((v) => v * 9)] }]) {
+    for (const payload of [
+      { features: row },
+      { features: row.slice(1) },
+      { instances: [row, row.map((v) => v * 9)] },
+    ]) {
       await app.inject({ method: 'POST', url: '/predict', payload });
     }
     await app.inject({ method: 'POST', url: '/predict_optimized', payload: { features: row } });

@@ -75,7 +75,13 @@ describe('server', () => {
       const h = (await app.inject(url)).json();
       expect(h.status).toBe('ok');
       expect(h.message).toBe('fraudscore API is active');
-      expect(h.model).toMatchObject({ name: 'test-model', version: '1', fingerprint: sha, features: D, threshold: 1.5 });
+      expect(h.model).toMatchObject({
+        name: 'test-model',
+        version: '1',
+        fingerprint: sha,
+        features: D,
+        threshold: 1.5,
+      });
       expect(h.backend).toBe('cpu');
       expect(h.precision).toBe('fp32');
       expect(h.engine).toMatch(/^cpu-\w+-fp32$/);
@@ -88,7 +94,15 @@ describe('server', () => {
     const { scores, featureErrors } = scorer.explain(rows);
     const ref = addon.referenceScore(toAddonSpec(model), rows);
     const one = (await post('/predict', { features: rowOf(rows, 0) })).json();
-    expect(Object.keys(one).sort()).toEqual(['engine', 'is_fraud', 'model_version', 'reconstruction_error', 'risk_level', 'threshold', 'top_features']);
+    expect(Object.keys(one).sort()).toEqual([
+      'engine',
+      'is_fraud',
+      'model_version',
+      'reconstruction_error',
+      'risk_level',
+      'threshold',
+      'top_features',
+    ]);
     expect(one.reconstruction_error).toBe(scores[0]);
     expect(maxRelErr([one.reconstruction_error], [ref.scores[0]!])).toBeLessThan(1e-5);
     expect(one.is_fraud).toBe(scores[0]! > 1.5);
@@ -103,17 +117,31 @@ describe('server', () => {
       expect(t.name).toBe(FEATURES[order[k]![1]]);
       expect(t.error_share).toBeCloseTo(order[k]![0] / total, 5);
     });
-    const named = (await post('/predict?top=29', { transaction: Object.fromEntries(FEATURES.map((f, j) => [f, rows[D + j]])) })).json();
+    const named = (
+      await post('/predict?top=29', { transaction: Object.fromEntries(FEATURES.map((f, j) => [f, rows[D + j]])) })
+    ).json();
     expect(named.reconstruction_error).toBe(scores[1]);
     expect(named.top_features).toHaveLength(D);
-    expect(named.top_features.reduce((s: number, t: { error_share: number }) => s + t.error_share, 0)).toBeCloseTo(1, 5);
+    expect(named.top_features.reduce((s: number, t: { error_share: number }) => s + t.error_share, 0)).toBeCloseTo(
+      1,
+      5,
+    );
     const batch = (
       await post('/predict', {
-        instances: Array.from({ length: 20 }, (_, i) => (i % 2 ? rowOf(rows, i) : Object.fromEntries(FEATURES.map((f, j) => [f, rows[i * D + j]])))),
+        instances: Array.from({ length: 20 }, (_, i) =>
+          i % 2 ? rowOf(rows, i) : Object.fromEntries(FEATURES.map((f, j) => [f, rows[i * D + j]])),
+        ),
       })
     ).json();
-    expect(batch.predictions.map((p: { reconstruction_error: number }) => p.reconstruction_error)).toEqual(Array.from(scores));
-    expect(maxRelErr(batch.predictions.map((p: { reconstruction_error: number }) => p.reconstruction_error), ref.scores)).toBeLessThan(1e-5);
+    expect(batch.predictions.map((p: { reconstruction_error: number }) => p.reconstruction_error)).toEqual(
+      Array.from(scores),
+    );
+    expect(
+      maxRelErr(
+        batch.predictions.map((p: { reconstruction_error: number }) => p.reconstruction_error),
+        ref.scores,
+      ),
+    ).toBeLessThan(1e-5);
   });
 
   it('flags rows above the threshold with a risk level (> 2x very high, > 1x moderate)', async () => {
@@ -123,7 +151,9 @@ describe('server', () => {
     expect(p.reconstruction_error).toBeGreaterThan(3);
     expect(p.is_fraud).toBe(true);
     expect(p.risk_level).toBe('very_high');
-    const calm = (await post('/predict', { features: FEATURES.map((_, j) => (j === AMOUNT ? Math.expm1(3.2) : 0)) })).json();
+    const calm = (
+      await post('/predict', { features: FEATURES.map((_, j) => (j === AMOUNT ? Math.expm1(3.2) : 0)) })
+    ).json();
     expect(calm.risk_level).toBe(calm.reconstruction_error > 3 ? 'very_high' : calm.is_fraud ? 'moderate' : 'low');
   });
 
@@ -132,27 +162,100 @@ describe('server', () => {
     const cases: [unknown, Record<string, string>, number, unknown][] = [
       [{ features: ok.slice(1) }, {}, 400, { detail: 'Dimension mismatch: expected 29 features, got 28' }],
       [{ features: [...ok, 1] }, {}, 400, { detail: 'Dimension mismatch: expected 29 features, got 30' }],
-      [{ transaction: { ...Object.fromEntries(FEATURES.map((f) => [f, 0])), V0: 1, Foo: 2 } }, {}, 400, { detail: expect.stringMatching(/^transaction: Unknown feature name\(s\): V0, Foo/) }],
-      [{ transaction: { V1: 1 } }, {}, 400, { detail: expect.stringMatching(/^transaction: Missing feature\(s\): V2, V3/) }],
-      [{ instances: [ok, ok.slice(2)] }, {}, 400, { detail: 'instances[1]: Dimension mismatch: expected 29 features, got 27' }],
-      [`{"features":[1e400${',0'.repeat(28)}]}`, { 'content-type': 'application/json' }, 400, { detail: expect.stringMatching(/Non-finite value for feature V1 \(index 0\): Infinity/) }],
-      [{ features: [1e39, ...ok.slice(1)] }, {}, 400, { detail: expect.stringMatching(/Non-finite value for feature V1.*float32/) }],
-      [{ features: [...ok.slice(1), -2] }, {}, 400, { detail: 'Feature Amount must be > -1 (it is log1p-transformed), got -2' }],
+      [
+        { transaction: { ...Object.fromEntries(FEATURES.map((f) => [f, 0])), V0: 1, Foo: 2 } },
+        {},
+        400,
+        { detail: expect.stringMatching(/^transaction: Unknown feature name\(s\): V0, Foo/) },
+      ],
+      [
+        { transaction: { V1: 1 } },
+        {},
+        400,
+        { detail: expect.stringMatching(/^transaction: Missing feature\(s\): V2, V3/) },
+      ],
+      [
+        { instances: [ok, ok.slice(2)] },
+        {},
+        400,
+        { detail: 'instances[1]: Dimension mismatch: expected 29 features, got 27' },
+      ],
+      [
+        `{"features":[1e400${',0'.repeat(28)}]}`,
+        { 'content-type': 'application/json' },
+        400,
+        { detail: expect.stringMatching(/Non-finite value for feature V1 \(index 0\): Infinity/) },
+      ],
+      [
+        { features: [1e39, ...ok.slice(1)] },
+        {},
+        400,
+        { detail: expect.stringMatching(/Non-finite value for feature V1.*float32/) },
+      ],
+      [
+        { features: [...ok.slice(1), -2] },
+        {},
+        400,
+        { detail: 'Feature Amount must be > -1 (it is log1p-transformed), got -2' },
+      ],
       [{ instances: [] }, {}, 400, { detail: expect.stringMatching(/at least one/) }],
-      [{ instances: Array.from({ length: 51 }, () => ok) }, {}, 413, { detail: expect.stringMatching(/Too many instances: 51, the limit is 50/) }],
-      [{ features: ['a', ...ok.slice(1)] }, {}, 422, { detail: [{ loc: ['body', 'features', '0'], msg: 'must be number', type: 'type' }] }],
-      [{ features: 5 }, {}, 422, { detail: expect.arrayContaining([expect.objectContaining({ loc: ['body', 'features'], type: 'type' })]) }],
-      [{ features: ok, extra: 1 }, {}, 422, { detail: expect.arrayContaining([expect.objectContaining({ field: 'extra' })]) }],
+      [
+        { instances: Array.from({ length: 51 }, () => ok) },
+        {},
+        413,
+        { detail: expect.stringMatching(/Too many instances: 51, the limit is 50/) },
+      ],
+      [
+        { features: ['a', ...ok.slice(1)] },
+        {},
+        422,
+        { detail: [{ loc: ['body', 'features', '0'], msg: 'must be number', type: 'type' }] },
+      ],
+      [
+        { features: 5 },
+        {},
+        422,
+        { detail: expect.arrayContaining([expect.objectContaining({ loc: ['body', 'features'], type: 'type' })]) },
+      ],
+      [
+        { features: ok, extra: 1 },
+        {},
+        422,
+        { detail: expect.arrayContaining([expect.objectContaining({ field: 'extra' })]) },
+      ],
       [{}, {}, 422, { detail: expect.arrayContaining([expect.objectContaining({ type: 'minProperties' })]) }],
-      ['{"features": [1,', { 'content-type': 'application/json' }, 422, { detail: [expect.objectContaining({ type: 'json_invalid' })] }],
-      ['', { 'content-type': 'application/json' }, 422, { detail: [expect.objectContaining({ type: 'json_invalid' })] }],
-      ['features=1', { 'content-type': 'text/plain' }, 415, { detail: expect.stringMatching(/Unsupported content type 'text\/plain'/) }],
+      [
+        '{"features": [1,',
+        { 'content-type': 'application/json' },
+        422,
+        { detail: [expect.objectContaining({ type: 'json_invalid' })] },
+      ],
+      [
+        '',
+        { 'content-type': 'application/json' },
+        422,
+        { detail: [expect.objectContaining({ type: 'json_invalid' })] },
+      ],
+      [
+        'features=1',
+        { 'content-type': 'text/plain' },
+        415,
+        { detail: expect.stringMatching(/Unsupported content type 'text\/plain'/) },
+      ],
       ['a,b', { 'content-type': 'text/csv' }, 415, { detail: expect.stringMatching(/send application\/json/) }],
-      [JSON.stringify({ instances: Array.from({ length: 150 }, () => FEATURES.map(() => 0.123456789012345)) }), { 'content-type': 'application/json' }, 413, { detail: expect.stringMatching(/larger than the limit/) }],
+      [
+        JSON.stringify({ instances: Array.from({ length: 150 }, () => FEATURES.map(() => 0.123456789012345)) }),
+        { 'content-type': 'application/json' },
+        413,
+        { detail: expect.stringMatching(/larger than the limit/) },
+      ],
     ];
     for (const [payload, headers, status, body] of cases) {
       const res = await post('/predict', payload, headers);
-      expect({ status: res.statusCode, body: res.json() }, JSON.stringify(payload).slice(0, 80)).toEqual({ status, body });
+      expect({ status: res.statusCode, body: res.json() }, JSON.stringify(payload).slice(0, 80)).toEqual({
+        status,
+        body,
+      });
     }
     expect((await post('/predict', { features: ok })).statusCode).toBe(200);
     expect((await app.inject('/nope')).json()).toEqual({ detail: 'Not found: GET /nope' });
@@ -171,7 +274,8 @@ describe('server', () => {
     const rows = randomRows(n, D, seed + 3, [AMOUNT]);
     const cols: Record<string, Float32Array | Float64Array> = { Time: new Float64Array(n) };
     // Columns in reverse order and as float64: matched by name, converted to float32.
-    for (const [j, f] of [...FEATURES.entries()].reverse()) cols[f] = Float64Array.from({ length: n }, (_, i) => rows[i * D + j]!);
+    for (const [j, f] of [...FEATURES.entries()].reverse())
+      cols[f] = Float64Array.from({ length: n }, (_, i) => rows[i * D + j]!);
     const body = Buffer.from(tableToIPC(tableFromArrays(cols), 'stream'));
     const res = await post('/predict', body, { 'content-type': 'application/vnd.apache.arrow.stream' });
     expect(res.statusCode).toBe(200);
@@ -181,13 +285,19 @@ describe('server', () => {
     const got = out.getChild('reconstruction_error')!.toArray() as Float32Array;
     const want = scorer.score(rows);
     expect(Array.from(got)).toEqual(Array.from(want));
-    expect(Array.from(out.getChild('is_fraud')!.toArray() as Uint8Array)).toEqual(Array.from(want, (s) => (s > 1.5 ? 1 : 0)));
+    expect(Array.from(out.getChild('is_fraud')!.toArray() as Uint8Array)).toEqual(
+      Array.from(want, (s) => (s > 1.5 ? 1 : 0)),
+    );
 
     const { V3: _drop, ...partial } = cols;
-    const bad = await post('/predict', Buffer.from(tableToIPC(tableFromArrays(partial), 'stream')), { 'content-type': 'application/vnd.apache.arrow.stream' });
+    const bad = await post('/predict', Buffer.from(tableToIPC(tableFromArrays(partial), 'stream')), {
+      'content-type': 'application/vnd.apache.arrow.stream',
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().detail).toBe('The Arrow stream lacks feature column(s): V3');
-    const garbage = await post('/predict', Buffer.from('not arrow at all'), { 'content-type': 'application/vnd.apache.arrow.stream' });
+    const garbage = await post('/predict', Buffer.from('not arrow at all'), {
+      'content-type': 'application/vnd.apache.arrow.stream',
+    });
     expect(garbage.statusCode).toBe(400);
     expect(garbage.json().detail).toMatch(/not a readable Arrow IPC stream/);
   });
@@ -222,7 +332,8 @@ describe('server', () => {
     const same = randomRows(n, D, seed + 4, [AMOUNT]);
     const sendAll = async (rows: Float32Array) => {
       const sends = [];
-      for (let at = 0; at < n; at += 50) sends.push(post('/predict', { instances: Array.from({ length: 50 }, (_, i) => rowOf(rows, at + i)) }));
+      for (let at = 0; at < n; at += 50)
+        sends.push(post('/predict', { instances: Array.from({ length: 50 }, (_, i) => rowOf(rows, at + i)) }));
       for (const r of await Promise.all(sends)) expect(r.statusCode).toBe(200);
     };
     await sendAll(same);
@@ -241,19 +352,36 @@ describe('server', () => {
     await sendAll(moved);
     const r2 = (await app.inject(`/monitoring?window=${n}`)).json();
     expect(r2.window.rows).toBe(n);
-    const drifted = r2.report.features.filter((f: { drifted: boolean }) => f.drifted).map((f: { feature: string }) => f.feature);
+    const drifted = r2.report.features
+      .filter((f: { drifted: boolean }) => f.drifted)
+      .map((f: { feature: string }) => f.feature);
     expect(drifted).toEqual(['V5']);
     const html = await app.inject(`/monitoring?window=${n}&format=html`);
     expect(html.headers['content-type']).toMatch(/text\/html/);
     expect(html.body).toContain('No dataset drift: 1 of 29 features drifted');
     expect((await app.inject('/monitoring?window=abc')).statusCode).toBe(422);
-    expect((await app.inject('/monitoring?since=yesterday')).json()).toEqual({ detail: "Expected `since` to be an ISO 8601 time, got 'yesterday'" });
+    expect((await app.inject('/monitoring?since=yesterday')).json()).toEqual({
+      detail: "Expected `since` to be an ISO 8601 time, got 'yesterday'",
+    });
   });
 
   it('serves the OpenAPI document and docs page from the route schemas', async () => {
     const doc = (await app.inject('/docs/json')).json();
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/predict', '/predict_optimized', '/health', '/ready', '/metrics', '/monitoring', '/admin/reload']));
-    expect(Object.keys(doc.paths['/predict'].post.requestBody.content)).toEqual(['application/json', 'application/vnd.apache.arrow.stream']);
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/predict',
+        '/predict_optimized',
+        '/health',
+        '/ready',
+        '/metrics',
+        '/monitoring',
+        '/admin/reload',
+      ]),
+    );
+    expect(Object.keys(doc.paths['/predict'].post.requestBody.content)).toEqual([
+      'application/json',
+      'application/vnd.apache.arrow.stream',
+    ]);
     const page = await app.inject('/docs/');
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('swagger');
@@ -293,7 +421,9 @@ describe('server without a reference sample, with auth, CORS and reload', () => 
     const ready = await app.inject('/ready');
     expect(ready.statusCode).toBe(503);
     expect(ready.json().status).toBe('error');
-    expect((await app.inject({ method: 'POST', url: '/predict', payload: { features: [1] } })).json().detail).toMatch(/the model failed to load: .*model\.json not found/);
+    expect((await app.inject({ method: 'POST', url: '/predict', payload: { features: [1] } })).json().detail).toMatch(
+      /the model failed to load: .*model\.json not found/,
+    );
     await app.close();
   });
 
@@ -316,24 +446,49 @@ describe('server without a reference sample, with auth, CORS and reload', () => 
     await app.fraudscore.loaded;
     const auth = { authorization: `Bearer ${token}` };
     expect((await app.inject({ method: 'POST', url: '/admin/reload' })).statusCode).toBe(401);
-    expect((await app.inject({ method: 'POST', url: '/admin/reload', headers: { authorization: 'Bearer wrong-token-123' } })).statusCode).toBe(401);
+    expect(
+      (await app.inject({ method: 'POST', url: '/admin/reload', headers: { authorization: 'Bearer wrong-token-123' } }))
+        .statusCode,
+    ).toBe(401);
     expect((await app.inject('/health')).statusCode).toBe(200);
     // CORS: the configured origin only.
-    const pre = await app.inject({ method: 'OPTIONS', url: '/predict', headers: { origin: 'https://ops.example', 'access-control-request-method': 'POST' } });
+    const pre = await app.inject({
+      method: 'OPTIONS',
+      url: '/predict',
+      headers: { origin: 'https://ops.example', 'access-control-request-method': 'POST' },
+    });
     expect(pre.statusCode).toBe(204);
     expect(pre.headers['access-control-allow-origin']).toBe('https://ops.example');
-    expect((await app.inject({ url: '/health', headers: { origin: 'https://evil.example' } })).headers['access-control-allow-origin']).toBeUndefined();
+    expect(
+      (await app.inject({ url: '/health', headers: { origin: 'https://evil.example' } })).headers[
+        'access-control-allow-origin'
+      ],
+    ).toBeUndefined();
 
     // Reload to v2 while requests stream in: none fails, and later ones see v2.
     const row = FEATURES.map(() => 0.3);
-    const during = Array.from({ length: 40 }, () => app.inject({ method: 'POST', url: '/predict', payload: { features: row } }));
-    const reload = app.inject({ method: 'POST', url: '/admin/reload', headers: auth, payload: { model: join(dir, 'v2') } });
+    const during = Array.from({ length: 40 }, () =>
+      app.inject({ method: 'POST', url: '/predict', payload: { features: row } }),
+    );
+    const reload = app.inject({
+      method: 'POST',
+      url: '/admin/reload',
+      headers: auth,
+      payload: { model: join(dir, 'v2') },
+    });
     const results = await Promise.all(during);
     expect(results.map((r) => r.statusCode)).toEqual(results.map(() => 200));
     const rel = (await reload).json();
     expect(rel).toMatchObject({ status: 'reloaded', model: { version: '2' } });
-    expect((await app.inject({ method: 'POST', url: '/predict', payload: { features: row } })).json().model_version).toBe('2');
-    const refused = await app.inject({ method: 'POST', url: '/admin/reload', headers: auth, payload: { model: join(dir, 'nope') } });
+    expect(
+      (await app.inject({ method: 'POST', url: '/predict', payload: { features: row } })).json().model_version,
+    ).toBe('2');
+    const refused = await app.inject({
+      method: 'POST',
+      url: '/admin/reload',
+      headers: auth,
+      payload: { model: join(dir, 'nope') },
+    });
     expect(refused.statusCode).toBe(400);
     expect(refused.json().detail).toMatch(/^reload failed, still serving the previous model: .*nope/);
     expect((await app.inject('/health')).json().model.version).toBe('2');
@@ -345,7 +500,11 @@ describe('server without a reference sample, with auth, CORS and reload', () => 
     expect((await locked.inject({ method: 'POST', url: '/predict', payload: { features: row } })).statusCode).toBe(401);
     expect((await locked.inject('/ready')).statusCode).toBe(200);
     expect((await locked.inject({ url: '/health', headers: auth })).statusCode).toBe(200);
-    expect((await locked.inject({ url: '/health', headers: { origin: 'https://ops.example' } })).headers['access-control-allow-origin']).toBeUndefined();
+    expect(
+      (await locked.inject({ url: '/health', headers: { origin: 'https://ops.example' } })).headers[
+        'access-control-allow-origin'
+      ],
+    ).toBeUndefined();
     await locked.close();
   });
 
@@ -366,7 +525,13 @@ describe('server without a reference sample, with auth, CORS and reload', () => 
       weights.push(q);
       weightScales.push(s);
     }
-    m.quantization = { scheme: 'int8-symmetric-per-channel', activations: 'dynamic', weights, weightScales, inputScales: [] };
+    m.quantization = {
+      scheme: 'int8-symmetric-per-channel',
+      activations: 'dynamic',
+      weights,
+      weightScales,
+      inputScales: [],
+    };
     const app = createServer({ model: m, backend: 'cpu', log: false });
     await app.fraudscore.loaded;
     const row = FEATURES.map((_, j) => (j === AMOUNT ? 30 : 0.7));
@@ -375,10 +540,14 @@ describe('server without a reference sample, with auth, CORS and reload', () => 
       expect(res.statusCode).toBe(200);
       expect(res.json().engine).toMatch(/int8/);
       const fp = (await app.inject({ method: 'POST', url: '/predict', payload: { features: row } })).json();
-      expect(Math.abs(res.json().reconstruction_error - fp.reconstruction_error) / fp.reconstruction_error).toBeLessThan(0.05);
+      expect(
+        Math.abs(res.json().reconstruction_error - fp.reconstruction_error) / fp.reconstruction_error,
+      ).toBeLessThan(0.05);
     } else {
       expect(res.statusCode).toBe(503);
-      expect(res.json().detail).toBe('POST /predict_optimized is unavailable: the int8 engine could not be created: this build has no int8 CPU engine');
+      expect(res.json().detail).toBe(
+        'POST /predict_optimized is unavailable: the int8 engine could not be created: this build has no int8 CPU engine',
+      );
     }
     await app.close();
   });
@@ -401,7 +570,13 @@ describe('server on a socket: micro-batching, the prediction log, graceful shutd
   it('batches concurrent requests into few native calls, logs every prediction, and loses none on close', async () => {
     const m = makeModel(seed);
     const logFile = join(dir, 'log.sqlite');
-    const app = createServer({ model: m, backend: 'cpu', log: logFile, batchWindowMicros: 2000, logFlushIntervalMs: 10_000 });
+    const app = createServer({
+      model: m,
+      backend: 'cpu',
+      log: logFile,
+      batchWindowMicros: 2000,
+      logFlushIntervalMs: 10_000,
+    });
     await app.fraudscore.loaded;
     const base = await app.listen({ port: 0, host: '127.0.0.1' });
     const rows = randomRows(200, D, seed + 6, [AMOUNT]);
@@ -413,7 +588,11 @@ describe('server on a socket: micro-batching, the prediction log, graceful shutd
     const timer = setInterval(() => ticks++, 1);
     const started = performance.now();
     const send = (i: number) =>
-      fetch(`${base}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features: rowOf(rows, i) }) });
+      fetch(`${base}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ features: rowOf(rows, i) }),
+      });
     const first = await Promise.all(Array.from({ length: 100 }, (_, i) => send(i).then((r) => r.json())));
     clearInterval(timer);
     expect(first.map((p) => p.reconstruction_error)).toEqual(Array.from(expected.subarray(0, 100)));
@@ -448,18 +627,29 @@ describe('server on a socket: micro-batching, the prediction log, graceful shutd
   it('close() lets in-flight requests finish and flushes their log rows', async () => {
     const logFile = join(dir, 'drain.sqlite');
     // A 1 s batch window parks the requests inside the server when close() is called.
-    const app = createServer({ model: makeModel(seed), backend: 'cpu', log: logFile, batchWindowMicros: 1_000_000, logFlushIntervalMs: 10_000 });
+    const app = createServer({
+      model: makeModel(seed),
+      backend: 'cpu',
+      log: logFile,
+      batchWindowMicros: 1_000_000,
+      logFlushIntervalMs: 10_000,
+    });
     await app.fraudscore.loaded;
     const base = await app.listen({ port: 0, host: '127.0.0.1' });
     const n = 50;
     const pending = Array.from({ length: n }, (_, i) =>
-      fetch(`${base}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features: FEATURES.map(() => i / 7) }) }),
+      fetch(`${base}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ features: FEATURES.map(() => i / 7) }),
+      }),
     );
     const t0 = Date.now();
     // Close once every request is inside the server (a request still in the client or the kernel
     // when the listener closes is refused, as it should be: the client retries it elsewhere).
     while (app.fraudscore.state!.fp32.received < n) {
-      if (Date.now() - t0 > 10_000) throw new Error(`only ${app.fraudscore.state!.fp32.received} of ${n} requests reached the server`);
+      if (Date.now() - t0 > 10_000)
+        throw new Error(`only ${app.fraudscore.state!.fp32.received} of ${n} requests reached the server`);
       await new Promise((r) => setTimeout(r, 2));
     }
     expect(app.fraudscore.state!.fp32.busy).toBe(true);
@@ -473,9 +663,26 @@ describe('server on a socket: micro-batching, the prediction log, graceful shutd
     const modelDir = join(dir, 'cli-model');
     await saveModel(makeModel(seed), modelDir);
     const logFile = join(dir, 'cli.sqlite');
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--model', modelDir, '--port', '0', '--backend', 'cpu', '--log', logFile], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli.ts',
+        'serve',
+        '--model',
+        modelDir,
+        '--port',
+        '0',
+        '--backend',
+        'cpu',
+        '--log',
+        logFile,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     const address = await new Promise<string>((resolve, reject) => {
       child.stderr!.on('data', (b: Buffer) => {
@@ -488,7 +695,11 @@ describe('server on a socket: micro-batching, the prediction log, graceful shutd
     const n = 37;
     const res = await Promise.all(
       Array.from({ length: n }, (_, i) =>
-        fetch(`${address}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features: FEATURES.map(() => i / 10) }) }),
+        fetch(`${address}/predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ features: FEATURES.map(() => i / 10) }),
+        }),
       ),
     );
     expect(res.map((r) => r.status)).toEqual(res.map(() => 200));

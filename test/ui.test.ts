@@ -45,13 +45,25 @@ describe.skipIf(!hasChromium)('web page at /ui', () => {
 
   beforeAll(async () => {
     await saveModel(model, join(dir, 'model'));
-    await writeTable(join(dir, 'model', 'reference.csv'), { features: FEATURES, rows: randomRows(300, D, seed + 1, [D - 1]), n: 300 });
+    await writeTable(join(dir, 'model', 'reference.csv'), {
+      features: FEATURES,
+      rows: randomRows(300, D, seed + 1, [D - 1]),
+      n: 300,
+    });
     app = createServer({ model: join(dir, 'model'), backend: 'cpu', log: false, maxInstances: 40 });
     await app.fraudscore.loaded;
     base = await app.listen({ port: 0, host: '127.0.0.1' });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('pageerror', (e) => {
@@ -79,8 +91,12 @@ describe.skipIf(!hasChromium)('web page at /ui', () => {
     const want = scorer.score(Float32Array.from(row))[0]!;
     const decision = await page.textContent('#decision');
     expect(decision).toBe(want > 1.2 ? 'FRAUD' : 'LEGIT');
-    expect(await page.textContent('#score-text')).toContain(`reconstruction error ${want.toFixed(4)} vs threshold 1.2000`);
-    expect(await page.textContent('#risk')).toBe(want > 2.4 ? 'Very high risk' : want > 1.2 ? 'Moderate risk' : 'Low risk');
+    expect(await page.textContent('#score-text')).toContain(
+      `reconstruction error ${want.toFixed(4)} vs threshold 1.2000`,
+    );
+    expect(await page.textContent('#risk')).toBe(
+      want > 2.4 ? 'Very high risk' : want > 1.2 ? 'Moderate risk' : 'Low risk',
+    );
     expect(await page.locator('#chart .bar').count()).toBe(D);
 
     // A wild one is flagged as very high risk.
@@ -110,8 +126,14 @@ describe.skipIf(!hasChromium)('web page at /ui', () => {
     const n = 95; // over maxInstances (40): the page sends three requests
     const rows = randomRows(n, D, seed + 2, [D - 1]);
     const header = ['"Time"', ...FEATURES.map((f) => `"${f}"`), '"Class"'].join(',');
-    const lines = Array.from({ length: n }, (_, i) => [i * 10, ...Array.from(rows.subarray(i * D, (i + 1) * D)), `"${i % 10 === 0 ? 1 : 0}"`].join(','));
-    await page.setInputFiles('#csv', { name: 'tx.csv', mimeType: 'text/csv', buffer: Buffer.from(`${header}\r\n${lines.join('\r\n')}\r\n`) });
+    const lines = Array.from({ length: n }, (_, i) =>
+      [i * 10, ...Array.from(rows.subarray(i * D, (i + 1) * D)), `"${i % 10 === 0 ? 1 : 0}"`].join(','),
+    );
+    await page.setInputFiles('#csv', {
+      name: 'tx.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from(`${header}\r\n${lines.join('\r\n')}\r\n`),
+    });
     await page.waitForSelector('#csv-table:not([hidden])');
     expect(await page.locator('#csv-table tbody tr').count()).toBe(n);
     const scores = scorer.score(rows);
@@ -123,7 +145,10 @@ describe.skipIf(!hasChromium)('web page at /ui', () => {
     expect(await page.locator('#histogram rect.bin').count()).toBe(40);
     // Clicking a row explains it in the result panel.
     await page.locator('#csv-table tbody tr').nth(2).click();
-    await page.waitForFunction((s) => document.querySelector('#score-text')?.textContent?.includes(s), scores[2]!.toFixed(4));
+    await page.waitForFunction(
+      (s) => document.querySelector('#score-text')?.textContent?.includes(s),
+      scores[2]!.toFixed(4),
+    );
     const shot = process.env.FRAUDSCORE_UI_SCREENSHOT;
     if (shot) await page.screenshot({ path: shot, fullPage: true });
 

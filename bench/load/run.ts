@@ -33,7 +33,8 @@ const { values } = parseArgs({
 });
 const duration = Number(values.duration);
 const connections = Number(values.connections);
-if (!(duration > 0 && duration <= 600)) throw new RangeError(`--duration must be in (0, 600] seconds, got ${values.duration}`);
+if (!(duration > 0 && duration <= 600))
+  throw new RangeError(`--duration must be in (0, 600] seconds, got ${values.duration}`);
 if (!(Number.isInteger(connections) && connections > 0 && connections <= 1024)) {
   throw new RangeError(`--connections must be an integer in [1, 1024], got ${values.connections}`);
 }
@@ -47,7 +48,12 @@ let model: Model;
 if (existsSync(join(modelDir, 'model.json'))) model = await loadModel(modelDir);
 else {
   if (values.model) throw new Error(`${values.model}/model.json not found`);
-  model = createModel({ features: [...DEFAULT_FEATURES], seed: 1, name: 'load-test', threshold: { value: 1, strategy: 'load-test' } });
+  model = createModel({
+    features: [...DEFAULT_FEATURES],
+    seed: 1,
+    name: 'load-test',
+    threshold: { value: 1, strategy: 'load-test' },
+  });
   modelDir = join(work, 'model');
   await saveModel(model, modelDir);
 }
@@ -66,7 +72,10 @@ const bodies = Array.from({ length: 1000 }, () =>
 );
 
 function start(args: string[], what: string): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   return new Promise((resolvePromise, reject) => {
     child.stderr!.on('data', (b: Buffer) => {
@@ -114,7 +123,9 @@ function summary(r: autocannon.Result) {
   };
 }
 
-console.error(`load test: ${connections} connections, ${duration} s per target, model ${model.name} v${model.version} (${modelDir})`);
+console.error(
+  `load test: ${connections} connections, ${duration} s per target, model ${model.name} v${model.version} (${modelDir})`,
+);
 const bare = await start(['bench/load/bare-server.ts'], 'the bare server');
 const ceiling = summary(await cannon(bare.url));
 await stop(bare.child);
@@ -122,7 +133,20 @@ console.error(`ceiling (bare fastify): ${ceiling.requestsPerSecond.toFixed(0)} r
 
 const logFile = join(work, 'predictions.sqlite');
 const fs = await start(
-  ['src/cli.ts', 'serve', '--model', modelDir, '--port', '0', '--backend', 'cpu', '--log', logFile, '--batch-window-us', String(values['batch-window-us'])],
+  [
+    'src/cli.ts',
+    'serve',
+    '--model',
+    modelDir,
+    '--port',
+    '0',
+    '--backend',
+    'cpu',
+    '--log',
+    logFile,
+    '--batch-window-us',
+    String(values['batch-window-us']),
+  ],
   'fraudscore serve',
 );
 const predict = summary(await cannon(fs.url));
@@ -130,20 +154,28 @@ const predict = summary(await cannon(fs.url));
 // logged) a moment later. The server's own count of answered requests is the one to match.
 await new Promise((r) => setTimeout(r, 500));
 const metricsText = await (await fetch(`${fs.url}/metrics`)).text();
-const answered = Number(/prediction_requests_total\{route="\/predict",status="200"\} (\d+)/.exec(metricsText)?.[1] ?? Number.NaN);
+const answered = Number(
+  /prediction_requests_total\{route="\/predict",status="200"\} (\d+)/.exec(metricsText)?.[1] ?? Number.NaN,
+);
 await stop(fs.child);
 const db = new Database(logFile, { readonly: true });
 const logged = (db.prepare('SELECT COUNT(*) AS n FROM predictions').get() as { n: number }).n;
 db.close();
 const calls = Number(/fraudscore_batch_rows_count\{[^}]*\} (\d+)/.exec(metricsText)?.[1] ?? Number.NaN);
 const rows = Number(/fraudscore_batch_rows_sum\{[^}]*\} (\d+)/.exec(metricsText)?.[1] ?? Number.NaN);
-console.error(`fraudscore /predict: ${predict.requestsPerSecond.toFixed(0)} req/s, p99 ${predict.latencyMs.p99} ms; ${logged} rows logged`);
+console.error(
+  `fraudscore /predict: ${predict.requestsPerSecond.toFixed(0)} req/s, p99 ${predict.latencyMs.p99} ms; ${logged} rows logged`,
+);
 
 const ratio = predict.requestsPerSecond / ceiling.requestsPerSecond;
 const targets = {
   ratioOfCeiling: { value: ratio, target: '>= 0.6', met: ratio >= 0.6 },
   p99Ms: { value: predict.latencyMs.p99, target: '<= 10', met: predict.latencyMs.p99 <= 10 },
-  noErrors: { value: predict.errors + predict.non2xx + predict.timeouts, target: '0', met: predict.errors + predict.non2xx + predict.timeouts === 0 },
+  noErrors: {
+    value: predict.errors + predict.non2xx + predict.timeouts,
+    target: '0',
+    met: predict.errors + predict.non2xx + predict.timeouts === 0,
+  },
   everyRequestLogged: {
     value: `${logged} rows / ${answered} answered by the server (${predict.ok2xx} 2xx counted by autocannon before its deadline)`,
     target: 'equal',
@@ -156,8 +188,19 @@ const result = {
   command: `node --import tsx bench/load/run.ts --duration ${duration} --connections ${connections}${values.model ? ` --model ${values.model}` : ''}`,
   fraudscore: VERSION,
   machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
-  model: { name: model.name, version: model.version, features: model.features.length, dir: values.model ?? (modelDir.startsWith(work) ? '(random, same shape as the default)' : modelDir) },
-  setup: { connections, durationSeconds: duration, batchWindowMicros: Number(values['batch-window-us']), bodies: bodies.length, loopback: true },
+  model: {
+    name: model.name,
+    version: model.version,
+    features: model.features.length,
+    dir: values.model ?? (modelDir.startsWith(work) ? '(random, same shape as the default)' : modelDir),
+  },
+  setup: {
+    connections,
+    durationSeconds: duration,
+    batchWindowMicros: Number(values['batch-window-us']),
+    bodies: bodies.length,
+    loopback: true,
+  },
   ceiling,
   predict,
   microBatching: { nativeCalls: calls, rowsScored: rows, meanRowsPerCall: rows / calls },
@@ -174,7 +217,9 @@ console.log(
     `bare fastify     ${ceiling.requestsPerSecond.toFixed(0).padStart(8)}  ${String(ceiling.latencyMs.p50).padStart(7)}  ${String(ceiling.latencyMs.p99).padStart(6)}  ${ceiling.errors + ceiling.non2xx}`,
     `fraudscore       ${predict.requestsPerSecond.toFixed(0).padStart(8)}  ${String(predict.latencyMs.p50).padStart(7)}  ${String(predict.latencyMs.p99).padStart(6)}  ${predict.errors + predict.non2xx}`,
     `ratio ${(ratio * 100).toFixed(1)}% of the ceiling (target >= 60%); ${(rows / calls).toFixed(1)} rows per native call; ${logged} of ${answered} answered requests logged`,
-    ...Object.entries(targets).map(([k, t]) => `  ${t.met ? 'met   ' : 'MISSED'} ${k}: ${t.value} (target ${t.target})`),
+    ...Object.entries(targets).map(
+      ([k, t]) => `  ${t.met ? 'met   ' : 'MISSED'} ${k}: ${t.value} (target ${t.target})`,
+    ),
     `-> ${out}`,
   ].join('\n'),
 );

@@ -74,12 +74,14 @@ function checkOptions(o: DriftOptions): Required<DriftOptions> {
   const opts = { ...DEFAULTS, ...o };
   const inUnit = (k: keyof DriftOptions) => {
     const v = opts[k];
-    if (typeof v !== 'number' || !(v > 0 && v <= 1)) throw new RangeError(`Expected \`${k}\` to be a number in (0, 1], got ${v}`);
+    if (typeof v !== 'number' || !(v > 0 && v <= 1))
+      throw new RangeError(`Expected \`${k}\` to be a number in (0, 1], got ${v}`);
   };
   inUnit('ksPValueThreshold');
   inUnit('driftShare');
   for (const k of ['wassersteinThreshold', 'psiThreshold'] as const) {
-    if (typeof opts[k] !== 'number' || !(opts[k] > 0)) throw new RangeError(`Expected \`${k}\` to be a positive number, got ${opts[k]}`);
+    if (typeof opts[k] !== 'number' || !(opts[k] > 0))
+      throw new RangeError(`Expected \`${k}\` to be a positive number, got ${opts[k]}`);
   }
   if (!Number.isInteger(opts.ksMaxRows) || opts.ksMaxRows < 0) {
     throw new RangeError(`Expected \`ksMaxRows\` to be a non-negative integer, got ${opts.ksMaxRows}`);
@@ -97,7 +99,12 @@ function summary(s: Float64Array): { n: number; mean: number; std: number } {
 }
 
 /** [sync] Drift of one column: `reference` and `current` are the raw values. */
-export function columnDrift(feature: string, reference: ArrayLike<number>, current: ArrayLike<number>, options: DriftOptions = {}): ColumnDrift {
+export function columnDrift(
+  feature: string,
+  reference: ArrayLike<number>,
+  current: ArrayLike<number>,
+  options: DriftOptions = {},
+): ColumnDrift {
   const o = checkOptions(options);
   const a = sortedFinite(reference);
   const b = sortedFinite(current);
@@ -108,10 +115,24 @@ export function columnDrift(feature: string, reference: ArrayLike<number>, curre
   if (a.length <= o.ksMaxRows) {
     const d = ksStatistic(a, b);
     const pValue = ksPValue(d, a.length, b.length);
-    return { ...base, method: 'ks', statistic: d, pValue, threshold: o.ksPValueThreshold, drifted: pValue < o.ksPValueThreshold };
+    return {
+      ...base,
+      method: 'ks',
+      statistic: d,
+      pValue,
+      threshold: o.ksPValueThreshold,
+      drifted: pValue < o.ksPValueThreshold,
+    };
   }
   const w = normalizedWasserstein(a, b);
-  return { ...base, method: 'wasserstein', statistic: w, pValue: null, threshold: o.wassersteinThreshold, drifted: w >= o.wassersteinThreshold };
+  return {
+    ...base,
+    method: 'wasserstein',
+    statistic: w,
+    pValue: null,
+    threshold: o.wassersteinThreshold,
+    drifted: w >= o.wassersteinThreshold,
+  };
 }
 
 function column(s: DriftSample, j: number): Float64Array {
@@ -127,7 +148,9 @@ function checkSample(s: DriftSample, name: string): number {
     throw new TypeError(`Expected \`${name}.features\` to be a non-empty array of column names`);
   }
   if (!(s.rows instanceof Float32Array || s.rows instanceof Float64Array) || s.rows.length % s.features.length !== 0) {
-    throw new TypeError(`Expected \`${name}.rows\` to be a Float32Array or Float64Array of n*${s.features.length} values`);
+    throw new TypeError(
+      `Expected \`${name}.rows\` to be a Float32Array or Float64Array of n*${s.features.length} values`,
+    );
   }
   const n = s.rows.length / s.features.length;
   if (n === 0) throw new RangeError(`Expected \`${name}\` to hold at least one row, got 0`);
@@ -150,11 +173,15 @@ export function driftReport(reference: DriftSample, current: DriftSample, option
   if (missing.length > 0) {
     throw new RangeError(`The current sample lacks reference feature(s): ${missing.join(', ')}`);
   }
-  const features = reference.features.map((f, j) => columnDrift(f, column(reference, j), column(current, current.features.indexOf(f)), o));
+  const features = reference.features.map((f, j) =>
+    columnDrift(f, column(reference, j), column(current, current.features.indexOf(f)), o),
+  );
   const driftedFeatures = features.filter((c) => c.drifted).length;
   const share = driftedFeatures / features.length;
   const score =
-    reference.scores !== undefined && current.scores !== undefined ? columnDrift('reconstruction_error', reference.scores, current.scores, o) : null;
+    reference.scores !== undefined && current.scores !== undefined
+      ? columnDrift('reconstruction_error', reference.scores, current.scores, o)
+      : null;
   return {
     generatedAt: new Date().toISOString(),
     referenceRows: nRef,

@@ -15,7 +15,8 @@ function fmt(v: number | null, digits = 4): string {
 function row(c: ColumnDrift): string {
   // The bar shows how far the statistic is towards (or past) its threshold: p-values are inverted
   // because a smaller p means stronger evidence of drift.
-  const ratio = c.method === 'ks' ? (c.pValue === null ? 0 : c.threshold / Math.max(c.pValue, 1e-12)) : c.statistic / c.threshold;
+  const ratio =
+    c.method === 'ks' ? (c.pValue === null ? 0 : c.threshold / Math.max(c.pValue, 1e-12)) : c.statistic / c.threshold;
   const width = Math.min(100, Math.round(ratio * 50));
   return `<tr class="${c.drifted ? 'drift' : 'ok'}">
 <td>${escapeHtml(c.feature)}</td><td>${c.drifted ? 'Drift' : 'No drift'}</td>

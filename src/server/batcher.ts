@@ -35,7 +35,8 @@ export function checkBatcherOptions(options: BatcherOptions): { windowMicros: nu
   if (!(Number.isFinite(windowMicros) && windowMicros >= 0 && windowMicros <= 1e6)) {
     throw new RangeError(`Expected \`batchWindowMicros\` to be a number in [0, 1000000], got ${windowMicros}`);
   }
-  if (!(Number.isInteger(maxRows) && maxRows > 0)) throw new RangeError(`Expected \`maxBatchRows\` to be a positive integer, got ${maxRows}`);
+  if (!(Number.isInteger(maxRows) && maxRows > 0))
+    throw new RangeError(`Expected \`maxBatchRows\` to be a positive integer, got ${maxRows}`);
   return { windowMicros, maxRows };
 }
 

@@ -116,7 +116,11 @@ export class ServerMetrics {
     collectDefaultMetrics({ register: this.registry });
     // promtool rejects gauges named *_total; each is the sum of its by-type sibling
     // (nodejs_active_handles{type=...}), so dropping them loses nothing.
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    for (const name of [
+      'nodejs_active_handles_total',
+      'nodejs_active_requests_total',
+      'nodejs_active_resources_total',
+    ]) {
       this.registry.removeSingleMetric(name);
     }
   }

@@ -27,7 +27,13 @@ export interface ReferenceSample {
 }
 
 /** Names of the reference sample files looked for in a model directory, in order. */
-export const REFERENCE_FILES = ['reference.arrow', 'reference.arrows', 'reference.parquet', 'reference.csv', 'reference.csv.gz'];
+export const REFERENCE_FILES = [
+  'reference.arrow',
+  'reference.arrows',
+  'reference.parquet',
+  'reference.csv',
+  'reference.csv.gz',
+];
 
 export class ModelState {
   readonly model: Model;
@@ -78,7 +84,12 @@ export class ModelState {
     }
     const fingerprint = dir ? await dirFingerprint(dir) : weightsFingerprint(model);
     const make = (precision: 'fp32' | 'int8') => {
-      const scorer = new Scorer(model, { backend: options.backend, precision, threads: options.threads, nonFinite: 'nan' });
+      const scorer = new Scorer(model, {
+        backend: options.backend,
+        precision,
+        threads: options.threads,
+        nonFinite: 'nan',
+      });
       const onBatch = options.onBatch;
       return new MicroBatcher(scorer, { ...options.batcher, onBatch: onBatch && ((n) => onBatch(scorer.engine, n)) });
     };

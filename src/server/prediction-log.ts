@@ -67,11 +67,13 @@ export class PredictionLog {
 
   constructor(options: PredictionLogOptions) {
     const { path, flushIntervalMs = 200, maxQueue = 4096 } = options;
-    if (typeof path !== 'string' || path === '') throw new TypeError('Expected `log.path` to be a file path or ":memory:"');
+    if (typeof path !== 'string' || path === '')
+      throw new TypeError('Expected `log.path` to be a file path or ":memory:"');
     if (!(Number.isFinite(flushIntervalMs) && flushIntervalMs >= 0)) {
       throw new RangeError(`Expected \`log.flushIntervalMs\` to be a non-negative number, got ${flushIntervalMs}`);
     }
-    if (!(Number.isInteger(maxQueue) && maxQueue > 0)) throw new RangeError(`Expected \`log.maxQueue\` to be a positive integer, got ${maxQueue}`);
+    if (!(Number.isInteger(maxQueue) && maxQueue > 0))
+      throw new RangeError(`Expected \`log.maxQueue\` to be a positive integer, got ${maxQueue}`);
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.path = path;
     this.#interval = flushIntervalMs;
@@ -147,7 +149,13 @@ export class PredictionLog {
    * [sync] Logged features and scores of a window, oldest first, for drift reports.
    * @returns n rows of `features` values and their scores
    */
-  window(w: LogWindow = {}): { rows: Float32Array; scores: Float64Array; n: number; from: string | null; to: string | null } {
+  window(w: LogWindow = {}): {
+    rows: Float32Array;
+    scores: Float64Array;
+    n: number;
+    from: string | null;
+    to: string | null;
+  } {
     const where: string[] = [];
     const args: number[] = [];
     if (w.since !== undefined) {
@@ -166,7 +174,10 @@ export class PredictionLog {
     const rows = new Float32Array(got.length * d);
     const scores = new Float64Array(got.length);
     got.forEach((r, i) => {
-      rows.set(new Float32Array(r.features.buffer.slice(r.features.byteOffset, r.features.byteOffset + r.features.byteLength)), i * d);
+      rows.set(
+        new Float32Array(r.features.buffer.slice(r.features.byteOffset, r.features.byteOffset + r.features.byteLength)),
+        i * d,
+      );
       scores[i] = r.score;
     });
     return { rows, scores, n: got.length, from: got[0]?.ts ?? null, to: got.at(-1)?.ts ?? null };

@@ -25,8 +25,16 @@ const detail = {
   properties: { detail: {} },
 } as const;
 
-const numberArray = { type: 'array', items: { type: 'number' }, description: 'Values in the model feature order.' } as const;
-const namedRow = { type: 'object', additionalProperties: { type: 'number' }, description: 'Values by feature name.' } as const;
+const numberArray = {
+  type: 'array',
+  items: { type: 'number' },
+  description: 'Values in the model feature order.',
+} as const;
+const namedRow = {
+  type: 'object',
+  additionalProperties: { type: 'number' },
+  description: 'Values by feature name.',
+} as const;
 
 const prediction = {
   type: 'object',
@@ -34,7 +42,11 @@ const prediction = {
     is_fraud: { type: 'boolean', description: 'reconstruction_error > threshold' },
     reconstruction_error: { type: 'number', description: 'Mean squared reconstruction error in standardized space.' },
     threshold: { type: 'number' },
-    risk_level: { type: 'string', enum: ['low', 'moderate', 'very_high'], description: '> 2x threshold: very_high; > threshold: moderate.' },
+    risk_level: {
+      type: 'string',
+      enum: ['low', 'moderate', 'very_high'],
+      description: '> 2x threshold: very_high; > threshold: moderate.',
+    },
     engine: { type: 'string', example: 'cpu-avx2-fp32' },
     model_version: { type: 'string' },
     top_features: {
@@ -58,7 +70,13 @@ export function predictRoute(maxInstances: number, int8: boolean) {
     querystring: {
       type: 'object',
       additionalProperties: false,
-      properties: { top: { type: 'string', pattern: '^[1-9][0-9]{0,3}$', description: 'How many top contributing features to return (default 3).' } },
+      properties: {
+        top: {
+          type: 'string',
+          pattern: '^[1-9][0-9]{0,3}$',
+          description: 'How many top contributing features to return (default 3).',
+        },
+      },
     },
     body: {
       content: {
@@ -75,7 +93,9 @@ export function predictRoute(maxInstances: number, int8: boolean) {
             },
           },
         },
-        'application/vnd.apache.arrow.stream': { schema: { description: 'Arrow IPC stream with one numeric column per model feature.' } },
+        'application/vnd.apache.arrow.stream': {
+          schema: { description: 'Arrow IPC stream with one numeric column per model feature.' },
+        },
       },
     },
     response: {
@@ -136,7 +156,13 @@ export const reloadRoute = {
   body: {
     type: ['object', 'null'],
     additionalProperties: false,
-    properties: { model: { type: 'string', minLength: 1, description: 'Model directory (default: the one the server started with). Needs a token.' } },
+    properties: {
+      model: {
+        type: 'string',
+        minLength: 1,
+        description: 'Model directory (default: the one the server started with). Needs a token.',
+      },
+    },
   },
   response: { 400: detail, 401: detail, 403: detail },
 };

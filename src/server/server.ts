@@ -134,7 +134,9 @@ export function createServer(options: ServerOptions): FastifyInstance {
   });
   const metrics = new ServerMetrics();
   const log =
-    options.log === false ? null : new PredictionLog({ path: options.log ?? ':memory:', flushIntervalMs: options.logFlushIntervalMs });
+    options.log === false
+      ? null
+      : new PredictionLog({ path: options.log ?? ':memory:', flushIntervalMs: options.logFlushIntervalMs });
 
   let state: ModelState | null = null;
   let loadError: Error | null = null;
@@ -177,7 +179,11 @@ export function createServer(options: ServerOptions): FastifyInstance {
       return state;
     },
     async reload(source) {
-      const s = await ModelState.create(source ?? options.model, stateOptions, source === undefined ? options.referencePath : undefined);
+      const s = await ModelState.create(
+        source ?? options.model,
+        stateOptions,
+        source === undefined ? options.referencePath : undefined,
+      );
       install(s);
       return s;
     },
@@ -186,13 +192,18 @@ export function createServer(options: ServerOptions): FastifyInstance {
 
   const ready = (): ModelState => {
     if (state) return state;
-    throw new HttpError(503, loadError ? `the model failed to load: ${loadError.message}` : 'the model is still loading');
+    throw new HttpError(
+      503,
+      loadError ? `the model failed to load: ${loadError.message}` : 'the model is still loading',
+    );
   };
 
   // ---- content types: JSON (Fastify's parser, with the JSON body limit) and Arrow IPC streams ----
   // Fastify also parses text/plain by default; no route takes text, so it must be a 415.
   app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser(ARROW_STREAM, { parseAs: 'buffer', bodyLimit: arrowBodyLimit }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(ARROW_STREAM, { parseAs: 'buffer', bodyLimit: arrowBodyLimit }, (_req, body, done) =>
+    done(null, body),
+  );
 
   // ---- auth and CORS --------------------------------------------------------------------------
   const token = options.token ? Buffer.from(options.token) : null;
@@ -235,7 +246,8 @@ export function createServer(options: ServerOptions): FastifyInstance {
       metrics.requests.inc({ route, status });
       metrics.latency.observe({ route }, reply.elapsedTime / 1000);
       if (reply.statusCode >= 400) {
-        const reason = reply.statusCode === 503 ? 'unavailable' : reply.statusCode >= 500 ? 'internal' : 'invalid_request';
+        const reason =
+          reply.statusCode === 503 ? 'unavailable' : reply.statusCode >= 500 ? 'internal' : 'invalid_request';
         metrics.errors.inc({ route, reason });
       }
     }
@@ -249,22 +261,27 @@ export function createServer(options: ServerOptions): FastifyInstance {
         loc: [err.validationContext ?? 'body', ...v.instancePath.split('/').filter(Boolean)],
         msg: v.message ?? 'invalid',
         type: v.keyword,
-        ...(v.keyword === 'additionalProperties' ? { field: (v.params as { additionalProperty?: string }).additionalProperty } : {}),
+        ...(v.keyword === 'additionalProperties'
+          ? { field: (v.params as { additionalProperty?: string }).additionalProperty }
+          : {}),
       }));
       return reply.code(422).send({ detail });
     }
     switch (err.code) {
       case 'FST_ERR_CTP_INVALID_JSON_BODY':
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-        return reply.code(422).send({ detail: [{ loc: ['body'], msg: `JSON decode error: ${err.message}`, type: 'json_invalid' }] });
+        return reply
+          .code(422)
+          .send({ detail: [{ loc: ['body'], msg: `JSON decode error: ${err.message}`, type: 'json_invalid' }] });
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
         return reply.code(413).send({ detail: `Request body is larger than the limit (${err.message})` });
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-        return reply
-          .code(415)
-          .send({ detail: `Unsupported content type '${req.headers['content-type'] ?? ''}': send application/json or ${ARROW_STREAM}` });
+        return reply.code(415).send({
+          detail: `Unsupported content type '${req.headers['content-type'] ?? ''}': send application/json or ${ARROW_STREAM}`,
+        });
     }
-    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ detail: err.message });
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
+      return reply.code(err.statusCode).send({ detail: err.message });
     req.log.error(err);
     return reply.code(500).send({ detail: `internal error: ${err.message}` });
   });
@@ -276,13 +293,17 @@ export function createServer(options: ServerOptions): FastifyInstance {
     const d = s.model.features.length;
     const fill = (rows: Float32Array, at: number, item: number[] | Record<string, number>, where: string) => {
       if (Array.isArray(item)) {
-        if (item.length !== d) throw new HttpError(400, `${where}Dimension mismatch: expected ${d} features, got ${item.length}`);
+        if (item.length !== d)
+          throw new HttpError(400, `${where}Dimension mismatch: expected ${d} features, got ${item.length}`);
         for (let j = 0; j < d; j++) rows[at * d + j] = checkValue(s, item[j]!, j, where);
       } else {
         const names = Object.keys(item);
         const unknown = names.filter((n) => !s.featureIndex.has(n));
         if (unknown.length > 0) {
-          throw new HttpError(400, `${where}Unknown feature name(s): ${unknown.join(', ')} (the model's features are ${s.model.features.join(', ')})`);
+          throw new HttpError(
+            400,
+            `${where}Unknown feature name(s): ${unknown.join(', ')} (the model's features are ${s.model.features.join(', ')})`,
+          );
         }
         const missing = s.model.features.filter((f) => !(f in item));
         if (missing.length > 0) throw new HttpError(400, `${where}Missing feature(s): ${missing.join(', ')}`);
@@ -292,9 +313,13 @@ export function createServer(options: ServerOptions): FastifyInstance {
     if (body.instances !== undefined) {
       const n = body.instances.length;
       if (n === 0) throw new HttpError(400, 'Expected `instances` to hold at least one transaction, got 0');
-      if (n > maxInstances) throw new HttpError(413, `Too many instances: ${n}, the limit is ${maxInstances} per request (send Arrow IPC for bulk scoring)`);
+      if (n > maxInstances)
+        throw new HttpError(
+          413,
+          `Too many instances: ${n}, the limit is ${maxInstances} per request (send Arrow IPC for bulk scoring)`,
+        );
       const rows = new Float32Array(n * d);
-      body.instances.forEach((item, i) => fill(rows, i, item, `instances[${i}]: `));
+      for (const [i, item] of body.instances.entries()) fill(rows, i, item, `instances[${i}]: `);
       return { rows, batch: true };
     }
     const rows = new Float32Array(d);
@@ -309,7 +334,8 @@ export function createServer(options: ServerOptions): FastifyInstance {
     const route = precision === 'fp32' ? '/predict' : '/predict_optimized';
     if (Buffer.isBuffer(req.body)) return predictArrow(s, req.body, reply, precision, route);
     const batcher = precision === 'fp32' ? s.fp32 : s.int8;
-    if (!(batcher instanceof MicroBatcher)) throw new HttpError(503, `POST /predict_optimized is unavailable: ${batcher.missing}`);
+    if (!(batcher instanceof MicroBatcher))
+      throw new HttpError(503, `POST /predict_optimized is unavailable: ${batcher.missing}`);
     const { rows, batch } = rowsFromJson(s, req.body as schemas.PredictBody);
     const d = s.model.features.length;
     const n = rows.length / d;
@@ -327,7 +353,10 @@ export function createServer(options: ServerOptions): FastifyInstance {
     for (let i = 0; i < n; i++) {
       const score = scores[i]!;
       if (!Number.isFinite(score)) {
-        throw new HttpError(400, `${batch ? `instances[${i}]: ` : ''}the transaction could not be scored (non-finite result)`);
+        throw new HttpError(
+          400,
+          `${batch ? `instances[${i}]: ` : ''}the transaction could not be scored (non-finite result)`,
+        );
       }
       const isFraud = score > thr;
       flags.push(isFraud);
@@ -359,9 +388,16 @@ export function createServer(options: ServerOptions): FastifyInstance {
     return { predictions: out, model_version: s.model.version, engine, threshold: thr };
   };
 
-  const predictArrow = async (s: ModelState, body: Buffer, reply: FastifyReply, precision: 'fp32' | 'int8', route: string) => {
+  const predictArrow = async (
+    s: ModelState,
+    body: Buffer,
+    reply: FastifyReply,
+    precision: 'fp32' | 'int8',
+    route: string,
+  ) => {
     const batcher = precision === 'fp32' ? s.fp32 : s.int8;
-    if (!(batcher instanceof MicroBatcher)) throw new HttpError(503, `POST /predict_optimized is unavailable: ${batcher.missing}`);
+    if (!(batcher instanceof MicroBatcher))
+      throw new HttpError(503, `POST /predict_optimized is unavailable: ${batcher.missing}`);
     let table: ReturnType<typeof tableFromIPC>;
     try {
       table = tableFromIPC(body);
@@ -380,7 +416,8 @@ export function createServer(options: ServerOptions): FastifyInstance {
       if (col.nullCount > 0) throw new HttpError(400, `Arrow column ${f} holds ${col.nullCount} null value(s)`);
       const t = col.type as { typeId: number };
       // Type ids from apache-arrow's Type enum: Int = 2, Float = 3.
-      if (t.typeId !== 2 && t.typeId !== 3) throw new HttpError(400, `Arrow column ${f} is ${String(col.type)}, expected a numeric type`);
+      if (t.typeId !== 2 && t.typeId !== 3)
+        throw new HttpError(400, `Arrow column ${f} is ${String(col.type)}, expected a numeric type`);
       let i = 0;
       for (const v of col) {
         const x = Number(v);
@@ -404,7 +441,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
       const engine = batcher.scorer.engine;
       const logged = [];
       for (let i = 0; i < n; i++) {
-        logged.push({ time: now, modelVersion: s.model.version, engine, features: rows.subarray(i * d, (i + 1) * d), score: scores[i]!, isFraud: bools[i]!, latency });
+        logged.push({
+          time: now,
+          modelVersion: s.model.version,
+          engine,
+          features: rows.subarray(i * d, (i + 1) * d),
+          score: scores[i]!,
+          isFraud: bools[i]!,
+          latency,
+        });
       }
       log.push(logged);
     }
@@ -422,7 +467,8 @@ export function createServer(options: ServerOptions): FastifyInstance {
       info: {
         title: 'fraudscore',
         version: VERSION,
-        description: 'Credit-card fraud scoring with an autoencoder: a transaction whose reconstruction error is above the model threshold is flagged.',
+        description:
+          'Credit-card fraud scoring with an autoencoder: a transaction whose reconstruction error is above the model threshold is flagged.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
@@ -433,7 +479,12 @@ export function createServer(options: ServerOptions): FastifyInstance {
     const health = async () => {
       const s = state;
       const base = { message: 'fraudscore API is active', version: VERSION };
-      if (!s) return { ...base, status: loadError ? 'error' : 'loading', detail: loadError?.message ?? 'the model is still loading' };
+      if (!s)
+        return {
+          ...base,
+          status: loadError ? 'error' : 'loading',
+          detail: loadError?.message ?? 'the model is still loading',
+        };
       const engines = s.engines;
       return {
         ...base,
@@ -449,20 +500,35 @@ export function createServer(options: ServerOptions): FastifyInstance {
         backend: s.fp32.scorer.backend,
         engine: engines.fp32,
         precision: 'fp32',
-        int8: engines.int8 ? { engine: engines.int8 } : { engine: null, detail: (s.int8 as { missing: string }).missing },
-        reference: 'table' in s.reference ? { file: s.reference.file, rows: s.reference.table.n } : { file: null, detail: s.reference.missing },
+        int8: engines.int8
+          ? { engine: engines.int8 }
+          : { engine: null, detail: (s.int8 as { missing: string }).missing },
+        reference:
+          'table' in s.reference
+            ? { file: s.reference.file, rows: s.reference.table.n }
+            : { file: null, detail: s.reference.missing },
         prediction_log: log ? { path: log.path, written: log.written, pending: log.pending } : null,
       };
     };
     r.get('/', { schema: schemas.healthRoute('Liveness and what is served (the original GET /).') }, health);
-    r.get('/health', { schema: schemas.healthRoute('Status, model name/version/fingerprint, backend and precision.') }, health);
+    r.get(
+      '/health',
+      { schema: schemas.healthRoute('Status, model name/version/fingerprint, backend and precision.') },
+      health,
+    );
     r.get('/ready', { schema: schemas.readyRoute }, async (_req, reply) => {
       if (state) return { status: 'ready' };
-      return reply.code(503).send({ status: loadError ? 'error' : 'loading', detail: loadError?.message ?? 'the model is still loading' });
+      return reply
+        .code(503)
+        .send({ status: loadError ? 'error' : 'loading', detail: loadError?.message ?? 'the model is still loading' });
     });
 
-    r.post('/predict', { schema: schemas.predictRoute(maxInstances, false) }, (req, reply) => predictJson(req, reply, 'fp32'));
-    r.post('/predict_optimized', { schema: schemas.predictRoute(maxInstances, true) }, (req, reply) => predictJson(req, reply, 'int8'));
+    r.post('/predict', { schema: schemas.predictRoute(maxInstances, false) }, (req, reply) =>
+      predictJson(req, reply, 'fp32'),
+    );
+    r.post('/predict_optimized', { schema: schemas.predictRoute(maxInstances, true) }, (req, reply) =>
+      predictJson(req, reply, 'int8'),
+    );
 
     r.get('/metrics', { schema: schemas.metricsRoute }, async (_req, reply) => {
       if (log) metrics.logPending.set(log.pending);
@@ -479,15 +545,21 @@ export function createServer(options: ServerOptions): FastifyInstance {
         return reply
           .code(404)
           .type('text/html; charset=utf-8')
-          .send(`<!doctype html><meta charset="utf-8"><title>fraudscore drift report</title><h1>No drift report</h1><p>${escapeHtml(detail)}</p>`);
+          .send(
+            `<!doctype html><meta charset="utf-8"><title>fraudscore drift report</title><h1>No drift report</h1><p>${escapeHtml(detail)}</p>`,
+          );
       };
       const s = ready();
       if (!('table' in s.reference)) return fail(s.reference.missing);
-      if (!log) return fail('the prediction log is disabled (start the server with a log), so there are no logged requests to compare');
+      if (!log)
+        return fail(
+          'the prediction log is disabled (start the server with a log), so there are no logged requests to compare',
+        );
       let since: number | undefined;
       if (q.since !== undefined) {
         since = Date.parse(q.since);
-        if (Number.isNaN(since)) throw new HttpError(400, `Expected \`since\` to be an ISO 8601 time, got '${q.since}'`);
+        if (Number.isNaN(since))
+          throw new HttpError(400, `Expected \`since\` to be an ISO 8601 time, got '${q.since}'`);
       }
       const last = q.window !== undefined ? Number(q.window) : since === undefined ? driftWindow : undefined;
       log.flush();
@@ -502,13 +574,24 @@ export function createServer(options: ServerOptions): FastifyInstance {
       const body = {
         model: { name: s.model.name, version: s.model.version, fingerprint: s.fingerprint },
         reference: { file: s.reference.file, rows: s.reference.table.n },
-        window: { last: last ?? null, since: since === undefined ? null : new Date(since).toISOString(), rows: win.n, from: win.from, to: win.to },
+        window: {
+          last: last ?? null,
+          since: since === undefined ? null : new Date(since).toISOString(),
+          rows: win.n,
+          from: win.from,
+          to: win.to,
+        },
         report,
       };
       if (html) {
         return reply
           .type('text/html; charset=utf-8')
-          .send(renderDriftHtml(report, `fraudscore drift report: ${s.model.name} v${s.model.version}, ${win.n} logged rows (${win.from} – ${win.to})`));
+          .send(
+            renderDriftHtml(
+              report,
+              `fraudscore drift report: ${s.model.name} v${s.model.version}, ${win.n} logged rows (${win.from} – ${win.to})`,
+            ),
+          );
       }
       return body;
     });
@@ -519,7 +602,8 @@ export function createServer(options: ServerOptions): FastifyInstance {
         throw new HttpError(403, 'Reloading from another directory needs the server to be started with a token');
       }
       const source = body.model ?? (typeof options.model === 'string' ? options.model : undefined);
-      if (source === undefined) throw new HttpError(400, 'The server was given an in-memory model: name a `model` directory to load');
+      if (source === undefined)
+        throw new HttpError(400, 'The server was given an in-memory model: name a `model` directory to load');
       let s: ModelState;
       try {
         s = await handle.reload(source);
@@ -527,13 +611,23 @@ export function createServer(options: ServerOptions): FastifyInstance {
         // The old model keeps serving; the caller learns why the new one was refused.
         throw new HttpError(400, `reload failed, still serving the previous model: ${(e as Error).message}`);
       }
-      return { status: 'reloaded', model: { name: s.model.name, version: s.model.version, fingerprint: s.fingerprint }, engine: s.engines.fp32 };
+      return {
+        status: 'reloaded',
+        model: { name: s.model.name, version: s.model.version, fingerprint: s.fingerprint },
+        engine: s.engines.fp32,
+      };
     });
 
     // ---- the web page ----
-    r.get('/ui', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(await uiAsset('index.html')));
-    r.get('/ui/app.js', { schema: { hide: true } }, async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(await uiAsset('app.js')));
-    r.get('/ui/style.css', { schema: { hide: true } }, async (_req, reply) => reply.type('text/css; charset=utf-8').send(await uiAsset('style.css')));
+    r.get('/ui', { schema: { hide: true } }, async (_req, reply) =>
+      reply.type('text/html; charset=utf-8').send(await uiAsset('index.html')),
+    );
+    r.get('/ui/app.js', { schema: { hide: true } }, async (_req, reply) =>
+      reply.type('text/javascript; charset=utf-8').send(await uiAsset('app.js')),
+    );
+    r.get('/ui/style.css', { schema: { hide: true } }, async (_req, reply) =>
+      reply.type('text/css; charset=utf-8').send(await uiAsset('style.css')),
+    );
     r.get('/ui/config', { schema: schemas.uiConfigRoute }, async () => {
       const s = ready();
       return {
@@ -569,7 +663,10 @@ export function createServer(options: ServerOptions): FastifyInstance {
 
 function checkValue(s: ModelState, v: number, j: number, where: string): number {
   if (typeof v !== 'number' || !isFiniteF32(v)) {
-    throw new HttpError(400, `${where}Non-finite value for feature ${s.model.features[j]} (index ${j}): ${v} (values must be finite float32 numbers)`);
+    throw new HttpError(
+      400,
+      `${where}Non-finite value for feature ${s.model.features[j]} (index ${j}): ${v} (values must be finite float32 numbers)`,
+    );
   }
   if (s.log1p[j] && !(v > -1)) {
     throw new HttpError(400, `${where}Feature ${s.model.features[j]} must be > -1 (it is log1p-transformed), got ${v}`);
@@ -578,9 +675,15 @@ function checkValue(s: ModelState, v: number, j: number, where: string): number 
 }
 
 /** The k features with the largest share of the row's squared error. */
-export function topFeatures(names: readonly string[], errors: Float32Array, k: number): { name: string; error_share: number }[] {
+export function topFeatures(
+  names: readonly string[],
+  errors: Float32Array,
+  k: number,
+): { name: string; error_share: number }[] {
   let total = 0;
   for (const e of errors) total += e;
   const idx = Array.from(errors.keys()).sort((a, b) => errors[b]! - errors[a]!);
-  return idx.slice(0, Math.min(k, names.length)).map((j) => ({ name: names[j]!, error_share: total > 0 ? errors[j]! / total : 0 }));
+  return idx
+    .slice(0, Math.min(k, names.length))
+    .map((j) => ({ name: names[j]!, error_share: total > 0 ? errors[j]! / total : 0 }));
 }

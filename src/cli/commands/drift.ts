@@ -61,14 +61,23 @@ Example:
         scorer.dispose();
       }
     }
-    const report = driftReport({ features, rows: ref.rows, scores: refScores }, { features, rows: cur.rows, scores: curScores });
+    const report = driftReport(
+      { features, rows: ref.rows, scores: refScores },
+      { features, rows: cur.rows, scores: curScores },
+    );
     if (values.json === '-') console.log(JSON.stringify(report, null, 2));
     else if (values.json) await writeFile(values.json as string, `${JSON.stringify(report, null, 2)}\n`);
-    if (values.html) await writeFile(values.html as string, renderDriftHtml(report, `fraudscore drift: ${curPath} against ${refPath}`));
+    if (values.html)
+      await writeFile(
+        values.html as string,
+        renderDriftHtml(report, `fraudscore drift: ${curPath} against ${refPath}`),
+      );
     if (values.json !== '-') {
       const d = report.dataset;
       const w = Math.max(...report.features.map((c) => c.feature.length), 'reconstruction_error'.length);
-      console.log(`reference ${refPath}: ${report.referenceRows} rows · current ${curPath}: ${report.currentRows} rows`);
+      console.log(
+        `reference ${refPath}: ${report.referenceRows} rows · current ${curPath}: ${report.currentRows} rows`,
+      );
       console.log(`${'feature'.padEnd(w)}  test         value       threshold  psi      verdict`);
       for (const c of report.score ? [...report.features, report.score] : report.features) {
         const value = c.method === 'ks' ? c.pValue! : c.statistic;
@@ -76,7 +85,9 @@ Example:
           `${c.feature.padEnd(w)}  ${(c.method === 'ks' ? 'ks p-value' : 'wasserstein').padEnd(11)}  ${value.toPrecision(4).padStart(10)}  ${String(c.threshold).padStart(9)}  ${c.psi.toFixed(4).padStart(7)}  ${c.drifted ? 'DRIFT' : 'ok'}`,
         );
       }
-      console.log(`${d.drifted ? 'DATASET DRIFT' : 'no dataset drift'}: ${d.driftedFeatures} of ${d.features} features drifted (${(d.share * 100).toFixed(1)}%, threshold ${report.options.driftShare * 100}%)`);
+      console.log(
+        `${d.drifted ? 'DATASET DRIFT' : 'no dataset drift'}: ${d.driftedFeatures} of ${d.features} features drifted (${(d.share * 100).toFixed(1)}%, threshold ${report.options.driftShare * 100}%)`,
+      );
     }
     return values['fail-on-drift'] && report.dataset.drifted ? 3 : 0;
   },

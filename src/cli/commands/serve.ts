@@ -63,7 +63,8 @@ Example:
     const port = intOption(values, 'port', 0) ?? 8000;
     if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
     const backend = (values.backend as string | undefined) ?? 'auto';
-    if (!['auto', 'cpu', 'cuda'].includes(backend)) throw new UsageError(`--backend must be auto, cpu or cuda, got '${backend}'`);
+    if (!['auto', 'cpu', 'cuda'].includes(backend))
+      throw new UsageError(`--backend must be auto, cpu or cuda, got '${backend}'`);
     const tokenEnv = (values['token-env'] as string | undefined) ?? 'FRAUDSCORE_TOKEN';
     const token = process.env[tokenEnv] || undefined;
     if (values['protect-all'] && !token) throw new UsageError(`--protect-all needs a token in $${tokenEnv}`);

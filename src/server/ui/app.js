@@ -11,7 +11,9 @@ async function api(path, init) {
   const body = await res.json().catch(() => ({ detail: `HTTP ${res.status}` }));
   if (!res.ok) {
     const d = body.detail;
-    const msg = Array.isArray(d) ? d.map((x) => `${(x.loc || []).join('.')}: ${x.msg}`).join('; ') : String(d ?? `HTTP ${res.status}`);
+    const msg = Array.isArray(d)
+      ? d.map((x) => `${(x.loc || []).join('.')}: ${x.msg}`).join('; ')
+      : String(d ?? `HTTP ${res.status}`);
     throw new Error(msg);
   }
   return body;
@@ -186,13 +188,17 @@ async function onCsv() {
     if (cells.length < 2) throw new Error(`${file.name}: expected a header and at least one row`);
     const header = cells[0].map((h) => h.trim());
     const missing = config.features.filter((f) => !header.includes(f));
-    if (missing.length > 0) throw new Error(`${file.name}: the header lacks the model's column(s) ${missing.join(', ')}`);
+    if (missing.length > 0)
+      throw new Error(`${file.name}: the header lacks the model's column(s) ${missing.join(', ')}`);
     const cols = config.features.map((f) => header.indexOf(f));
     const classCol = header.indexOf('Class');
     csvRows = cells.slice(1).map((r, i) => {
       const values = cols.map((c) => Number(r[c]));
       const bad = values.findIndex((v, j) => !Number.isFinite(v) || (r[cols[j]] ?? '').trim() === '');
-      if (bad >= 0) throw new Error(`${file.name}, line ${i + 2}: column ${config.features[bad]} is '${r[cols[bad]] ?? ''}', not a number`);
+      if (bad >= 0)
+        throw new Error(
+          `${file.name}, line ${i + 2}: column ${config.features[bad]} is '${r[cols[bad]] ?? ''}', not a number`,
+        );
       return { values, label: classCol >= 0 ? r[classCol] : null };
     });
     const preds = [];
@@ -239,7 +245,14 @@ function renderCsv(name, hasClass) {
     const row = document.createElement('tr');
     row.className = p.is_fraud ? 'fraud' : 'legit';
     row.dataset.index = String(i);
-    const cells = [String(i + 1), p.is_fraud ? 'FRAUD' : 'legit', RISK_TEXT[p.risk_level], fmt(p.reconstruction_error), ...(hasClass ? [r.label] : []), p.top_features[0]?.name ?? ''];
+    const cells = [
+      String(i + 1),
+      p.is_fraud ? 'FRAUD' : 'legit',
+      RISK_TEXT[p.risk_level],
+      fmt(p.reconstruction_error),
+      ...(hasClass ? [r.label] : []),
+      p.top_features[0]?.name ?? '',
+    ];
     cells.forEach((c, k) => {
       const td = document.createElement('td');
       td.textContent = c;
@@ -255,7 +268,10 @@ function renderCsv(name, hasClass) {
   });
   table.tBodies[0].replaceWith(body);
   table.hidden = false;
-  drawHistogram(csvRows.map((r) => r.prediction.reconstruction_error), config.threshold);
+  drawHistogram(
+    csvRows.map((r) => r.prediction.reconstruction_error),
+    config.threshold,
+  );
 }
 
 function drawHistogram(scores, thr) {
@@ -269,7 +285,8 @@ function drawHistogram(scores, thr) {
   const bins = 40;
   const width = (hi - lo) / bins || 1;
   const counts = new Array(bins).fill(0);
-  for (const s of scores) counts[Math.min(bins - 1, Math.max(0, Math.floor((Math.log10(Math.max(s, 1e-4)) - lo) / width)))]++;
+  for (const s of scores)
+    counts[Math.min(bins - 1, Math.max(0, Math.floor((Math.log10(Math.max(s, 1e-4)) - lo) / width)))]++;
   const maxC = Math.max(...counts);
   const x = (v) => pad + ((v - lo) / (hi - lo || 1)) * (W - 2 * pad);
   const parts = [];
@@ -277,7 +294,9 @@ function drawHistogram(scores, thr) {
     const h = maxC ? (c / maxC) * (H - 2 * pad) : 0;
     const x0 = x(lo + k * width);
     const over = lo + k * width >= Math.log10(thr);
-    parts.push(`<rect class="bin${over ? ' over' : ''}" x="${x0 + 0.5}" y="${H - pad - h}" width="${Math.max(1, x(lo + (k + 1) * width) - x0 - 1)}" height="${h}"><title>${c} rows</title></rect>`);
+    parts.push(
+      `<rect class="bin${over ? ' over' : ''}" x="${x0 + 0.5}" y="${H - pad - h}" width="${Math.max(1, x(lo + (k + 1) * width) - x0 - 1)}" height="${h}"><title>${c} rows</title></rect>`,
+    );
   });
   const tx = x(Math.log10(thr));
   parts.push(`<line class="thr" x1="${tx}" x2="${tx}" y1="${pad / 2}" y2="${H - pad}"></line>`);
