@@ -97,6 +97,7 @@ constexpr int K = FS_I8_K;
 // Accumulators per output chunk: 16 of the 32 zmm registers with AVX-512, 8 of 16 otherwise.
 constexpr int kChunk = FS_I8_CHUNK;
 constexpr int kDynBlock = kInt8DynamicBlockRows;
+constexpr int kPrefetchStrips = 4;
 static_assert(kDynBlock % L == 0, "dynamic blocks are whole strips");
 
 typedef float vf __attribute__((vector_size(L * sizeof(float))));
@@ -105,29 +106,61 @@ typedef uint32_t vu __attribute__((vector_size(L * sizeof(uint32_t))));
 
 #define FS_INLINE inline __attribute__((always_inline))
 
+// Broadcasts through the intrinsics: vf{} + x would also cost a scalar add (0 + x is not x for
+// x = -0, so it cannot be folded).
+#if FS_I8_VNNI
+static FS_INLINE vf splat(float x) { return (vf)_mm512_set1_ps(x); }
+static FS_INLINE vi splati(int32_t x) { return (vi)_mm512_set1_epi32(x); }
+#elif FS_I8_AVX2
+static FS_INLINE vf splat(float x) { return (vf)_mm256_set1_ps(x); }
+static FS_INLINE vi splati(int32_t x) { return (vi)_mm256_set1_epi32(x); }
+#elif defined(__SSE2__)
+static FS_INLINE vf splat(float x) { return (vf)_mm_set1_ps(x); }
+static FS_INLINE vi splati(int32_t x) { return (vi)_mm_set1_epi32(x); }
+#else
 static FS_INLINE vf splat(float x) { return vf{} + x; }
 static FS_INLINE vi splati(int32_t x) { return vi{} + x; }
+#endif
 static FS_INLINE vf loadf(const float* p) {
   vf v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
 static FS_INLINE void storef(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+// min/max as single instructions (the vector ?: form compiles to a compare and a blend).
+#if FS_I8_VNNI
+static FS_INLINE vf vmax(vf a, vf b) { return (vf)_mm512_max_ps((__m512)a, (__m512)b); }
+static FS_INLINE vf vmin(vf a, vf b) { return (vf)_mm512_min_ps((__m512)a, (__m512)b); }
+#elif FS_I8_AVX2
+static FS_INLINE vf vmax(vf a, vf b) { return (vf)_mm256_max_ps((__m256)a, (__m256)b); }
+static FS_INLINE vf vmin(vf a, vf b) { return (vf)_mm256_min_ps((__m256)a, (__m256)b); }
+#elif defined(__SSE2__)
+static FS_INLINE vf vmax(vf a, vf b) { return (vf)_mm_max_ps((__m128)a, (__m128)b); }
+static FS_INLINE vf vmin(vf a, vf b) { return (vf)_mm_min_ps((__m128)a, (__m128)b); }
+#else
 static FS_INLINE vf vmax(vf a, vf b) { return a > b ? a : b; }
 static FS_INLINE vf vmin(vf a, vf b) { return a < b ? a : b; }
+#endif
 static FS_INLINE vf vabs(vf a) { return (vf)((vu)a & 0x7fffffffu); }
 
 // acc + sum over the K products of the lane's packed activations and the broadcast weight word.
-static FS_INLINE vi dot(vi acc, vi a, int32_t w) {
+static FS_INLINE vi dot(vi acc, vi a, const int32_t* wp) {
 #if FS_I8_VNNI
-  return (vi)_mm512_dpbusd_epi32((__m512i)acc, (__m512i)a, _mm512_set1_epi32(w));
-#elif FS_I8_AVX2
-  return (vi)_mm256_add_epi32((__m256i)acc, _mm256_madd_epi16((__m256i)a, _mm256_set1_epi32(w)));
-#elif defined(__SSE2__)
-  return (vi)_mm_add_epi32((__m128i)acc, _mm_madd_epi16((__m128i)a, _mm_set1_epi32(w)));
+  // The weight word as an embedded broadcast ({1to16}) memory operand: GCC would otherwise load it
+  // with a separate vpbroadcastd per product, which cost more than the products themselves.
+#if FS_I8_ASM
+  __asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(a), "m"(*wp));
+  return acc;
 #else
-  const int32_t w0 = static_cast<int16_t>(w & 0xffff);
-  const int32_t w1 = static_cast<int16_t>(static_cast<uint32_t>(w) >> 16);
+  return (vi)_mm512_dpbusd_epi32((__m512i)acc, (__m512i)a, _mm512_set1_epi32(*wp));
+#endif
+#elif FS_I8_AVX2
+  return (vi)_mm256_add_epi32((__m256i)acc, _mm256_madd_epi16((__m256i)a, _mm256_set1_epi32(*wp)));
+#elif defined(__SSE2__)
+  return (vi)_mm_add_epi32((__m128i)acc, _mm_madd_epi16((__m128i)a, _mm_set1_epi32(*wp)));
+#else
+  const int32_t w0 = static_cast<int16_t>(*wp & 0xffff);
+  const int32_t w1 = static_cast<int16_t>(static_cast<uint32_t>(*wp) >> 16);
   for (int k = 0; k < L; ++k)
     acc[k] += static_cast<int16_t>(a[k] & 0xffff) * w0 +
               static_cast<int16_t>(static_cast<uint32_t>(a[k]) >> 16) * w1;
@@ -188,7 +221,7 @@ static FS_INLINE void chunk(const Int8Layer& Ly, const vi* __restrict a, int o0,
     const vi av = a[g];
     const int32_t* wg = w + static_cast<size_t>(g) * ws;
 #pragma GCC unroll 16
-    for (int c = 0; c < CH; ++c) acc[c] = dot(acc[c], av, wg[c]);
+    for (int c = 0; c < CH; ++c) acc[c] = dot(acc[c], av, wg + c);
   }
   sink.template emit<CH>(o0, acc);
 }
@@ -272,6 +305,111 @@ struct ErrorSink {
   }
 };
 
+// Transposes a full strip (L rows, `d` floats apart) of columns [0, d) into d vectors, one per
+// column, rows in lanes: in-register transposes (16x16 with AVX-512, 8x8 with AVX2) as the fp32
+// kernel does (kernel_impl.h), since gathers are several times slower on Zen 4.
+static FS_INLINE void loadStrip(const float* src, int d, vf* cols) {
+#if FS_I8_VNNI
+  for (int c0 = 0; c0 < d; c0 += 16) {
+    const int cnt = d - c0 < 16 ? d - c0 : 16;
+    const __mmask16 m = static_cast<__mmask16>((1u << cnt) - 1);
+    __m512 r[16], t[16];
+    for (int k = 0; k < 16; ++k)
+      r[k] = _mm512_maskz_loadu_ps(m, src + static_cast<size_t>(k) * d + c0);
+    for (int k = 0; k < 8; ++k) {
+      t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+      t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    for (int k = 0; k < 4; ++k) {
+      const __m512d a = _mm512_castps_pd(t[4 * k]), b = _mm512_castps_pd(t[4 * k + 2]);
+      const __m512d c = _mm512_castps_pd(t[4 * k + 1]), e = _mm512_castps_pd(t[4 * k + 3]);
+      r[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+      r[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+      r[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, e));
+      r[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, e));
+    }
+    __m512 col[16];
+    for (int q = 0; q < 4; ++q) {
+      const __m512 s0 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0x88);
+      const __m512 s1 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0xdd);
+      const __m512 q0 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0x88);
+      const __m512 q1 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0xdd);
+      col[q] = _mm512_shuffle_f32x4(s0, q0, 0x88);
+      col[8 + q] = _mm512_shuffle_f32x4(s0, q0, 0xdd);
+      col[4 + q] = _mm512_shuffle_f32x4(s1, q1, 0x88);
+      col[12 + q] = _mm512_shuffle_f32x4(s1, q1, 0xdd);
+    }
+    for (int k = 0; k < cnt; ++k) cols[c0 + k] = (vf)col[k];
+  }
+#elif FS_I8_AVX2
+  alignas(32) static const int32_t kLanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                                 0,  0,  0,  0,  0,  0,  0,  0};
+  for (int c0 = 0; c0 < d; c0 += 8) {
+    const int cnt = d - c0 < 8 ? d - c0 : 8;
+    const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kLanes + 8 - cnt));
+    __m256 r[8], t[8], u[8];
+    for (int k = 0; k < 8; ++k) r[k] = _mm256_maskload_ps(src + static_cast<size_t>(k) * d + c0, m);
+    for (int k = 0; k < 4; ++k) {
+      t[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+      t[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    for (int k = 0; k < 2; ++k) {
+      u[4 * k] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+      u[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+      u[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+      u[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+    }
+    __m256 col[8];
+    for (int q = 0; q < 4; ++q) {
+      col[q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x20);
+      col[4 + q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x31);
+    }
+    for (int k = 0; k < cnt; ++k) cols[c0 + k] = (vf)col[k];
+  }
+#else
+  for (int j = 0; j < d; ++j)
+    for (int k = 0; k < L; ++k) cols[j][k] = src[static_cast<size_t>(k) * d + j];
+#endif
+}
+
+// log1p of every lane within a few ulp for -1 < x < +inf, NaN for every other lane (which the
+// caller reports as non-finite, as std::log1p's -inf/NaN/inf would be). The fp32 kernel's log1pv
+// (kernel_impl.h): Cephes' logf of u = 1 + x, then log(u) * x / (u - 1) recovers the bits of x
+// that rounding 1 + x lost. The int8 contract's reference uses std::log1p; a few ulp of z move a
+// score by ~1e-7 relative and a quantized value by ~1e-5 of a step (see test_int8_engine.cpp).
+static FS_INLINE vf log1pv(vf x) {
+  const vf one = splat(1.f);
+  const vf u = x + one;
+  const vi bits = (vi)u;
+  vi e = ((bits >> 23) & 0xff) - 127;
+  vf m = (vf)((bits & 0x007fffff) | 0x3f800000);  // [1, 2)
+  const vi big = (vi)(m > splat(1.41421356237f));
+  m = (vf)(((vi)(m * splat(0.5f)) & big) | ((vi)m & ~big));
+  e = e - big;  // big is -1 where m was halved: one more in the exponent
+  const vf f = m - one;
+  const vf f2 = f * f;
+  vf p = splat(7.0376836292E-2f);
+  p = p * f + splat(-1.1514610310E-1f);
+  p = p * f + splat(1.1676998740E-1f);
+  p = p * f + splat(-1.2420140846E-1f);
+  p = p * f + splat(1.4249322787E-1f);
+  p = p * f + splat(-1.6668057665E-1f);
+  p = p * f + splat(2.0000714765E-1f);
+  p = p * f + splat(-2.4999993993E-1f);
+  p = p * f + splat(3.3333331174E-1f);
+  const vf ef = __builtin_convertvector(e, vf);
+  vf y = p * f * f2;
+  y = ef * splat(-2.12194440e-4f) + y;
+  y = splat(-0.5f) * f2 + y;
+  vf lg = f + y;
+  lg = ef * splat(0.693359375f) + lg;
+  const vf um1 = u - one;
+  const vi exact = (vi)(um1 == vf{});
+  const vf r = (vf)(((vi)x & exact) | ((vi)(lg * (x / um1)) & ~exact));
+  const vi valid = (vi)(x > splat(-1.f)) & (vi)(x < splat(std::numeric_limits<float>::infinity()));
+  return (vf)(((vi)r & valid) | ((vi)splat(std::numeric_limits<float>::quiet_NaN()) & ~valid));
+}
+
 // Raw rows [r0, r0 + cnt) (cnt <= L) into z[featPad] vectors. Lanes of bad rows and lanes past
 // cnt hold 0 (so they neither fault nor move a dynamic scale); `valid` marks the others.
 // Returns the mask of lanes whose row holds a non-finite standardized value.
@@ -280,26 +418,15 @@ static FS_INLINE vi preprocess(const Int8Model& P, const float* rows, size_t r0,
   const int d = P.features;
   const float* base = rows + r0 * static_cast<size_t>(d);
   vi bad = {};
-#if FS_I8_VNNI || FS_I8_AVX2
-  vi idx = {};
-  for (int k = 0; k < L; ++k) idx[k] = k * d;
-#endif
+  if (cnt == L) {
+    loadStrip(base, d, z);
+  } else {
+    for (int j = 0; j < d; ++j)
+      for (int k = 0; k < L; ++k) z[j][k] = k < cnt ? base[static_cast<size_t>(k) * d + j] : 0.f;
+  }
   for (int j = 0; j < d; ++j) {
-    vf x = {};
-#if FS_I8_VNNI
-    if (cnt == L)
-      x = (vf)_mm512_i32gather_ps((__m512i)idx, base + j, 4);
-    else
-#elif FS_I8_AVX2
-    if (cnt == L)
-      x = (vf)_mm256_i32gather_ps(base + j, (__m256i)idx, 4);
-    else
-#endif
-    {
-      for (int k = 0; k < L; ++k) x[k] = k < cnt ? base[static_cast<size_t>(k) * d + j] : 0.f;
-    }
-    if (P.log1p[j])
-      for (int k = 0; k < L; ++k) x[k] = std::log1p(x[k]);
+    vf x = z[j];
+    if (P.log1p[j]) x = log1pv(x);
     const vf v = (x - splat(P.mean[j])) * splat(P.invScale[j]);
     bad |= ~(vi)(vabs(v) <= splat(FLT_MAX));  // NaN compares false
     z[j] = v;
@@ -387,6 +514,13 @@ static bool scoreStatic(const Int8Model& P, const float* rows, size_t begin, siz
         stopBelow->load(std::memory_order_relaxed) < static_cast<int64_t>(r0))
       return true;  // an earlier bad row was found elsewhere; this one cannot be the first
     const int cnt = static_cast<int>(end - r0 < static_cast<size_t>(L) ? end - r0 : L);
+    // The rows stream from memory once: fetch the strip kPrefetchStrips ahead while this one
+    // computes (a strip is L * features floats, e.g. 29 cache lines with AVX-512).
+    if (r0 + (kPrefetchStrips + 1) * L <= end) {
+      const char* ahead = reinterpret_cast<const char*>(rows + (r0 + kPrefetchStrips * L) * P.features);
+      const size_t bytes = static_cast<size_t>(L) * P.features * sizeof(float);
+      for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(ahead + off, 0, 0);
+    }
     vi valid;
     const vi bad = preprocess(P, rows, r0, cnt, z, &valid);
     if (mode == NonFinite::kError && anyLane(bad)) {

@@ -1,0 +1,88 @@
+// Native int8 vs native fp32 throughput on the benchmark shape [29, 32, 16, 32, 29], side by side
+// in one run on the same rows, per SIMD path and thread count. The JS harness (npm run bench) is
+// the reference for comparisons with peers; this isolates the kernels from the binding.
+//   bench_int8 [--rows 65536] [--seconds 1] [--dynamic]
+#include <time.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "fraudscore/cpu.h"
+#include "fraudscore/int8.h"
+#include "fraudscore/quant.h"
+#include "fraudscore/thread_pool.h"
+#include "testing.h"
+
+using namespace fraudscore;
+using Clock = std::chrono::steady_clock;
+
+static double cpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+struct Rate {
+  double wall = 0;  // rows per wall-clock second
+  double cpu = 0;   // rows per CPU-second of this process: steadier on a machine others share
+};
+
+template <class Engine>
+static Rate measure(const Engine& eng, const std::vector<float>& rows, size_t n,
+                    std::vector<float>& scores, int threads, double seconds) {
+  eng.score(rows.data(), n, scores.data(), nullptr, NonFinite::kError, threads);  // warm-up
+  size_t calls = 0;
+  const auto t0 = Clock::now();
+  const double c0 = cpuSeconds();
+  double el = 0;
+  do {
+    eng.score(rows.data(), n, scores.data(), nullptr, NonFinite::kError, threads);
+    ++calls;
+    el = std::chrono::duration<double>(Clock::now() - t0).count();
+  } while (el < seconds);
+  return {calls * n / el, calls * n / (cpuSeconds() - c0)};
+}
+
+int main(int argc, char** argv) {
+  size_t n = 65536;
+  double seconds = 1.0;
+  bool dynamic = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--rows") && i + 1 < argc) n = std::stoull(argv[++i]);
+    if (!std::strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = std::stod(argv[++i]);
+    if (!std::strcmp(argv[i], "--dynamic")) dynamic = true;
+  }
+  std::mt19937_64 rng(7);
+  const ModelSpec m = fstest::randomModel(rng, 29, {32, 16, 32});
+  const std::vector<float> rows = fstest::randomRows(rng, m, n);
+  QuantSpec q;
+  quantizeWeights(m, &q);
+  calibrateActivations(m, rows.data(), std::min<size_t>(n, 4096), &q);
+  std::vector<float> scores(n);
+  std::printf("batch=%zu, shape [29, 32, 16, 32, 29], int8 activations %s, pool %d threads\n", n,
+              dynamic ? "dynamic" : "static", poolSize());
+  for (SimdPath path : {SimdPath::kAvx512, SimdPath::kAvx2, SimdPath::kSse2}) {
+    const bool f32 = simdSupported(path), i8 = int8SimdSupported(path);
+    if (!f32 && !i8) continue;
+    for (int threads : {1, poolSize()}) {
+      Rate fr, ir;
+      if (f32) {
+        CpuEngine eng(m, path);
+        fr = measure(eng, rows, n, scores, threads, seconds);
+      }
+      if (i8) {
+        CpuInt8Engine eng(m, q, dynamic ? Int8Activations::kDynamic : Int8Activations::kStatic,
+                          path);
+        ir = measure(eng, rows, n, scores, threads, seconds);
+      }
+      std::printf(
+          "%-7s threads=%d: fp32 %7.2f Mrows/s (%6.2f per CPU-s)   int8 %7.2f Mrows/s (%6.2f per "
+          "CPU-s)   int8/fp32 %.2fx wall, %.2fx CPU\n",
+          simdPathName(path), threads, fr.wall / 1e6, fr.cpu / 1e6, ir.wall / 1e6, ir.cpu / 1e6,
+          fr.wall > 0 ? ir.wall / fr.wall : 0.0, fr.cpu > 0 ? ir.cpu / fr.cpu : 0.0);
+    }
+  }
+  return 0;
+}
