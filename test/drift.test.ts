@@ -10,10 +10,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { writeTable } from '../src/data/load.js';
 import { mulberry32 } from '../src/model.js';
-import { columnDrift, driftReport } from '../src/monitoring/drift.js';
+import { columnDrift, driftReport, driftReportAsync } from '../src/monitoring/drift.js';
 import { renderDriftHtml } from '../src/monitoring/html.js';
 import {
   ksPValue,
+  ksPValueAsymptotic,
   ksStatistic,
   normalizedWasserstein,
   psi,
@@ -40,16 +41,23 @@ describe('two-sample statistics', () => {
   it('KS statistic and p-value match scipy.stats.ks_2samp', () => {
     const d = ksStatistic(a, b);
     expect(d).toBeCloseTo(0.2833333333333333, 12);
-    // scipy exact: 0.036576, asymptotic: 0.033794. Ours (Stephens' correction) is within 10% of
-    // the exact value, which keeps a 0.05 decision right away from the boundary.
-    const p = ksPValue(d, a.length, b.length);
-    expect(Math.abs(p - 0.036576) / 0.036576).toBeLessThan(0.1);
+    expect(ksPValue(d, a.length, b.length)).toBeCloseTo(0.03657613410246145, 12);
+    // The asymptotic form (used above 10000 rows, as scipy does) is within 10% here already.
+    expect(Math.abs(ksPValueAsymptotic(d, a.length, b.length) - 0.036576) / 0.036576).toBeLessThan(0.1);
+    // 700 vs 900 rows: scipy exact 0.0031593869915, asymptotic 0.0031583310699.
+    const x = sortedFinite(Array.from({ length: 700 }, (_, i) => Math.sin(i * 0.37) * 3));
+    const y = sortedFinite(Array.from({ length: 900 }, (_, i) => Math.sin(i * 0.53) * 3 + 0.1));
+    expect(ksStatistic(x, y)).toBeCloseTo(0.09, 12);
+    expect(ksPValue(0.09, 700, 900) / 0.003159386991516936).toBeCloseTo(1, 9);
+    expect(ksPValue(0.09, 900, 700)).toBe(ksPValue(0.09, 700, 900));
+    expect(Math.abs(ksPValueAsymptotic(0.09, 700, 900) / 0.003158331069947599 - 1)).toBeLessThan(0.02);
   });
 
   it('handles ties like scipy (statistic 0.4, W1 1.025)', () => {
     const c = Float64Array.from([1, 1, 2, 2, 3, 3, 3, 4]);
     const e = Float64Array.from([2, 2, 3, 5, 5]);
     expect(ksStatistic(c, e)).toBeCloseTo(0.4, 12);
+    expect(ksPValue(0.4, 8, 5)).toBeCloseTo(0.585858585858586, 12);
     expect(wasserstein1(c, e)).toBeCloseTo(1.025, 12);
   });
 
@@ -110,7 +118,7 @@ describe('drift verdicts (Evidently defaults)', () => {
     expect(moved.psiShifted).toBe(true);
   });
 
-  it('dataset verdict by the share of drifted features, columns matched by name', () => {
+  it('dataset verdict by the share of drifted features, columns matched by name', async () => {
     const n = 3000;
     const m = 1500;
     const ref = new Float32Array(n * 4);

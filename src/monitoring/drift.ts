@@ -166,6 +166,37 @@ function checkSample(s: DriftSample, name: string): number {
  * @throws RangeError naming missing columns or empty samples
  */
 export function driftReport(reference: DriftSample, current: DriftSample, options: DriftOptions = {}): DriftReport {
+  const steps = reportSteps(reference, current, options);
+  let r = steps.next();
+  while (!r.done) r = steps.next();
+  return r.value;
+}
+
+/**
+ * [async] driftReport() that yields to the event loop between columns: an exact KS p-value costs
+ * O(n m) (tens of ms for 1000 x 10000 rows), so a server computes one column per turn and keeps
+ * answering requests meanwhile.
+ */
+export async function driftReportAsync(
+  reference: DriftSample,
+  current: DriftSample,
+  options: DriftOptions = {},
+): Promise<DriftReport> {
+  const steps = reportSteps(reference, current, options);
+  let r = steps.next();
+  while (!r.done) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    r = steps.next();
+  }
+  return r.value;
+}
+
+/** The report, one column per step. */
+function* reportSteps(
+  reference: DriftSample,
+  current: DriftSample,
+  options: DriftOptions,
+): Generator<void, DriftReport> {
   const o = checkOptions(options);
   const nRef = checkSample(reference, 'reference');
   const nCur = checkSample(current, 'current');
@@ -173,9 +204,11 @@ export function driftReport(reference: DriftSample, current: DriftSample, option
   if (missing.length > 0) {
     throw new RangeError(`The current sample lacks reference feature(s): ${missing.join(', ')}`);
   }
-  const features = reference.features.map((f, j) =>
-    columnDrift(f, column(reference, j), column(current, current.features.indexOf(f)), o),
-  );
+  const features: ColumnDrift[] = [];
+  for (const [j, f] of reference.features.entries()) {
+    features.push(columnDrift(f, column(reference, j), column(current, current.features.indexOf(f)), o));
+    yield;
+  }
   const driftedFeatures = features.filter((c) => c.drifted).length;
   const share = driftedFeatures / features.length;
   const score =

@@ -10,7 +10,7 @@ import { tableFromArrays, tableFromIPC, tableToIPC } from 'apache-arrow';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 
 import type { Model } from '../model.js';
-import { driftReport } from '../monitoring/drift.js';
+import { driftReportAsync } from '../monitoring/drift.js';
 import { escapeHtml, renderDriftHtml } from '../monitoring/html.js';
 import type { Backend } from '../scorer.js';
 import { VERSION } from '../version.js';
@@ -567,7 +567,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
       const win = log.window({ last, since, features: d });
       if (win.n === 0) return fail('no logged predictions in the window yet: send some to POST /predict first');
       const refScores = await s.referenceScores();
-      const report = driftReport(
+      const report = await driftReportAsync(
         { features: s.model.features, rows: s.reference.table.rows, scores: refScores ?? undefined },
         { features: s.model.features, rows: win.rows, scores: win.scores },
       );
