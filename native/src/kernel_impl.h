@@ -210,18 +210,40 @@ static inline vf log1pv(vf x) {
 static int prepRow(const PackedModel& P, const float* src, float* raw, float* z) {
   std::memcpy(raw, src, sizeof(float) * P.features);
   for (int j = P.features; j < P.featPad; ++j) raw[j] = 0.f;
+  vf chk = vf{};
   for (int c = 0; c < P.featPad; c += V) {
     vf x = vload(raw + c);
-    if (P.anyLog1p) {
+    if (P.log1pChunk[c / V]) {  // log1pv only where a lane needs it (one chunk for Amount)
       vi lm;
       std::memcpy(&lm, P.log1pLane.data() + c, sizeof(vi));
       x = select(lm, log1pv(x), x);
     }
-    vstore(z + c, (x - vload(P.mean.get() + c)) * vload(P.invScale.get() + c));
+    const vf zv = (x - vload(P.mean.get() + c)) * vload(P.invScale.get() + c);
+    chk = vfma(zv, vf{}, chk);  // NaN in a lane iff some z in it is not finite
+    vstore(z + c, zv);
   }
-  for (int j = 0; j < P.features; ++j)
-    if (!std::isfinite(z[j])) return j;
+  const vi badv = chk != chk;
+  bool any = false;
+  for (int k = 0; k < V; ++k) any = any || badv[k] != 0;
+  if (any)
+    for (int j = 0; j < P.features; ++j)
+      if (!std::isfinite(z[j])) return j;
   return -1;
+}
+
+// NC vectors of one layer's outputs for one row, from column c. Each vector is a chain of one FMA
+// per input (latency-bound), so several chains run side by side.
+template <int NC>
+static inline void rowChunks(const PackedLayer& L, const float* x, float* y, int c) {
+  vf acc[NC];
+  for (int k = 0; k < NC; ++k) acc[k] = vload(L.bias.get() + c + k * V);
+  const float* w = L.wt.get() + c;
+  for (int i = 0; i < L.in; ++i) {
+    const vf xi = vset1(x[i]);
+    const float* wi = w + static_cast<size_t>(i) * L.outPad;
+    for (int k = 0; k < NC; ++k) acc[k] = vfma(xi, vload(wi + k * V), acc[k]);
+  }
+  for (int k = 0; k < NC; ++k) vstore(y + c + k * V, L.relu ? vmax0(acc[k]) : acc[k]);
 }
 
 // Scores one standardized row: the layers with outputs in lanes, then the error in feature order.
@@ -232,11 +254,13 @@ static float scoreRow(const PackedModel& P, const float* z, float* a, float* b, 
   int which = 0;
   for (const PackedLayer& L : P.layers) {
     float* y = outs[which];
-    for (int c = 0; c < L.outPad; c += V) {
-      vf acc = vload(L.bias.get() + c);
-      const float* w = L.wt.get() + c;
-      for (int i = 0; i < L.in; ++i) acc = vfma(vset1(x[i]), vload(w + static_cast<size_t>(i) * L.outPad), acc);
-      vstore(y + c, L.relu ? vmax0(acc) : acc);
+    int c = 0;
+    for (; c + 4 * V <= L.outPad; c += 4 * V) rowChunks<4>(L, x, y, c);
+    switch ((L.outPad - c) / V) {
+      case 3: rowChunks<3>(L, x, y, c); break;
+      case 2: rowChunks<2>(L, x, y, c); break;
+      case 1: rowChunks<1>(L, x, y, c); break;
+      default: break;
     }
     x = y;
     which ^= 1;

@@ -74,12 +74,14 @@ PackedModel packModel(const ModelSpec& spec, int width) {
   P.mean = allocAligned(P.featPad);
   P.invScale = allocAligned(P.featPad);
   P.log1pLane.assign(P.featPad, 0);
+  P.log1pChunk.assign(P.featPad / width, 0);
   for (int j = 0; j < P.featPad; ++j) {
     const bool real = j < spec.features;
     const bool lg = real && spec.transform[j] == Transform::kLog1p;
     if (real) P.log1p[j] = lg ? 1 : 0;
     P.anyLog1p = P.anyLog1p || lg;
     P.log1pLane[j] = lg ? -1 : 0;
+    if (lg) P.log1pChunk[j / width] = 1;
     P.mean[j] = real ? spec.mean[j] : 0.f;
     P.invScale[j] = real ? static_cast<float>(1.0 / static_cast<double>(spec.scale[j])) : 0.f;
   }

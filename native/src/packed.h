@@ -66,6 +66,7 @@ struct PackedModel {
   AlignedBuf mean;
   AlignedBuf invScale;     // 1 / std, rounded once to float
   std::vector<int32_t> log1pLane;  // featPad lanes: -1 where the feature is log1p'd, else 0
+  std::vector<uint8_t> log1pChunk;  // featPad / width: 1 where a vector of features has a log1p
   std::vector<PackedLayer> layers;
   size_t bytes = 0;
   size_t scratchFloats = 0;  // per-thread scratch one scoreRange call needs
