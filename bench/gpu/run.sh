@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The GPU check of the CUDA backend, in one call on a GPU machine (about 3-5 minutes on an H100):
-#   1. builds the native core and the CUDA tests/bench there with nvcc for sm_90
-#      (falls back to binaries prebuilt for sm_90 in .device/prebuilt/ if that build fails),
+#   1. builds the native core and the CUDA tests/bench there with nvcc for sm_90, from
+#      .device/src.tar.gz when present (`git archive --format=tar.gz -o .device/src.tar.gz HEAD`:
+#      the committed tree, immune to other people's unfinished edits in the working tree), else from
+#      the working tree; falls back to xz'd binaries prebuilt for sm_90 in .device/prebuilt/,
 #   2. runs the C++ GPU tests (every CUDA path against the float64 references),
 #   3. runs bench_cuda (ceilings, floors, device-resident and host-to-result throughput at 65,536
 #      and 16M rows for fp32 and int8, training step rows/s),
-#   4. loads the Node addon (.device/prebuilt/fraudscore.node, built with CUDA) with a packed Node
+#   4. loads the Node addon (.device/prebuilt/fraudscore.node.xz, built with CUDA) with a packed Node
 #      (.device/node.xz from /work/shared/scripts/device-pack-node.sh) and runs bench/gpu/node-check.mjs,
 #   5. runs test_cuda_score under compute-sanitizer memcheck when time allows,
 # and prints a summary and the benchmark table last. Logs and bench.json go to $OUT (or
@@ -31,15 +33,28 @@ uname -srm; nproc
 note "build (cmake, WITH_CUDA=ON, sm_90)"
 BUILD=/tmp/fraudscore-gpu-build
 BIN=""
+SRC=$ROOT
+if [[ -s .device/src.tar.gz ]]; then
+  SRC=/tmp/fraudscore-src
+  rm -rf "$SRC" && mkdir -p "$SRC" && tar -xzf .device/src.tar.gz -C "$SRC"
+  echo "source: .device/src.tar.gz"
+fi
+PRE=/tmp/fraudscore-prebuilt
+mkdir -p "$PRE"
+for f in .device/prebuilt/*.xz; do
+  [[ -e $f ]] || continue
+  n=$(basename "$f" .xz); xz -dc "$f" >"$PRE/$n" && chmod +x "$PRE/$n"
+done
 GEN=(); command -v ninja >/dev/null && GEN=(-G Ninja)
+rm -rf "$BUILD"
 if command -v nvcc >/dev/null &&
-   cmake -S . -B "$BUILD" "${GEN[@]}" -DWITH_CUDA=ON -DFRAUDSCORE_CUDA_ARCHS=90 -DCMAKE_BUILD_TYPE=Release >"$OUT/build.log" 2>&1 &&
+   cmake -S "$SRC" -B "$BUILD" "${GEN[@]}" -DWITH_CUDA=ON -DFRAUDSCORE_CUDA_ARCHS=90 -DCMAKE_BUILD_TYPE=Release >"$OUT/build.log" 2>&1 &&
    cmake --build "$BUILD" --target test_cuda_score test_cuda_trainer bench_cuda -j "$JOBS" >>"$OUT/build.log" 2>&1; then
   BIN=$BUILD; STATUS[build]="ok (built here in ${SECONDS}s)"
 else
   tail -30 "$OUT/build.log"
-  if [[ -x .device/prebuilt/bench_cuda ]]; then
-    BIN=$ROOT/.device/prebuilt; STATUS[build]="FAILED here; using .device/prebuilt"
+  if [[ -x $PRE/bench_cuda ]]; then
+    BIN=$PRE; STATUS[build]="FAILED here; using .device/prebuilt"
   else
     STATUS[build]="FAILED"
   fi
@@ -64,11 +79,11 @@ if [[ -n $BIN ]]; then
   run_step bench_cuda 200 "$BIN/bench_cuda" --json "$OUT/bench.json"
 fi
 
-if [[ -s .device/node.xz && -f .device/prebuilt/fraudscore.node ]]; then
+if [[ -s .device/node.xz && -f $PRE/fraudscore.node ]]; then
   xz -dc .device/node.xz >/tmp/node && chmod +x /tmp/node
-  run_step node_check 90 /tmp/node bench/gpu/node-check.mjs "$ROOT/.device/prebuilt/fraudscore.node"
+  run_step node_check 90 /tmp/node bench/gpu/node-check.mjs "$PRE/fraudscore.node"
 else
-  STATUS[node_check]="not run (no .device/node.xz or .device/prebuilt/fraudscore.node)"
+  STATUS[node_check]="not run (no .device/node.xz or .device/prebuilt/fraudscore.node.xz)"
 fi
 
 left=$((BUDGET_S - SECONDS))
