@@ -92,6 +92,31 @@ describe('formats', () => {
     expect(sizes).toEqual([10000, 10000, 5000]);
   });
 
+  it.each(['e.csv', 'e.arrow', 'e.arrows', 'e.parquet'])(
+    '%s with no rows keeps its columns and reads back as "no data rows"',
+    async (name) => {
+      const p = join(tmp, name);
+      await writeTable(
+        p,
+        { features: ['V1', 'V2', 'Amount'], rows: new Float32Array(0), n: 0, labels: new Uint8Array(0) },
+        {
+          score: new Float32Array(0),
+        },
+      );
+      const e = await dataError(loadTable(p, small));
+      expect(e.message).toMatch(/no data rows/);
+      // The columns are there: asking for one that is not gives "missing", not "empty file".
+      expect((await dataError(loadTable(p, { features: ['V7'] }))).message).toMatch(/missing feature column/);
+    },
+  );
+
+  it('rejects extra columns of the wrong length', async () => {
+    const t = randomTable(5, 4);
+    await expect(writeTable(join(tmp, 'x.csv'), t, { score: new Float32Array(4) })).rejects.toThrow(
+      /extra column `score` to have 5 values, got 4/,
+    );
+  });
+
   it('a writer opened for parts checks each part against its schema', async () => {
     const w = openTableWriter(join(tmp, 'w.arrow'), { features: ['V1', 'V2', 'Amount'], labels: true, time: false });
     const t = randomTable(10, 3);

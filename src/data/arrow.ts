@@ -154,6 +154,7 @@ export class ArrowTableWriter implements TableWriter {
   readonly #node: ReturnType<RecordBatchFileWriter['toNodeStream']>;
   readonly #done: Promise<void>;
   #failed: Error | null = null;
+  #batches = 0;
 
   constructor(file: string, schema: TableSchema, stream: boolean) {
     this.#schema = schema;
@@ -182,7 +183,8 @@ export class ArrowTableWriter implements TableWriter {
     if (this.#failed) throw this.#failed;
     const extras = checkPart(this.#schema, table, extra);
     const n = table.n;
-    if (n === 0) return;
+    if (n === 0 && this.#batches > 0) return;
+    this.#batches++;
     const d = table.features.length;
     const children = [];
     if (this.#schema.time)
@@ -216,7 +218,20 @@ export class ArrowTableWriter implements TableWriter {
 
   async close(): Promise<void> {
     if (this.#failed) throw this.#failed;
-    // An empty file still gets its schema (and footer) so readers see the columns.
+    // A file with no rows still gets its schema (one empty batch), so readers see the columns.
+    if (this.#batches === 0) {
+      const extra = Object.fromEntries(Object.entries(this.#schema.extra ?? {}).map(([k]) => [k, new Float64Array(0)]));
+      await this.write(
+        {
+          features: [...this.#schema.features],
+          rows: new Float32Array(0),
+          n: 0,
+          ...(this.#schema.labels ? { labels: new Uint8Array(0) } : {}),
+          ...(this.#schema.time ? { time: new Float64Array(0) } : {}),
+        },
+        extra,
+      );
+    }
     this.#writer.finish();
     await this.#done;
   }

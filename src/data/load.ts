@@ -132,6 +132,10 @@ export async function writeTable(
   extraColumns?: ExtraColumns,
   opts: WriteOptions = {},
 ): Promise<void> {
+  for (const [k, v] of Object.entries(extraColumns ?? {})) {
+    if (v?.length !== table.n)
+      throw new TypeError(`Expected extra column \`${k}\` to have ${table.n} values, got ${v?.length}`);
+  }
   const writer = openTableWriter(path, schemaOf(table, extraColumns), opts);
   try {
     const d = table.features.length;
