@@ -6,6 +6,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fsbind::RegisterCpuScorer(env, exports);
   fsbind::RegisterTrainer(env, exports);
   fsbind::RegisterCuda(env, exports);
+  fsbind::RegisterInt8(env, exports);
   return exports;
 }
 
