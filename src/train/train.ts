@@ -15,7 +15,7 @@ import { createModel, type DenseLayer, type Model, saveModel, toAddonSpec } from
 import { Scorer } from '../scorer.js';
 import { type PartialConfig, resolveConfig, type TrainConfig } from './config.js';
 import { type AddonTrainer, nativeTrainerClass } from './native-trainer.js';
-import { type DataFingerprint, fingerprintFile, RunDir } from './run-dir.js';
+import { fingerprintFile, RunDir } from './run-dir.js';
 
 /** One epoch's record (also a line of metrics.jsonl). */
 export interface EpochRecord {
@@ -98,7 +98,7 @@ export async function train(input: TrainConfig | PartialConfig, options: TrainOp
   try {
     const [table, fingerprint] = await Promise.all([
       loadTable(config.data.path, { features: config.data.features }),
-      fingerprintFile(config.data.path) as Promise<DataFingerprint>,
+      fingerprintFile(config.data.path),
     ]);
     await run?.update({ data: fingerprint });
     if (!table.labels) {
