@@ -1,6 +1,8 @@
 // The fused CPU kernel on every SIMD path this machine runs, against the float64 reference, on
 // fresh random models and inputs (odd sizes included), plus non-finite handling and threading.
+#include <atomic>
 #include <limits>
+#include <thread>
 #include <stdexcept>
 
 #include "fraudscore/cpu.h"
@@ -156,6 +158,31 @@ static void checkNonFiniteTail(SimdPath path, std::mt19937_64& rng) {
   }
 }
 
+// Several threads scoring through the shared pool at once (as concurrent async calls do), with
+// small and large batches mixed: every answer equals the single-threaded one.
+static void checkConcurrentCallers(std::mt19937_64& rng) {
+  ModelSpec m = fstest::randomModel(rng, 29, {32, 16, 32});
+  CpuEngine eng(m);
+  const size_t n = 6000;
+  std::vector<float> rows = fstest::randomRows(rng, m, n);
+  std::vector<float> want(n);
+  eng.score(rows.data(), n, want.data(), nullptr, NonFinite::kError, 1);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 3; ++t)
+    callers.emplace_back([&, t] {
+      std::vector<float> got(n);
+      for (int it = 0; it < 30; ++it) {
+        const size_t len = (it + t) % 3 == 0 ? n : (it % 2 ? 1 : 300);
+        eng.score(rows.data(), len, got.data(), nullptr, NonFinite::kError, 0);
+        for (size_t i = 0; i < len; ++i)
+          if (got[i] != want[i]) ++wrong;
+      }
+    });
+  for (auto& c : callers) c.join();
+  CHECK_MSG(wrong.load() == 0, "%d scores differ under concurrent callers", wrong.load());
+}
+
 static void checkInvalidSpec() {
   std::mt19937_64 rng(1);
   ModelSpec m = fstest::randomModel(rng, 5, {4});
@@ -203,5 +230,8 @@ int main() {
   setPoolSize(3);
   CHECK(poolSize() == 3);
   checkPath(defaultSimd(), rng, 29, {32, 16, 32}, 10000, 0);
+  checkConcurrentCallers(rng);
+  setPoolSize(2);
+  checkConcurrentCallers(rng);
   return fstest::finish("test_cpu_kernel");
 }
