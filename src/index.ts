@@ -19,6 +19,7 @@ export {
 export * from './monitoring/drift.js';
 export { renderDriftHtml } from './monitoring/html.js';
 export * from './onnx/index.js';
+export { type ActivationScales, type PruneOptions, prune, type QuantizeOptions, quantize } from './quantize.js';
 export {
   type Backend,
   backendInfo,
