@@ -710,3 +710,57 @@ describe('server on a socket: micro-batching, the prediction log, graceful shutd
     expect(countRows(logFile)).toBe(n);
   }, 60_000);
 });
+
+describe('prediction log', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fraudscore-log-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes on its worker thread, reads windows back exactly, and survives a close() twice', async () => {
+    const { PredictionLog } = await import('../src/server/prediction-log.js');
+    for (const path of [join(dir, 'a', 'log.sqlite'), ':memory:']) {
+      const log = new PredictionLog({ path, flushIntervalMs: 60_000 });
+      const t0 = Date.parse('2026-01-02T03:04:05.000Z');
+      const row = (i: number, d: number) => ({
+        time: t0 + i * 1000,
+        modelVersion: d === 3 ? 'v3' : 'v2',
+        engine: 'cpu-test',
+        features: Float32Array.from({ length: d }, (_, j) => i + j / 10),
+        score: i / 3,
+        isFraud: i % 2 === 1,
+        latency: 0.001 * i,
+      });
+      log.push([row(0, 3), row(1, 3), row(2, 2)]);
+      log.push([row(3, 3)]);
+      expect(log.pending).toBe(4);
+      await log.flushed();
+      expect({ pending: log.pending, written: log.written, count: log.count() }).toEqual({
+        pending: 0,
+        written: 4,
+        count: 4,
+      });
+      const w = log.window({ features: 3 });
+      expect(w.n).toBe(3);
+      expect(Array.from(w.scores)).toEqual([0, 1 / 3, 1]);
+      expect(Array.from(w.rows)).toEqual(Array.from([0, 1, 3].flatMap((i) => Array.from(row(i, 3).features))));
+      expect(w.from).toBe('2026-01-02T03:04:05.000Z');
+      expect(log.window({ features: 3, last: 1 }).scores[0]).toBe(1);
+      expect(log.window({ features: 3, since: t0 + 1000 }).n).toBe(2);
+      log.push([row(4, 3)]);
+      await Promise.all([log.close(), log.close()]);
+      expect(() => log.push([row(5, 3)])).toThrow(/is closed/);
+    }
+    const db = new Database(join(dir, 'a', 'log.sqlite'), { readonly: true });
+    const rows = db
+      .prepare('SELECT model_version, n_features, is_fraud, latency_ms FROM predictions ORDER BY id')
+      .all();
+    db.close();
+    expect(rows).toEqual([
+      { model_version: 'v3', n_features: 3, is_fraud: 0, latency_ms: 0 },
+      { model_version: 'v3', n_features: 3, is_fraud: 1, latency_ms: 1 },
+      { model_version: 'v2', n_features: 2, is_fraud: 0, latency_ms: 2 },
+      { model_version: 'v3', n_features: 3, is_fraud: 1, latency_ms: 3 },
+      { model_version: 'v3', n_features: 3, is_fraud: 0, latency_ms: 4 },
+    ]);
+    expect(() => new PredictionLog({ path: join(dir, 'b.sqlite'), maxQueue: 0 })).toThrow(/`log.maxQueue`/);
+  });
+});

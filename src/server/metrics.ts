@@ -32,6 +32,7 @@ export class ServerMetrics {
   readonly score: Histogram;
   readonly modelInfo: Gauge<keyof ModelInfoLabels>;
   readonly logPending: Gauge;
+  readonly logErrors: Counter;
   #window: boolean[] = [];
   #windowFrauds = 0;
 
@@ -111,6 +112,11 @@ export class ServerMetrics {
     this.logPending = new Gauge({
       name: 'fraudscore_prediction_log_pending',
       help: 'Predictions queued for the SQLite log, not yet written.',
+      registers,
+    });
+    this.logErrors = new Counter({
+      name: 'fraudscore_prediction_log_failed_rows_total',
+      help: 'Predictions that could not be written to the SQLite log.',
       registers,
     });
     collectDefaultMetrics({ register: this.registry });

@@ -1,9 +1,15 @@
 // The prediction log: one SQLite row per prediction (time, model version, engine, features, score,
-// decision, latency), written in batches off the request path. Requests only push onto an in-memory
-// queue; a timer commits the queue in one transaction (WAL, synchronous=NORMAL: one fsync per
-// checkpoint, not per row), so a request never waits on the disk. close() flushes what is queued.
+// decision, latency). Requests only push onto an in-memory queue; a timer hands the queue, packed
+// into a few transferable arrays, to a worker thread that commits it in one transaction (WAL,
+// synchronous=NORMAL). So neither a request nor the event loop ever waits on the disk: a commit of
+// 1000 rows takes ~3 ms and a WAL checkpoint can take 15 ms, which on the event loop would land on
+// the p99 latency of every request in flight. Reads (drift windows, counts) use a second,
+// main-thread connection: WAL lets it read committed rows while the worker writes.
+// ':memory:' databases cannot be shared between connections, so they are written inline.
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 import Database from 'better-sqlite3';
 
@@ -27,6 +33,8 @@ export interface PredictionLogOptions {
   flushIntervalMs?: number;
   /** Flush at once when this many rows are queued. @default 4096 */
   maxQueue?: number;
+  /** Called when a batch could not be written (disk full, file removed, ...). */
+  onError?: (error: Error, rows: number) => void;
 }
 
 export interface LogWindow {
@@ -54,37 +62,165 @@ CREATE TABLE IF NOT EXISTS predictions (
 CREATE INDEX IF NOT EXISTS predictions_time ON predictions(time_ms);
 `;
 
+const INSERT =
+  'INSERT INTO predictions (ts, time_ms, model_version, engine, n_features, features, score, is_fraud, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)';
+
+/** A queue's worth of predictions in columns, so it crosses to the worker as transferred buffers. */
+interface PackedBatch {
+  n: number;
+  time: Float64Array;
+  score: Float64Array;
+  latency: Float64Array;
+  fraud: Uint8Array;
+  dims: Uint16Array;
+  features: Float32Array;
+  versions: string[];
+  engines: string[];
+}
+
+function pack(rows: LoggedPrediction[]): PackedBatch {
+  const n = rows.length;
+  let total = 0;
+  for (const r of rows) total += r.features.length;
+  const b: PackedBatch = {
+    n,
+    time: new Float64Array(n),
+    score: new Float64Array(n),
+    latency: new Float64Array(n),
+    fraud: new Uint8Array(n),
+    dims: new Uint16Array(n),
+    features: new Float32Array(total),
+    versions: new Array(n),
+    engines: new Array(n),
+  };
+  let at = 0;
+  rows.forEach((r, i) => {
+    b.time[i] = r.time;
+    b.score[i] = r.score;
+    b.latency[i] = r.latency;
+    b.fraud[i] = r.isFraud ? 1 : 0;
+    b.dims[i] = r.features.length;
+    b.features.set(r.features, at);
+    at += r.features.length;
+    b.versions[i] = r.modelVersion;
+    b.engines[i] = r.engine;
+  });
+  return b;
+}
+
+/** Writes a packed batch (inline mode; the worker's source below does the same). */
+function writeBatch(insert: Database.Statement, b: PackedBatch): void {
+  let at = 0;
+  for (let i = 0; i < b.n; i++) {
+    const d = b.dims[i]!;
+    const f = Buffer.from(b.features.buffer, b.features.byteOffset + at * 4, d * 4);
+    at += d;
+    const t = b.time[i]!;
+    insert.run(
+      new Date(t).toISOString(),
+      Math.round(t),
+      b.versions[i],
+      b.engines[i],
+      d,
+      f,
+      b.score[i],
+      b.fraud[i],
+      b.latency[i]! * 1000,
+    );
+  }
+}
+
+// The worker is evaluated from source text (CommonJS), so it runs the same from src/ under tsx or
+// vitest and from dist/, with no separate file to ship or transpile. Its writeBatch is plain JS
+// (not writeBatch.toString(): a coverage tool or bundler may rewrite that function's body).
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.sqlite);
+const db = new Database(workerData.path);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = NORMAL');
+const insert = db.prepare(${JSON.stringify(INSERT)});
+function writeBatch(insert, b) {
+  let at = 0;
+  for (let i = 0; i < b.n; i++) {
+    const d = b.dims[i];
+    const f = Buffer.from(b.features.buffer, b.features.byteOffset + at * 4, d * 4);
+    at += d;
+    const t = b.time[i];
+    insert.run(new Date(t).toISOString(), Math.round(t), b.versions[i], b.engines[i], d, f, b.score[i], b.fraud[i], b.latency[i] * 1000);
+  }
+}
+const write = db.transaction((b) => writeBatch(insert, b));
+parentPort.on('message', (m) => {
+  if (m.type === 'batch') {
+    try {
+      write(m.batch);
+      parentPort.postMessage({ type: 'written', n: m.batch.n });
+    } catch (e) {
+      parentPort.postMessage({ type: 'error', n: m.batch.n, message: String(e && e.message || e) });
+    }
+  } else if (m.type === 'close') {
+    db.close();
+    parentPort.postMessage({ type: 'closed' });
+  }
+});
+`;
+
 export class PredictionLog {
   readonly path: string;
   #db: Database.Database;
-  #insert: Database.Statement;
+  #insert: Database.Statement | null = null;
+  #worker: Worker | null = null;
   #queue: LoggedPrediction[] = [];
   #timer: NodeJS.Timeout | null = null;
   #interval: number;
   #maxQueue: number;
+  #onError: ((error: Error, rows: number) => void) | undefined;
+  #sent = 0;
+  #settled = 0;
   #written = 0;
+  #failed = 0;
+  #waiters: { upTo: number; resolve: () => void }[] = [];
   #closed = false;
+  #closing: Promise<void> | null = null;
 
   constructor(options: PredictionLogOptions) {
-    const { path, flushIntervalMs = 200, maxQueue = 4096 } = options;
+    const { path, flushIntervalMs = 200, maxQueue = 4096, onError } = options;
     if (typeof path !== 'string' || path === '')
       throw new TypeError('Expected `log.path` to be a file path or ":memory:"');
     if (!(Number.isFinite(flushIntervalMs) && flushIntervalMs >= 0)) {
       throw new RangeError(`Expected \`log.flushIntervalMs\` to be a non-negative number, got ${flushIntervalMs}`);
     }
-    if (!(Number.isInteger(maxQueue) && maxQueue > 0))
+    if (!(Number.isInteger(maxQueue) && maxQueue > 0)) {
       throw new RangeError(`Expected \`log.maxQueue\` to be a positive integer, got ${maxQueue}`);
+    }
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.path = path;
     this.#interval = flushIntervalMs;
     this.#maxQueue = maxQueue;
+    this.#onError = onError;
     this.#db = new Database(path);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
     this.#db.exec(SCHEMA);
-    this.#insert = this.#db.prepare(
-      'INSERT INTO predictions (ts, time_ms, model_version, engine, n_features, features, score, is_fraud, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    );
+    if (path === ':memory:') {
+      this.#insert = this.#db.prepare(INSERT);
+    } else {
+      const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
+      this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, sqlite } });
+      this.#worker.on('message', (m: { type: string; n?: number; message?: string }) => {
+        if (m.type === 'written') this.#settle(m.n!, true);
+        else if (m.type === 'error') {
+          this.#settle(m.n!, false);
+          this.#report(new Error(`prediction log ${path}: ${m.n} rows could not be written: ${m.message}`), m.n!);
+        }
+      });
+      this.#worker.on('error', (e) =>
+        this.#report(new Error(`prediction log ${path}: the writer thread failed: ${e.message}`), 0),
+      );
+      // An idle writer must not keep a process alive; one with rows in hand does (see #settle).
+      this.#worker.unref();
+    }
   }
 
   /** Rows committed so far by this process. */
@@ -92,17 +228,22 @@ export class PredictionLog {
     return this.#written;
   }
 
-  /** Rows waiting for the next flush. */
+  /** Rows that could not be written (see `onError`). */
+  get failed(): number {
+    return this.#failed;
+  }
+
+  /** Rows not committed yet: queued, or handed to the writer and not acknowledged. */
   get pending(): number {
-    return this.#queue.length;
+    return this.#queue.length + this.#sent - this.#settled;
   }
 
   /** Queues predictions; they reach the disk at the next flush. */
   push(rows: LoggedPrediction[]): void {
-    if (this.#closed) throw new Error('prediction log is closed');
+    if (this.#closed) throw new Error(`prediction log ${this.path} is closed`);
     for (const r of rows) this.#queue.push(r);
     if (this.#queue.length >= this.#maxQueue) {
-      // Do not write inside the request's tick: let the response go out first.
+      // Not inside the request's tick: let the response go out first.
       setImmediate(() => this.flush());
     } else if (this.#timer === null) {
       this.#timer = setTimeout(() => this.flush(), this.#interval);
@@ -110,34 +251,48 @@ export class PredictionLog {
     }
   }
 
-  /** [sync] Commits everything queued, in one transaction. */
-  flush(): number {
+  /** [sync] Hands everything queued to the writer (or writes it, for ':memory:'). */
+  flush(): void {
     if (this.#timer !== null) {
       clearTimeout(this.#timer);
       this.#timer = null;
     }
     const rows = this.#queue;
-    if (rows.length === 0 || this.#closed) return 0;
+    if (rows.length === 0 || this.#closed) return;
     this.#queue = [];
-    const insert = this.#insert;
-    this.#db.transaction(() => {
-      for (const r of rows) {
-        const f = r.features;
-        insert.run(
-          new Date(r.time).toISOString(),
-          Math.round(r.time),
-          r.modelVersion,
-          r.engine,
-          f.length,
-          Buffer.from(f.buffer, f.byteOffset, f.byteLength),
-          r.score,
-          r.isFraud ? 1 : 0,
-          r.latency * 1000,
-        );
-      }
-    })();
-    this.#written += rows.length;
-    return rows.length;
+    const batch = pack(rows);
+    this.#sent += batch.n;
+    if (this.#worker) {
+      const transfer = [
+        batch.time.buffer,
+        batch.score.buffer,
+        batch.latency.buffer,
+        batch.fraud.buffer,
+        batch.dims.buffer,
+        batch.features.buffer,
+      ];
+      this.#worker.postMessage({ type: 'batch', batch }, transfer as ArrayBuffer[]);
+      this.#worker.ref();
+      return;
+    }
+    try {
+      this.#db.transaction(() => writeBatch(this.#insert!, batch))();
+      this.#settle(batch.n, true);
+    } catch (e) {
+      this.#settle(batch.n, false);
+      this.#report(
+        new Error(`prediction log ${this.path}: ${batch.n} rows could not be written: ${(e as Error).message}`),
+        batch.n,
+      );
+    }
+  }
+
+  /** [async] Flushes, then resolves when every row pushed so far is committed (or failed). */
+  flushed(): Promise<void> {
+    this.flush();
+    const upTo = this.#sent;
+    if (this.#settled >= upTo) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ upTo, resolve }));
   }
 
   /** [sync] Rows in the database (committed ones). */
@@ -146,8 +301,8 @@ export class PredictionLog {
   }
 
   /**
-   * [sync] Logged features and scores of a window, oldest first, for drift reports.
-   * @returns n rows of `features` values and their scores
+   * [sync] Logged features and scores of a window, oldest first, for drift reports. Sees committed
+   * rows: await flushed() first to include the latest.
    */
   window(w: LogWindow = {}): {
     rows: Float32Array;
@@ -174,20 +329,47 @@ export class PredictionLog {
     const rows = new Float32Array(got.length * d);
     const scores = new Float64Array(got.length);
     got.forEach((r, i) => {
-      rows.set(
-        new Float32Array(r.features.buffer.slice(r.features.byteOffset, r.features.byteOffset + r.features.byteLength)),
-        i * d,
-      );
+      const f = r.features;
+      rows.set(new Float32Array(f.buffer.slice(f.byteOffset, f.byteOffset + f.byteLength)), i * d);
       scores[i] = r.score;
     });
     return { rows, scores, n: got.length, from: got[0]?.ts ?? null, to: got.at(-1)?.ts ?? null };
   }
 
-  /** [sync] Flushes and closes the database. Safe to call twice. */
-  close(): void {
-    if (this.#closed) return;
-    this.flush();
-    this.#closed = true;
-    this.#db.close();
+  /** [async] Writes everything queued, stops the writer and closes the database. Safe to call twice. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.flushed();
+      this.#closed = true;
+      const worker = this.#worker;
+      if (worker) {
+        worker.ref();
+        await new Promise<void>((resolve) => {
+          worker.on('message', (m: { type: string }) => m.type === 'closed' && resolve());
+          worker.postMessage({ type: 'close' });
+        });
+        await worker.terminate();
+      }
+      this.#db.close();
+    })();
+    return this.#closing;
+  }
+
+  #settle(n: number, ok: boolean): void {
+    this.#settled += n;
+    if (this.#settled === this.#sent && !this.#closing) this.#worker?.unref();
+    if (ok) this.#written += n;
+    else this.#failed += n;
+    const keep = [];
+    for (const w of this.#waiters) {
+      if (this.#settled >= w.upTo) w.resolve();
+      else keep.push(w);
+    }
+    this.#waiters = keep;
+  }
+
+  #report(e: Error, rows: number): void {
+    if (this.#onError) this.#onError(e, rows);
+    else console.error(e.message);
   }
 }

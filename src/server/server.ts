@@ -136,7 +136,14 @@ export function createServer(options: ServerOptions): FastifyInstance {
   const log =
     options.log === false
       ? null
-      : new PredictionLog({ path: options.log ?? ':memory:', flushIntervalMs: options.logFlushIntervalMs });
+      : new PredictionLog({
+          path: options.log ?? ':memory:',
+          flushIntervalMs: options.logFlushIntervalMs,
+          onError: (e, rows) => {
+            metrics.logErrors.inc(rows);
+            app.log.error(e);
+          },
+        });
 
   let state: ModelState | null = null;
   let loadError: Error | null = null;
@@ -562,7 +569,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
           throw new HttpError(400, `Expected \`since\` to be an ISO 8601 time, got '${q.since}'`);
       }
       const last = q.window !== undefined ? Number(q.window) : since === undefined ? driftWindow : undefined;
-      log.flush();
+      await log.flushed();
       const d = s.model.features.length;
       const win = log.window({ last, since, features: d });
       if (win.n === 0) return fail('no logged predictions in the window yet: send some to POST /predict first');
@@ -655,7 +662,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     // In-flight requests are done by now (Fastify closes the listener first); batches they started
     // have settled. Flush the log last so every answered prediction is on disk.
     await state?.dispose();
-    log?.close();
+    await log?.close();
   });
 
   return app;
