@@ -139,10 +139,7 @@ static inline vf vload(const float* p) {
 static inline void vstore(float* p, vf v) { std::memcpy(p, &v, sizeof(vf)); }
 static inline vf vset1(float x) { return vf{} + x; }
 static inline vf vfma(vf a, vf b, vf c) { return a * b + c; }
-static inline vf vmax0(vf a) {
-  const vf zero = {};
-  return a > zero ? a : zero;
-}
+static inline vf vmax0(vf a);  // defined after select()
 static inline float sfma(float a, float b, float c) { return a * b + c; }
 // Transposes V rows (features [c, c + cnt) of each, rows `d` floats apart) into cnt vectors of
 // one feature each, stored `S` floats apart in z.
@@ -165,6 +162,9 @@ static inline vf asFloat(vi v) {
 static inline vf select(vi mask, vf a, vf b) {
   return asFloat((asInt(a) & mask) | (asInt(b) & ~mask));
 }
+#if !FS_X86_WIDE
+static inline vf vmax0(vf a) { return select(a > vf{}, a, vf{}); }
+#endif
 
 // log1p of every lane, within a few ulp, for lanes with -1 < x < +inf; every other lane (x <= -1,
 // +inf, NaN) gets NaN, which the caller reports as a non-finite input, as std::log1p's -inf/NaN/inf
@@ -450,24 +450,31 @@ bool scoreRange(const PackedModel& P, const float* rows, size_t begin, size_t en
     }
     // 2. The layers.
     const float* y = groupMlpN(nr, P, z, a, b);
-    // 3. Squared error against z, summed in feature order.
-    for (int g = 0; g < nr; ++g) {
-      vf s = vf{};
-      const int base = g * V;
-      const int valid = nb - base < V ? nb - base : V;
-      for (int j = 0; j < d; ++j) {
-        const vf e = vload(y + static_cast<size_t>(j) * S + base) - vload(z + static_cast<size_t>(j) * S + base);
-        s = vfma(e, e, s);
+    // 3. Squared error against z, summed in feature order; the groups' sums are independent FMA
+    //    chains, interleaved so they overlap instead of each waiting on its own latency.
+    vf sum[kRowVecs];
+    for (int g = 0; g < nr; ++g) sum[g] = vf{};
+    for (int j = 0; j < d; ++j) {
+      const float* yj = y + static_cast<size_t>(j) * S;
+      const float* zj = z + static_cast<size_t>(j) * S;
+      for (int g = 0; g < nr; ++g) {
+        const vf e = vload(yj + g * V) - vload(zj + g * V);
+        sum[g] = vfma(e, e, sum[g]);
         if (featureErrors) {
           vstore(lane, e * e);
-          for (int k = 0; k < valid; ++k) featureErrors[(r0 + base + k) * ds + j] = lane[k];
+          const int valid = nb - g * V < V ? nb - g * V : V;
+          for (int k = 0; k < valid; ++k) featureErrors[(r0 + g * V + k) * ds + j] = lane[k];
         }
       }
-      s = s * vset1(invD);
+    }
+    for (int g = 0; g < nr; ++g) {
+      const int base = g * V;
+      const int valid = nb - base < V ? nb - base : V;
+      const vf sc = sum[g] * vset1(invD);
       if (valid == V && !anyBad) {
-        vstore(scores + r0 + base, s);
+        vstore(scores + r0 + base, sc);
       } else {
-        vstore(lane, s);
+        vstore(lane, sc);
         for (int k = 0; k < valid; ++k) scores[r0 + base + k] = laneBad[base + k] ? nan : lane[k];
       }
     }
