@@ -45,11 +45,13 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`fraudscore ${name}: ${e.message}`);
       return 2;
     }
-    if (e instanceof ModelError || (e as { name?: string }).name === 'DataError' || e instanceof RangeError) {
-      console.error(`fraudscore ${name}: ${(e as Error).message}`);
-      return 1;
-    }
-    console.error(`fraudscore ${name}: ${(e as Error).stack ?? e}`);
+    // Messages name the file, line and field; the stack only helps when debugging fraudscore itself.
+    const err = e as Error;
+    const known =
+      e instanceof ModelError || err.name === 'DataError' || err.name === 'ConfigError' || e instanceof RangeError;
+    console.error(
+      `fraudscore ${name}: ${process.env.FRAUDSCORE_DEBUG && !known ? (err.stack ?? err) : (err.message ?? err)}`,
+    );
     return 1;
   }
 }

@@ -1,15 +1,11 @@
 // Every CLI command, one import and one list line each.
 import type { Command } from '../command.js';
 import { drift } from './drift.js';
+import { evaluate } from './evaluate.js';
 import { exportOnnxCommand } from './export-onnx.js';
 import { info } from './info.js';
 import { score } from './score.js';
 import { serve } from './serve.js';
+import { synth } from './synth.js';
 
-export const commands: Command[] = [
-  exportOnnxCommand,
-  info,
-  score,
-  serve,
-  drift,
-];
+export const commands: Command[] = [exportOnnxCommand, info, score, serve, drift, evaluate, synth];

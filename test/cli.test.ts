@@ -1,0 +1,105 @@
+// The CLI in-process: help, usage errors (exit 2), user errors (exit 1, message without stack),
+// and the synth -> evaluate -> score -> info chain on a model built in code.
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+import { main } from '../src/cli.js';
+import { loadTable } from '../src/data/load.js';
+import { createModel, saveModel, Scorer } from '../src/index.js';
+import { DEFAULT_FEATURES } from '../src/data/table.js';
+
+let dir: string;
+let out: string[];
+let err: string[];
+
+async function run(...argv: string[]): Promise<number> {
+  out = [];
+  err = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
+  const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
+  try {
+    return await main(argv);
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'fraudscore-cli-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('fraudscore CLI', () => {
+  it('lists commands and prints help for each', async () => {
+    expect(await run('--help')).toBe(0);
+    for (const c of ['score', 'info', 'export-onnx', 'evaluate', 'synth']) expect(out.join('\n')).toContain(`  ${c}`);
+    for (const c of ['score', 'info', 'evaluate', 'synth']) {
+      expect(await run(c, '--help')).toBe(0);
+      expect(out.join('\n')).toMatch(new RegExp(`^Usage: fraudscore ${c} `));
+    }
+  });
+
+  it('exits 2 on usage errors, naming the problem', async () => {
+    expect(await run('nope')).toBe(2);
+    expect(err[0]).toContain("unknown command 'nope'");
+    expect(await run('score', '--model')).toBe(2);
+    expect(await run('score', '--input', 'x.csv')).toBe(2);
+    expect(err[0]).toBe('fraudscore score: missing required option --model');
+    expect(await run('info', '--bogus')).toBe(2);
+    expect(err[0]).toContain("Unknown option '--bogus'");
+    expect(await run('synth', '--rows', '10', '--output', join(dir, 'x.txt'))).toBe(2);
+    expect(err[0]).toContain('Cannot tell the format of');
+  });
+
+  it('exits 1 with a one-line message for a missing model', async () => {
+    expect(await run('info', '--model', join(dir, 'missing'))).toBe(1);
+    expect(err[0]).toMatch(/model\.json not found/);
+    expect(err[0]).not.toContain('    at ');
+  });
+
+  it('runs synth -> evaluate -> score -> info', async () => {
+    const data = join(dir, 'synth.csv.gz');
+    expect(await run('synth', '--rows', '20000', '--fraud-rate', '0.02', '--seed', '5', '--output', data)).toBe(0);
+    const table = await loadTable(data);
+    expect(table.n).toBe(20000);
+    expect(table.labels!.reduce((a, b) => a + b, 0)).toBe(400);
+
+    const model = createModel({ features: [...DEFAULT_FEATURES], seed: 1 });
+    model.preprocessing.transform[28] = 'log1p';
+    model.preprocessing.mean[28] = 3;
+    const scores = new Scorer(model, { backend: 'cpu' }).score(table.rows);
+    const sorted = Float32Array.from(scores).sort();
+    model.threshold = { value: sorted[Math.floor(sorted.length * 0.9)]!, strategy: 'percentile' };
+    const modelDir = join(dir, 'model');
+    await saveModel(model, modelDir);
+
+    const report = join(dir, 'report');
+    expect(await run('evaluate', '--model', modelDir, '--data', data, '--output', report, '--json')).toBe(0);
+    const metrics = JSON.parse(out.join('\n'));
+    expect(metrics.n).toBe(20000);
+    expect(metrics.positives).toBe(400);
+    expect(metrics.rocAuc).toBeGreaterThan(0);
+    expect(existsSync(join(report, 'report.html'))).toBe(true);
+    // A random model cannot reach a ROC-AUC of 1: the CI gate fails it.
+    expect(await run('evaluate', '--model', modelDir, '--data', data, '--min-roc-auc', '0.9999')).toBe(1);
+
+    const scored = join(dir, 'scores.csv');
+    expect(await run('score', '--model', modelDir, '--input', data, '--output', scored, '--quiet')).toBe(0);
+    const lines = (await readFile(scored, 'utf8')).trim().split('\n');
+    expect(lines[0]).toBe('score,is_fraud');
+    expect(lines).toHaveLength(20001);
+    expect(Math.fround(Number(lines[1]!.split(',')[0]))).toBe(scores[0]);
+
+    expect(await run('info', '--model', modelDir)).toBe(0);
+    expect(out.join('\n')).toContain('29 -> 32 -> 16 -> 32 -> 29');
+    expect(await run('info', '--model', modelDir, '--json')).toBe(0);
+    expect(JSON.parse(out.join('\n')).layerSizes).toEqual([29, 32, 16, 32, 29]);
+  });
+});
