@@ -46,6 +46,8 @@ describe('bench options', () => {
     );
     expect(() => parseArgs(['--fast'], 2)).toThrow(new UsageError("unknown option '--fast'"));
     expect(() => parseArgs(['--batches', '0'], 2)).toThrow(/--batches needs a positive integer/);
+    expect(() => parseArgs(['--out'], 2)).toThrow(new UsageError('--out needs a value'));
+    expect(() => parseArgs(['--engines', '--quick'], 2)).toThrow(new UsageError('--engines needs a value'));
     expect(parseArgs(['--help'], 2)).toBe('help');
     expect(USAGE).toContain('--only');
   });

@@ -94,8 +94,11 @@ export function parseArgs(argv: readonly string[], threads: number): BenchConfig
     if (a === '-h' || a === '--help') return 'help';
     const eq = a.indexOf('=');
     const name = eq > 0 ? a.slice(0, eq) : a;
-    if (takesValue.has(name)) flags.set(name, eq > 0 ? a.slice(eq + 1) : argv[++i]);
-    else if (name === '--quick' || name === '--no-save') flags.set(name, undefined);
+    if (takesValue.has(name)) {
+      const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
+      if (value === undefined || value === '' || value.startsWith('--')) throw new UsageError(`${name} needs a value`);
+      flags.set(name, value);
+    } else if (name === '--quick' || name === '--no-save') flags.set(name, undefined);
     else throw new UsageError(`unknown option '${a}'`);
   }
   const quick = flags.has('--quick');
