@@ -29,8 +29,12 @@ bool simdSupported(SimdPath p) {
   __builtin_cpu_init();
   switch (p) {
     // __builtin_cpu_supports checks the OS-enabled state (XCR0) for AVX and AVX-512 in GCC >= 12.
+    // kernel_avx512.cpp is compiled with -mavx512{f,bw,vl,dq}: the compiler may use any of them
+    // (mask <-> vector moves are DQ/BW), so all four are required, not just F.
     case SimdPath::kAvx512:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("fma");
     case SimdPath::kAvx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case SimdPath::kSse2: return true;
   }
