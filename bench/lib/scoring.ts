@@ -1,7 +1,6 @@
-// Scoring throughput and latency: every engine at every batch size on the same rows and model,
-// engine after engine (an engine's setup, e.g. a tfjs backend switch, happens once). Before timing,
-// each engine's scores are checked against the float64 reference, so a fast but wrong engine
-// cannot post a figure unnoticed.
+// Scoring throughput and latency: every engine at every batch size on the same rows and model.
+// Before timing, each engine's scores are checked against the float64 reference, so a fast but
+// wrong engine cannot post a figure unnoticed.
 import { flopsPerRow, toAddonSpec } from '../../src/model.js';
 import { addon } from '../../src/native.js';
 import type { BenchData } from './data.js';
@@ -79,29 +78,47 @@ function cell(batch: number, mode: 'sync' | 'async', t: Timing, flops: number): 
   };
 }
 
-async function measureEngine(run: EngineRun, engine: Engine, o: ScoringOptions, report: EngineReport): Promise<void> {
-  const { data, batches, timing } = o;
-  const flops = flopsPerRow(data.model);
-  const d = data.model.features.length;
-  // Accuracy on the largest prepared batch up to 4096 rows.
-  const accBatch = [...batches].filter((b) => b <= 4096).pop() ?? batches[0]!;
-  const ref = addon.referenceScore(toAddonSpec(data.model), data.rows.subarray(0, accBatch * d)).scores;
-  const got = run.sync ? run.sync(accBatch) : await run.async!(accBatch);
-  report.accuracy = relativeErrors(Float32Array.from(got), ref);
+/** Scores the first rows with the engine and compares them with the float64 reference. */
+async function checkAccuracy(run: EngineRun, o: ScoringOptions, refs: Map<number, Float64Array>): Promise<Accuracy> {
+  const d = o.data.model.features.length;
+  // The largest prepared batch up to 4,096 rows.
+  const b = [...o.batches].filter((x) => x <= 4096).pop() ?? o.batches[0]!;
+  let ref = refs.get(b);
+  if (!ref) {
+    ref = addon.referenceScore(toAddonSpec(o.data.model), o.data.rows.subarray(0, b * d)).scores;
+    refs.set(b, ref);
+  }
+  await run.activate?.();
+  const got = run.sync ? run.sync(b) : await run.async!(b);
+  return relativeErrors(Float32Array.from(got), ref);
+}
 
-  for (const b of batches) {
-    const syncOk = run.sync && b <= (engine.syncUpTo ?? Number.POSITIVE_INFINITY);
-    const asyncOk = run.async && b >= (engine.asyncFrom ?? 1);
-    if (syncOk) {
-      const t = timeSync(() => run.sync!(b), timing);
-      report.cells.push(cell(b, 'sync', t, flops));
-      o.log?.(`  ${engine.id} sync  batch ${b}: ${fmtLine(report.cells.at(-1)!)}`);
-    }
-    if (asyncOk || (!syncOk && run.async)) {
-      const t = await timeAsync(() => run.async!(b), timing);
-      report.cells.push(cell(b, 'async', t, flops));
-      o.log?.(`  ${engine.id} async batch ${b}: ${fmtLine(report.cells.at(-1)!)}`);
-    }
+/** Times one engine at one batch size: its sync call, its async call, or both. */
+async function measureCell(
+  run: EngineRun,
+  engine: Engine,
+  b: number,
+  o: ScoringOptions,
+  report: EngineReport,
+): Promise<void> {
+  const flops = flopsPerRow(o.data.model);
+  const syncOk = run.sync !== undefined && b <= (engine.syncUpTo ?? Number.POSITIVE_INFINITY);
+  const asyncOk = run.async !== undefined && (b >= (engine.asyncFrom ?? 1) || !syncOk);
+  await run.activate?.();
+  if (syncOk) {
+    report.cells.push(
+      cell(
+        b,
+        'sync',
+        timeSync(() => run.sync!(b), o.timing),
+        flops,
+      ),
+    );
+    o.log?.(`  ${engine.id} sync  batch ${b}: ${fmtLine(report.cells.at(-1)!)}`);
+  }
+  if (asyncOk) {
+    report.cells.push(cell(b, 'async', await timeAsync(() => run.async!(b), o.timing), flops));
+    o.log?.(`  ${engine.id} async batch ${b}: ${fmtLine(report.cells.at(-1)!)}`);
   }
 }
 
@@ -109,40 +126,62 @@ function fmtLine(c: ScoringCell): string {
   return `${(c.secondsPerCall * 1e6).toPrecision(4)} us/call, ${Math.round(c.rowsPerSecond).toLocaleString('en-US')} rows/s`;
 }
 
-/** [async] Measures every engine; an engine that cannot run here is reported as skipped, with why. */
+function fail(report: EngineReport, e: unknown, o: ScoringOptions): void {
+  report.status = 'failed';
+  report.reason = (e as Error).message;
+  o.log?.(`  ${report.id} FAILED: ${(e as Error).stack ?? e}`);
+}
+
+/**
+ * [async] Measures every engine; an engine that cannot run here is reported as skipped, with why.
+ * All engines are built first, then measured batch size by batch size, engine after engine within
+ * a batch: the figures a ratio compares are taken seconds apart, so a burst of other work on this
+ * shared machine is less likely to land on one side of a comparison only.
+ */
 export async function runScoring(o: ScoringOptions): Promise<EngineReport[]> {
   const ctx: EngineContext = { data: o.data, batches: o.batches, threads: o.threads, tmpDir: o.tmpDir };
   const reports: EngineReport[] = [];
-  for (const engine of o.engines) {
-    const report: EngineReport = {
-      id: engine.id,
-      label: engine.label,
-      precision: engine.precision,
-      status: 'ok',
-      detail: {},
-      cells: [],
-    };
-    reports.push(report);
-    o.log?.(`scoring: ${engine.label}`);
-    let run: EngineRun | null = null;
-    try {
-      const setup = await engine.create(ctx);
-      if ('skip' in setup) {
-        report.status = 'skipped';
-        report.reason = setup.skip;
-        o.log?.(`  skipped: ${setup.skip}`);
-        continue;
+  const live: { engine: Engine; run: EngineRun; report: EngineReport }[] = [];
+  const refs = new Map<number, Float64Array>();
+  try {
+    for (const engine of o.engines) {
+      const report: EngineReport = {
+        id: engine.id,
+        label: engine.label,
+        precision: engine.precision,
+        status: 'ok',
+        detail: {},
+        cells: [],
+      };
+      reports.push(report);
+      o.log?.(`scoring: ${engine.label}`);
+      try {
+        const setup = await engine.create(ctx);
+        if ('skip' in setup) {
+          report.status = 'skipped';
+          report.reason = setup.skip;
+          o.log?.(`  skipped: ${setup.skip}`);
+          continue;
+        }
+        report.detail = setup.detail;
+        live.push({ engine, run: setup, report });
+        report.accuracy = await checkAccuracy(setup, o, refs);
+      } catch (e) {
+        fail(report, e, o);
       }
-      run = setup;
-      report.detail = setup.detail;
-      await measureEngine(setup, engine, o, report);
-    } catch (e) {
-      report.status = 'failed';
-      report.reason = (e as Error).message;
-      o.log?.(`  FAILED: ${(e as Error).stack ?? e}`);
-    } finally {
-      await run?.dispose();
     }
+    for (const b of o.batches) {
+      for (const { engine, run, report } of live) {
+        if (report.status !== 'ok') continue;
+        try {
+          await measureCell(run, engine, b, o, report);
+        } catch (e) {
+          fail(report, e, o);
+        }
+      }
+    }
+  } finally {
+    for (const { run } of live) await run.dispose();
   }
   return reports;
 }

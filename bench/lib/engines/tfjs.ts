@@ -42,6 +42,10 @@ async function tfjsEngine(ctx: EngineContext, backend: TfBackend): Promise<Engin
     }
   };
   return {
+    // tfjs has one active backend: the cpu and wasm engines take turns, each on its own tensors.
+    activate: async () => {
+      await useTf(backend);
+    },
     sync,
     dispose: () => {
       tf.dispose([mask, mean, invStd, ...layers.flatMap((l) => [l.w, l.b])]);

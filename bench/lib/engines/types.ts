@@ -18,6 +18,8 @@ export interface EngineRun {
   sync?: (n: number) => Float32Array;
   /** [async] Same, off the calling thread where the engine can. */
   async?: (n: number) => Promise<Float32Array>;
+  /** Makes the engine ready to run after another engine ran (tfjs: switches to its backend). */
+  activate?: () => Promise<void>;
   /** Frees what the engine holds. */
   dispose(): void | Promise<void>;
   /** What the engine runs with (SIMD path, threads, graph form...), for the report. */
