@@ -4,7 +4,7 @@
 import type { FileReport } from './files.js';
 import type { PeakReport } from './gflops.js';
 import type { MachineInfo } from './machine.js';
-import type { EngineReport, ScoringCell } from './scoring.js';
+import type { Accuracy, EngineReport, ScoringCell } from './scoring.js';
 import type { TimingOptions } from './timing.js';
 import type { PYTORCH_BASELINE, TrainingReport } from './training.js';
 
@@ -168,6 +168,7 @@ export function fmtTime(s: number): string {
   return `${s.toPrecision(3)}s`;
 }
 
+const fmtAccuracy = (a: Accuracy) => `${a.medianRelErr.toExponential(0)}/${a.maxRelErr.toExponential(0)}`;
 const fmtX = (r: number | null) => (r === null ? '-' : `${r.toFixed(r >= 100 ? 0 : 2)}x`);
 const fmtInt = (n: number) => n.toLocaleString('en-US');
 const pad = (s: string, w: number) => s.padEnd(w);
@@ -214,7 +215,7 @@ export function formatResult(r: BenchResult): string {
           }),
           atBig ? atBig.gflops.toFixed(1) : '',
           atBig && peak ? `${((100 * atBig.gflops) / peak).toFixed(0)}%` : '',
-          e.accuracy ? e.accuracy.maxRelErr.toExponential(1) : '',
+          e.accuracy ? fmtAccuracy(e.accuracy) : '',
         ]);
       }
     }
@@ -224,12 +225,12 @@ export function formatResult(r: BenchResult): string {
       ...batches.map((b) => `batch ${fmtInt(b)}`),
       `GFLOP/s@${big ? fmtInt(big) : ''}`,
       '% peak',
-      'max rel err',
+      'rel err med/max',
     ];
     out.push(...table(header, rows, 2));
     for (const e of r.scoring) if (e.status !== 'ok') out.push(`${e.label}: ${e.status}: ${e.reason ?? ''}`);
     out.push(
-      'max rel err: largest per-row |score - float64 reference| / max(|reference|, 1e-3) over the first 4,096 rows (int8 engines: vs the fp32 model)',
+      'rel err: per-row |score - float64 reference| / max(|reference|, 1e-3) over the first 4,096 rows, median and max (int8 engines: against the fp32 model)',
     );
   }
 
@@ -325,7 +326,7 @@ export function formatMarkdown(r: BenchResult): string {
   );
   if (r.scoring) {
     const batches = [...new Set(r.scoring.flatMap((e) => e.cells.map((c) => c.batch)))].sort((a, b) => a - b);
-    o.push('', `| engine | mode | ${batches.map(fmtInt).join(' | ')} | max rel err |`);
+    o.push('', `| engine | mode | ${batches.map(fmtInt).join(' | ')} | rel err med/max |`);
     o.push(`| --- | --- | ${batches.map(() => '---:').join(' | ')} | ---: |`);
     for (const e of r.scoring) {
       if (e.status !== 'ok') continue;
@@ -340,7 +341,7 @@ export function formatMarkdown(r: BenchResult): string {
                 .replace(/([0-9])(ns|ms|s)$/, '$1 $2')}`
             : '';
         });
-        o.push(`| ${e.label} | ${mode} | ${row.join(' | ')} | ${e.accuracy?.maxRelErr.toExponential(1) ?? ''} |`);
+        o.push(`| ${e.label} | ${mode} | ${row.join(' | ')} | ${e.accuracy ? fmtAccuracy(e.accuracy) : ''} |`);
       }
     }
     const skipped = r.scoring.filter((e) => e.status !== 'ok');
