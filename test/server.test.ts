@@ -711,6 +711,26 @@ describe('server on a socket: micro-batching, the prediction log, graceful shutd
   }, 60_000);
 });
 
+describe('topFeatures', () => {
+  it('returns the k largest error shares, largest first, ties in feature order', async () => {
+    const { topFeatures } = await import('../src/server/server.js');
+    const e = Float32Array.from([1, 4, 2, 4, 0]);
+    expect(topFeatures(['a', 'b', 'c', 'd', 'e'], e, 3)).toEqual([
+      { name: 'b', error_share: 4 / 11 },
+      { name: 'd', error_share: 4 / 11 },
+      { name: 'c', error_share: 2 / 11 },
+    ]);
+    expect(topFeatures(['a', 'b'], Float32Array.from([0, 0]), 5)).toEqual([
+      { name: 'a', error_share: 0 },
+      { name: 'b', error_share: 0 },
+    ]);
+    // Against a full sort on random errors.
+    const rand = Float32Array.from({ length: 29 }, (_, j) => ((j * 7919) % 31) / 7);
+    const want = [...rand.keys()].sort((x, y) => rand[y]! - rand[x]! || x - y).slice(0, 5);
+    expect(topFeatures(FEATURES, rand, 5).map((t) => t.name)).toEqual(want.map((j) => FEATURES[j]));
+  });
+});
+
 describe('prediction log', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fraudscore-log-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -20,7 +20,7 @@ export class ServerMetrics {
   /** Prediction requests that failed, by route and reason (validation, scoring, unavailable). */
   readonly errors: Counter<'route' | 'reason'>;
   readonly latency: Histogram<'route'>;
-  /** Features per submitted row (the original tracked how long the feature vectors were). */
+  /** Features per row, once per request (the original tracked how long the feature vectors were). */
   readonly featureLength: Summary;
   /** Every HTTP response, by method, route pattern and status. */
   readonly http: Counter<'method' | 'route' | 'status'>;
@@ -33,8 +33,11 @@ export class ServerMetrics {
   readonly modelInfo: Gauge<keyof ModelInfoLabels>;
   readonly logPending: Gauge;
   readonly logErrors: Counter;
-  #window: boolean[] = [];
-  #windowFrauds = 0;
+  // The last 1000 decisions, as a ring: the fraud-rate gauge without rate() arithmetic.
+  #ring = new Uint8Array(1000);
+  #ringAt = 0;
+  #ringFull = false;
+  #ringFrauds = 0;
 
   constructor() {
     const registers = [this.registry];
@@ -61,7 +64,7 @@ export class ServerMetrics {
       // The original called it feature_length_summary; promtool rejects a type in a metric name, so
       // the series are feature_length{quantile=...}, feature_length_sum and feature_length_count.
       name: 'feature_length',
-      help: 'Number of features per submitted row.',
+      help: 'Number of features per row of each prediction request.',
       percentiles: [0.5, 0.9, 0.99],
       maxAgeSeconds: 600,
       ageBuckets: 5,
@@ -134,22 +137,22 @@ export class ServerMetrics {
   /** Records scored rows: counts, the score histogram and the rolling fraud rate. */
   observeScores(route: string, scores: ArrayLike<number>, flags: ArrayLike<boolean>): void {
     let frauds = 0;
+    const ring = this.#ring;
     for (let i = 0; i < scores.length; i++) {
       this.score.observe(scores[i]!);
-      const f = flags[i]!;
-      if (f) frauds++;
-      this.#window.push(f);
-      if (f) this.#windowFrauds++;
-    }
-    // Keep the last 1000 decisions: a gauge a dashboard can read without rate() arithmetic.
-    const excess = this.#window.length - 1000;
-    if (excess > 0) {
-      for (let i = 0; i < excess; i++) if (this.#window[i]) this.#windowFrauds--;
-      this.#window.splice(0, excess);
+      const f = flags[i] ? 1 : 0;
+      frauds += f;
+      this.#ringFrauds += f - ring[this.#ringAt]!;
+      ring[this.#ringAt] = f;
+      if (++this.#ringAt === ring.length) {
+        this.#ringAt = 0;
+        this.#ringFull = true;
+      }
     }
     this.rows.inc({ route }, scores.length);
     if (frauds > 0) this.frauds.inc({ route }, frauds);
-    this.fraudRate.set(this.#window.length ? this.#windowFrauds / this.#window.length : 0);
+    const seen = this.#ringFull ? ring.length : this.#ringAt;
+    this.fraudRate.set(seen ? this.#ringFrauds / seen : 0);
   }
 
   setModel(info: ModelInfoLabels): void {

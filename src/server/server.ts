@@ -222,30 +222,33 @@ export function createServer(options: ServerOptions): FastifyInstance {
     const given = Buffer.from(m[1]!);
     return given.length === token.length && timingSafeEqual(given, token);
   };
-  app.addHook('onRequest', async (req, reply) => {
-    const origin = req.headers.origin;
-    if (origin && cors.length > 0 && (cors.includes('*') || cors.includes(origin))) {
-      reply.header('access-control-allow-origin', cors.includes('*') ? '*' : origin);
-      reply.header('vary', 'Origin');
-      if (req.method === 'OPTIONS') {
-        reply.header('access-control-allow-methods', 'GET, POST, OPTIONS');
-        reply.header('access-control-allow-headers', 'content-type, authorization');
-        reply.header('access-control-max-age', '600');
-        return reply.code(204).send();
+  // Only installed when there is something to check: a hook costs every request a few µs.
+  if (cors.length > 0 || token)
+    app.addHook('onRequest', async (req, reply) => {
+      const origin = req.headers.origin;
+      if (origin && cors.length > 0 && (cors.includes('*') || cors.includes(origin))) {
+        reply.header('access-control-allow-origin', cors.includes('*') ? '*' : origin);
+        reply.header('vary', 'Origin');
+        if (req.method === 'OPTIONS') {
+          reply.header('access-control-allow-methods', 'GET, POST, OPTIONS');
+          reply.header('access-control-allow-headers', 'content-type, authorization');
+          reply.header('access-control-max-age', '600');
+          return reply.code(204).send();
+        }
       }
-    }
-    const path = req.routeOptions.url ?? req.url;
-    const admin = path.startsWith('/admin/');
-    if ((admin && token) || (options.protectAll && path !== '/ready')) {
-      if (!authorized(req)) {
-        reply.header('www-authenticate', 'Bearer');
-        return reply.code(401).send({ detail: 'Missing or invalid bearer token (Authorization: Bearer <token>)' });
+      const path = req.routeOptions.url ?? req.url;
+      const admin = path.startsWith('/admin/');
+      if ((admin && token) || (options.protectAll && path !== '/ready')) {
+        if (!authorized(req)) {
+          reply.header('www-authenticate', 'Bearer');
+          return reply.code(401).send({ detail: 'Missing or invalid bearer token (Authorization: Bearer <token>)' });
+        }
       }
-    }
-  });
+    });
 
   // ---- metrics per response -------------------------------------------------------------------
-  app.addHook('onResponse', async (req, reply) => {
+  // Callback-style hooks (here and onSend): no promise per request on the hot path.
+  app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     const status = String(reply.statusCode);
     metrics.http.inc({ method: req.method, route, status });
@@ -258,6 +261,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
         metrics.errors.inc({ route, reason });
       }
     }
+    done();
   });
 
   // ---- errors: FastAPI's shapes and codes -----------------------------------------------------
@@ -346,7 +350,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     const { rows, batch } = rowsFromJson(s, req.body as schemas.PredictBody);
     const d = s.model.features.length;
     const n = rows.length / d;
-    for (let i = 0; i < n; i++) metrics.featureLength.observe(d);
+    metrics.featureLength.observe(d);
     const top = (req.query as { top?: string }).top;
     const k = top === undefined ? topK : Math.min(Number(top), d);
     const { scores, featureErrors } = await batcher.score(rows);
@@ -654,8 +658,9 @@ export function createServer(options: ServerOptions): FastifyInstance {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_req, reply) => {
+  app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
 
   app.addHook('onClose', async () => {
@@ -681,16 +686,26 @@ function checkValue(s: ModelState, v: number, j: number, where: string): number 
   return v;
 }
 
-/** The k features with the largest share of the row's squared error. */
+/** The k features with the largest share of the row's squared error (largest first). */
 export function topFeatures(
   names: readonly string[],
   errors: Float32Array,
   k: number,
 ): { name: string; error_share: number }[] {
+  // Insertion into a k-long list: k is small (3 by default) and this runs for every scored row.
+  const kk = Math.min(k, names.length);
+  const idx: number[] = [];
   let total = 0;
-  for (const e of errors) total += e;
-  const idx = Array.from(errors.keys()).sort((a, b) => errors[b]! - errors[a]!);
-  return idx
-    .slice(0, Math.min(k, names.length))
-    .map((j) => ({ name: names[j]!, error_share: total > 0 ? errors[j]! / total : 0 }));
+  for (let j = 0; j < errors.length; j++) {
+    const e = errors[j]!;
+    total += e;
+    if (idx.length === kk && e <= errors[idx[kk - 1]!]!) continue;
+    let at = idx.length === kk ? kk - 1 : idx.length;
+    while (at > 0 && errors[idx[at - 1]!]! < e) {
+      idx[at] = idx[at - 1]!;
+      at--;
+    }
+    idx[at] = j;
+  }
+  return idx.map((j) => ({ name: names[j]!, error_share: total > 0 ? errors[j]! / total : 0 }));
 }
