@@ -431,13 +431,13 @@ EpochResult Trainer::trainEpoch(const float* rows, size_t n, const std::atomic<b
   Impl& m = *impl_;
   EpochResult res;
   if (n == 0) return res;
-  res.bad = m.firstBad(rows, n);
-  if (res.bad.row >= 0) return res;
 
-  // The epoch's order.
+  // The epoch's order, drawn from a copy of the generator: it is committed only when the epoch
+  // runs, so a rejected call (bad input) leaves the trainer exactly as it was.
+  Xoshiro256 rng = m.rng;
   m.perm.resize(n);
   for (size_t i = 0; i < n; ++i) m.perm[i] = i;
-  for (size_t i = n - 1; i > 0; --i) std::swap(m.perm[i], m.perm[m.rng.below(i + 1)]);
+  for (size_t i = n - 1; i > 0; --i) std::swap(m.perm[i], m.perm[rng.below(i + 1)]);
 
   const size_t B = static_cast<size_t>(m.opt.batchSize);
   const size_t batches = (n + B - 1) / B;
@@ -453,7 +453,15 @@ EpochResult Trainer::trainEpoch(const float* rows, size_t n, const std::atomic<b
   double lossSum = 0;  // sum of squared errors, in batch order (thread 0 only)
   size_t done = 0, rowsDone = 0;
 
+  // Each thread checks its share of the rows first; nobody trains unless every value is finite.
+  std::vector<BadValue> bads(T);
   auto worker = [&](int t) {
+    const size_t v0 = n * t / T, v1 = n * (t + 1) / T;
+    bads[t] = m.firstBad(rows + v0 * m.spec.features, v1 - v0);
+    if (bads[t].row >= 0) bads[t].row += static_cast<int64_t>(v0);
+    if (T > 1) barrier.wait();
+    for (const BadValue& bv : bads)
+      if (bv.row >= 0) return;
     for (size_t b = 0; b < batches; ++b) {
       const size_t start = b * B;
       const int count = static_cast<int>(std::min(B, n - start));
@@ -505,6 +513,13 @@ EpochResult Trainer::trainEpoch(const float* rows, size_t n, const std::atomic<b
   worker(0);
   for (auto& h : helpers) h.join();
 
+  for (const BadValue& bv : bads) {
+    if (bv.row >= 0) {  // ranges are in row order: the first one found is the first bad row
+      res.bad = bv;
+      return res;
+    }
+  }
+  m.rng = rng;
   m.step = step0 + done;
   res.batches = done;
   res.rows = rowsDone;

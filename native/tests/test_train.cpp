@@ -274,6 +274,23 @@ void edgeChecks(std::mt19937_64& rng) {
     CHECK(flatten(tr.weights()) == flatten(m.layers));
     BadValue bv;
     CHECK(std::isnan(tr.evalLoss(bad.data(), n, &bv, 1)) && bv.row == 777 && bv.col == 3);
+    // A rejected epoch leaves the trainer as it was: the next epoch matches a fresh trainer's.
+    Trainer fresh(m, opt);
+    tr.trainEpoch(rows.data(), n);
+    fresh.trainEpoch(rows.data(), n);
+    CHECK(flatten(tr.weights()) == flatten(fresh.weights()));
+    // With one thread the whole range is checked by one worker; the first bad row still wins.
+    TrainOptions one = opt;
+    one.threads = 1;
+    Trainer single(m, one);
+    const EpochResult e1 = single.trainEpoch(bad.data(), n);
+    CHECK(e1.bad.row == 777 && e1.bad.col == 3);
+    // A bad row in the second thread's half only.
+    std::vector<float> late = rows;
+    late[900 * 29 + 6] = -5.f;
+    const EpochResult e2 = tr.trainEpoch(late.data(), n);
+    CHECK_MSG(e2.bad.row == 900 && e2.bad.col == 6, "got row %lld col %d",
+              static_cast<long long>(e2.bad.row), e2.bad.col);
   }
   {
     Trainer tr(m, opt);
