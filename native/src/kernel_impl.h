@@ -351,6 +351,9 @@ static const float* groupMlpN(int nr, const PackedModel& P, const float* z, floa
   }
 }
 
+// How far ahead the group path prefetches raw rows (~45 KB for 29 features).
+constexpr size_t kPrefetchRows = 384;
+
 // Rows shorter than this at the end of a range go through the row path one by one: a padded group
 // costs a whole V-row pass (~2,900 FMA instructions for the benchmark model whatever V), a lone row
 // about a tenth of that but latency-bound.
@@ -412,6 +415,16 @@ bool scoreRange(const PackedModel& P, const float* rows, size_t begin, size_t en
       std::memcpy(stage, src, sizeof(float) * nb * ds);
       std::memset(stage + nb * ds, 0, sizeof(float) * (nr * V - nb) * ds);
       src = stage;
+    }
+    {
+      // Ask for this block's rows kPrefetchRows ahead into L2. The hardware streams follow the
+      // transposes' row order too, but on batches beyond L2 (65,536 rows = 7.6 MB) this measured
+      // +5% (13.7 -> 14.5 Mrows per CPU-second, AVX-512, one thread); distances of 2-4 blocks or
+      // prefetches into L1 gained nothing.
+      const size_t pf0 = std::min(end, r0 + kPrefetchRows), pf1 = std::min(end, pf0 + static_cast<size_t>(nb));
+      const char* p = reinterpret_cast<const char*>(rows + pf0 * ds);
+      const char* q = reinterpret_cast<const char*>(rows + pf1 * ds);
+      for (; p < q; p += 64) __builtin_prefetch(p, 0, 2);
     }
     for (int g = 0; g < nr; ++g)
       for (int c = 0; c < d; c += V)
