@@ -35,6 +35,13 @@ declare module 'autocannon' {
       '2xx': number;
     }
   }
-  function autocannon(opts: autocannon.Options, cb: (err: Error | null, res: autocannon.Result) => void): unknown;
+  interface Instance {
+    /** Every response: the client, its status, body bytes and response time in ms. */
+    on(
+      event: 'response',
+      listener: (client: unknown, statusCode: number, bytes: number, responseTime: number) => void,
+    ): void;
+  }
+  function autocannon(opts: autocannon.Options, cb: (err: Error | null, res: autocannon.Result) => void): Instance;
   export default autocannon;
 }
