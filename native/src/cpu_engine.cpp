@@ -113,10 +113,18 @@ CpuEngine::CpuEngine(const ModelSpec& spec, SimdPath path) : impl_(new Impl) {
 
 CpuEngine::~CpuEngine() = default;
 
-int CpuEngine::features() const { return impl_->spec.features; }
-SimdPath CpuEngine::path() const { return impl_->path; }
-const ModelSpec& CpuEngine::spec() const { return impl_->spec; }
-size_t CpuEngine::packedBytes() const { return impl_->packed.bytes; }
+int CpuEngine::features() const {
+  return impl_->spec.features;
+}
+SimdPath CpuEngine::path() const {
+  return impl_->path;
+}
+const ModelSpec& CpuEngine::spec() const {
+  return impl_->spec;
+}
+size_t CpuEngine::packedBytes() const {
+  return impl_->packed.bytes;
+}
 
 BadValue CpuEngine::score(const float* rows, size_t n, float* scores, float* featureErrors,
                           NonFinite mode, int threads) const {

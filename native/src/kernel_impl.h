@@ -1,7 +1,7 @@
 // The fused CPU scoring kernel, written once and compiled once per instruction set
-// (kernel_avx512.cpp, kernel_avx2.cpp, kernel_sse2.cpp) with FS_V floats per vector and FS_NS as the
-// namespace. The engine picks one at run time. Everything here is `static` or inside FS_NS, so no
-// AVX-512 code can be picked by the linker for another translation unit (ODR).
+// (kernel_avx512.cpp, kernel_avx2.cpp, kernel_sse2.cpp) with FS_V floats per vector and FS_NS as
+// the namespace. The engine picks one at run time. Everything here is `static` or inside FS_NS, so
+// no AVX-512 code can be picked by the linker for another translation unit (ODR).
 //
 //   raw rows -> (log1p?, -mean, *1/std) -> z -> [dense + ReLU]* -> dense -> y -> mean((y - z)^2)
 //
@@ -12,7 +12,8 @@
 //    feed T * rowVecs FMAs; no lane is wasted on padding whatever the layer sizes, and the
 //    preprocessing, the finiteness check and the error sum are plain vertical vector code.
 //  - Row path (single rows, short tails): one row with features/outputs in lanes, weights in the
-//    transposed [in][outPad] layout. A lone row costs ~0.1 us instead of a whole padded block.
+//    transposed [in][outPad] layout. A lone row costs ~0.2 us (AVX-512, engine call included)
+//    where a padded 16-row group would cost ~1 us.
 // Both paths perform the same float operations in the same order for every row (bias, then one
 // FMA per input in input order, the same log1p, the error summed in feature order), so a row's
 // score is bit-identical whichever path, block position or thread count scored it.
@@ -54,14 +55,26 @@ typedef int32_t vi __attribute__((vector_size(V * sizeof(int32_t))));
 // "may be used uninitialized" once they are inlined; those operands are never read.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 typedef __m512 vf;
-static inline vf vload(const float* p) { return _mm512_loadu_ps(p); }
-static inline void vstore(float* p, vf v) { _mm512_storeu_ps(p, v); }
-static inline vf vset1(float x) { return _mm512_set1_ps(x); }
-static inline vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+static inline vf vload(const float* p) {
+  return _mm512_loadu_ps(p);
+}
+static inline void vstore(float* p, vf v) {
+  _mm512_storeu_ps(p, v);
+}
+static inline vf vset1(float x) {
+  return _mm512_set1_ps(x);
+}
+static inline vf vfma(vf a, vf b, vf c) {
+  return _mm512_fmadd_ps(a, b, c);
+}
 // The masked forms (all lanes) avoid GCC 12's false 'may be used uninitialized' on the intrinsics'
 // _mm512_undefined_ps(); they compile to the same instructions.
-static inline vf vmax0(vf a) { return _mm512_maskz_max_ps(0xFFFF, a, _mm512_setzero_ps()); }
-static inline float sfma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+static inline vf vmax0(vf a) {
+  return _mm512_maskz_max_ps(0xFFFF, a, _mm512_setzero_ps());
+}
+static inline float sfma(float a, float b, float c) {
+  return __builtin_fmaf(a, b, c);
+}
 // Transposes V rows (features [c, c + cnt) of each, rows `d` floats apart) into cnt vectors of
 // one feature each, stored `S` floats apart in z. In-register 16x16 transpose: 64 shuffles for
 // 256 values, about 3x cheaper than 16 gathers on Zen 4 (~20 cycles per vgatherdps zmm).
@@ -97,15 +110,28 @@ static inline void transposeRows(const float* src, int d, int cnt, float* z) {
 }
 #elif FS_V == 8 && FS_X86_WIDE
 typedef __m256 vf;
-static inline vf vload(const float* p) { return _mm256_loadu_ps(p); }
-static inline void vstore(float* p, vf v) { _mm256_storeu_ps(p, v); }
-static inline vf vset1(float x) { return _mm256_set1_ps(x); }
-static inline vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
-static inline vf vmax0(vf a) { return _mm256_max_ps(a, _mm256_setzero_ps()); }
-static inline float sfma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+static inline vf vload(const float* p) {
+  return _mm256_loadu_ps(p);
+}
+static inline void vstore(float* p, vf v) {
+  _mm256_storeu_ps(p, v);
+}
+static inline vf vset1(float x) {
+  return _mm256_set1_ps(x);
+}
+static inline vf vfma(vf a, vf b, vf c) {
+  return _mm256_fmadd_ps(a, b, c);
+}
+static inline vf vmax0(vf a) {
+  return _mm256_max_ps(a, _mm256_setzero_ps());
+}
+static inline float sfma(float a, float b, float c) {
+  return __builtin_fmaf(a, b, c);
+}
 // See the AVX-512 version: the classic 8x8 transpose (24 shuffles for 64 values).
 static inline void transposeRows(const float* src, int d, int cnt, float* z) {
-  alignas(32) static const int32_t kLanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  alignas(32) static const int32_t kLanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                                 0,  0,  0,  0,  0,  0,  0,  0};
   const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kLanes + 8 - cnt));
   __m256 r[8];
   for (int k = 0; k < 8; ++k) r[k] = _mm256_maskload_ps(src + static_cast<size_t>(k) * d, m);
@@ -136,16 +162,25 @@ static inline vf vload(const float* p) {
   std::memcpy(&v, p, sizeof(vf));
   return v;
 }
-static inline void vstore(float* p, vf v) { std::memcpy(p, &v, sizeof(vf)); }
-static inline vf vset1(float x) { return vf{} + x; }
-static inline vf vfma(vf a, vf b, vf c) { return a * b + c; }
+static inline void vstore(float* p, vf v) {
+  std::memcpy(p, &v, sizeof(vf));
+}
+static inline vf vset1(float x) {
+  return vf{} + x;
+}
+static inline vf vfma(vf a, vf b, vf c) {
+  return a * b + c;
+}
 static inline vf vmax0(vf a);  // defined after select()
-static inline float sfma(float a, float b, float c) { return a * b + c; }
+static inline float sfma(float a, float b, float c) {
+  return a * b + c;
+}
 // Transposes V rows (features [c, c + cnt) of each, rows `d` floats apart) into cnt vectors of
 // one feature each, stored `S` floats apart in z.
 static inline void transposeRows(const float* src, int d, int cnt, float* z) {
   for (int k = 0; k < cnt; ++k)
-    for (int r = 0; r < V; ++r) z[static_cast<size_t>(k) * S + r] = src[static_cast<size_t>(r) * d + k];
+    for (int r = 0; r < V; ++r)
+      z[static_cast<size_t>(k) * S + r] = src[static_cast<size_t>(r) * d + k];
 }
 #endif
 
@@ -163,7 +198,9 @@ static inline vf select(vi mask, vf a, vf b) {
   return asFloat((asInt(a) & mask) | (asInt(b) & ~mask));
 }
 #if !FS_X86_WIDE
-static inline vf vmax0(vf a) { return select(a > vf{}, a, vf{}); }
+static inline vf vmax0(vf a) {
+  return select(a > vf{}, a, vf{});
+}
 #endif
 
 // log1p of every lane, within a few ulp, for lanes with -1 < x < +inf; every other lane (x <= -1,
@@ -203,7 +240,8 @@ static inline vf log1pv(vf x) {
   return select(valid, r, vset1(std::numeric_limits<float>::quiet_NaN()));
 }
 
-// ---- row path -------------------------------------------------------------------------------------
+// ---- row path
+// -------------------------------------------------------------------------------------
 
 // Standardizes one raw row into z (featPad floats, padding 0). Returns the first column whose value
 // is not finite (or whose log1p input is out of range), -1 when none.
@@ -273,10 +311,11 @@ static float scoreRow(const PackedModel& P, const float* z, float* a, float* b, 
   return s * (1.0f / static_cast<float>(P.features));
 }
 
-// ---- group path -----------------------------------------------------------------------------------
+// ---- group path
+// -----------------------------------------------------------------------------------
 
-// y[o][rows] = act(b[o] + sum_i w[i][o] * x[i][rows]) for NO outputs and NR vectors of rows. x and y
-// rows are S floats apart; w is the tile's [in][NO] block.
+// y[o][rows] = act(b[o] + sum_i w[i][o] * x[i][rows]) for NO outputs and NR vectors of rows. x and
+// y rows are S floats apart; w is the tile's [in][NO] block.
 template <int NO, int NR>
 static inline void tile(const float* __restrict x, int in, const float* __restrict w,
                         const float* __restrict bias, float* __restrict y, bool relu) {
@@ -345,8 +384,8 @@ static const float* groupMlpN(int nr, const PackedModel& P, const float* z, floa
   static_assert(kRowVecs >= 1 && kRowVecs <= 4, "groupMlpN dispatches 1..4 row vectors");
   switch (nr) {
     case 1: return groupMlp<1>(P, z, a, b);
-    case 2: return groupMlp<kRowVecs >= 2 ? 2 : 1>(P, z, a, b);
-    case 3: return groupMlp<kRowVecs >= 3 ? 3 : 1>(P, z, a, b);
+    case 2: return groupMlp < kRowVecs >= 2 ? 2 : 1 > (P, z, a, b);
+    case 3: return groupMlp < kRowVecs >= 3 ? 3 : 1 > (P, z, a, b);
     default: return groupMlp<kRowVecs>(P, z, a, b);
   }
 }
@@ -403,7 +442,8 @@ bool scoreRange(const PackedModel& P, const float* rows, size_t begin, size_t en
             for (int j = 0; j < d; ++j) featureErrors[r0 * ds + j] = nan;
           continue;
         }
-        scores[r0] = scoreRow(P, rowZ, rowA, rowB, rowT, featureErrors ? featureErrors + r0 * ds : nullptr);
+        scores[r0] =
+            scoreRow(P, rowZ, rowA, rowB, rowT, featureErrors ? featureErrors + r0 * ds : nullptr);
       }
       break;
     }
@@ -421,7 +461,8 @@ bool scoreRange(const PackedModel& P, const float* rows, size_t begin, size_t en
       // transposes' row order too, but on batches beyond L2 (65,536 rows = 7.6 MB) this measured
       // +5% (13.7 -> 14.5 Mrows per CPU-second, AVX-512, one thread); distances of 2-4 blocks or
       // prefetches into L1 gained nothing.
-      const size_t pf0 = std::min(end, r0 + kPrefetchRows), pf1 = std::min(end, pf0 + static_cast<size_t>(nb));
+      const size_t pf0 = std::min(end, r0 + kPrefetchRows),
+                   pf1 = std::min(end, pf0 + static_cast<size_t>(nb));
       const char* p = reinterpret_cast<const char*>(rows + pf0 * ds);
       const char* q = reinterpret_cast<const char*>(rows + pf1 * ds);
       for (; p < q; p += 64) __builtin_prefetch(p, 0, 2);
@@ -513,9 +554,18 @@ double fmaLoop(long iters) {
      a10 = vset1(11.f), a11 = vset1(12.f);
   const vf m = vset1(0.999999f), c = vset1(1e-7f);
   for (long i = 0; i < iters; ++i) {
-    a0 = vfma(a0, m, c); a1 = vfma(a1, m, c); a2 = vfma(a2, m, c); a3 = vfma(a3, m, c);
-    a4 = vfma(a4, m, c); a5 = vfma(a5, m, c); a6 = vfma(a6, m, c); a7 = vfma(a7, m, c);
-    a8 = vfma(a8, m, c); a9 = vfma(a9, m, c); a10 = vfma(a10, m, c); a11 = vfma(a11, m, c);
+    a0 = vfma(a0, m, c);
+    a1 = vfma(a1, m, c);
+    a2 = vfma(a2, m, c);
+    a3 = vfma(a3, m, c);
+    a4 = vfma(a4, m, c);
+    a5 = vfma(a5, m, c);
+    a6 = vfma(a6, m, c);
+    a7 = vfma(a7, m, c);
+    a8 = vfma(a8, m, c);
+    a9 = vfma(a9, m, c);
+    a10 = vfma(a10, m, c);
+    a11 = vfma(a11, m, c);
     __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5));
   }
   const vf s = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11;

@@ -31,7 +31,9 @@ inline AlignedBuf allocAligned(size_t count) {
   return AlignedBuf(static_cast<float*>(p));
 }
 
-inline int roundUp(int x, int m) { return (x + m - 1) / m * m; }
+inline int roundUp(int x, int m) {
+  return (x + m - 1) / m * m;
+}
 
 // Register tile of the group kernel for a vector width: `out` outputs x `rowVecs` vectors of rows
 // are accumulated in registers (out * rowVecs accumulators + rowVecs inputs + 1 broadcast must fit
@@ -56,16 +58,16 @@ struct PackedLayer {
 
 struct PackedModel {
   int features = 0;
-  int width = 0;     // floats per vector
-  int featPad = 0;   // features rounded up to width
-  int maxPad = 0;    // widest padded activation
+  int width = 0;      // floats per vector
+  int featPad = 0;    // features rounded up to width
+  int maxPad = 0;     // widest padded activation
   int blockRows = 0;  // rows per group-kernel block: tileShapeFor(width).rowVecs * width
   bool anyLog1p = false;
   std::vector<uint8_t> log1p;  // per feature
   // Padded to featPad (padding: mean 0, invScale 0, so padded lanes standardize to 0).
   AlignedBuf mean;
-  AlignedBuf invScale;     // 1 / std, rounded once to float
-  std::vector<int32_t> log1pLane;  // featPad lanes: -1 where the feature is log1p'd, else 0
+  AlignedBuf invScale;              // 1 / std, rounded once to float
+  std::vector<int32_t> log1pLane;   // featPad lanes: -1 where the feature is log1p'd, else 0
   std::vector<uint8_t> log1pChunk;  // featPad / width: 1 where a vector of features has a log1p
   std::vector<PackedLayer> layers;
   size_t bytes = 0;

@@ -177,8 +177,12 @@ void parallelFor(size_t chunks, int threads, const std::function<void(size_t)>& 
   p.run(chunks, threads <= 0 ? p.size() : threads, fn);
 }
 
-int poolSize() { return pool().size(); }
+int poolSize() {
+  return pool().size();
+}
 
-void setPoolSize(int n) { pool().resize(n); }
+void setPoolSize(int n) {
+  pool().resize(n);
+}
 
 }  // namespace fraudscore

@@ -20,9 +20,15 @@
 #include "testing.h"
 
 namespace fraudscore {
-namespace avx512 { double fmaLoop(long iters); }
-namespace avx2 { double fmaLoop(long iters); }
-namespace sse2 { double fmaLoop(long iters); }
+namespace avx512 {
+double fmaLoop(long iters);
+}
+namespace avx2 {
+double fmaLoop(long iters);
+}
+namespace sse2 {
+double fmaLoop(long iters);
+}
 }  // namespace fraudscore
 
 using namespace fraudscore;
@@ -96,20 +102,23 @@ int main(int argc, char** argv) {
     CpuEngine eng(m, path);
     const double peak1 = cpuPeakGflops(path, 0.3);
     const Rate one = measure(eng, rows.data(), n, scores.data(), 1, seconds);
-    std::printf("%-7s threads=1 batch=%zu: %.2f Mrows/s wall; per CPU-second %.2f Mrows/s, "
-                "%.1f GFLOP/s = %.0f%% of this path's FMA peak (%.1f)\n",
-                simdPathName(path), n, one.wallRowsPerS / 1e6, one.cpuRowsPerS / 1e6,
-                one.cpuRowsPerS * fpr / 1e9, 100 * one.cpuRowsPerS * fpr / 1e9 / peak1, peak1);
+    std::printf(
+        "%-7s threads=1 batch=%zu: %.2f Mrows/s wall; per CPU-second %.2f Mrows/s, "
+        "%.1f GFLOP/s = %.0f%% of this path's FMA peak (%.1f)\n",
+        simdPathName(path), n, one.wallRowsPerS / 1e6, one.cpuRowsPerS / 1e6,
+        one.cpuRowsPerS * fpr / 1e9, 100 * one.cpuRowsPerS * fpr / 1e9 / peak1, peak1);
     const Rate all = measure(eng, rows.data(), n, scores.data(), poolSize(), seconds);
-    std::printf("%-7s threads=%d batch=%zu: %.2f Mrows/s wall, %.1f GFLOP/s (%.0f%% of wall peak)\n",
-                simdPathName(path), poolSize(), n, all.wallRowsPerS / 1e6,
-                all.wallRowsPerS * fpr / 1e9, 100 * all.wallRowsPerS * fpr / 1e9 / peakAll);
+    std::printf(
+        "%-7s threads=%d batch=%zu: %.2f Mrows/s wall, %.1f GFLOP/s (%.0f%% of wall peak)\n",
+        simdPathName(path), poolSize(), n, all.wallRowsPerS / 1e6, all.wallRowsPerS * fpr / 1e9,
+        100 * all.wallRowsPerS * fpr / 1e9 / peakAll);
     for (size_t small : {size_t{256}, size_t{16}, size_t{1}}) {
       if (small > n) continue;
       const Rate r = measure(eng, rows.data(), small, scores.data(), 0, seconds / 4);
-      std::printf("%-7s batch=%zu (threads=0): %.3f us/call of CPU time (%.3f wall), "
-                  "%.2f Mrows/CPU-s\n",
-                  simdPathName(path), small, r.cpuUsPerCall, r.usPerCall, r.cpuRowsPerS / 1e6);
+      std::printf(
+          "%-7s batch=%zu (threads=0): %.3f us/call of CPU time (%.3f wall), "
+          "%.2f Mrows/CPU-s\n",
+          simdPathName(path), small, r.cpuUsPerCall, r.usPerCall, r.cpuRowsPerS / 1e6);
     }
   }
   return 0;

@@ -2,8 +2,8 @@
 // fresh random models and inputs (odd sizes included), plus non-finite handling and threading.
 #include <atomic>
 #include <limits>
-#include <thread>
 #include <stdexcept>
+#include <thread>
 
 #include "fraudscore/cpu.h"
 #include "fraudscore/thread_pool.h"
@@ -26,7 +26,8 @@ static void checkPath(SimdPath path, std::mt19937_64& rng, int d, const std::vec
   // Per-feature errors can be tiny, so compare them relative to the row's total.
   for (size_t i = 0; i < n; ++i)
     for (int j = 0; j < d; ++j)
-      worstFe = std::max(worstFe, std::fabs(fe[i * d + j] - refFe[i * d + j]) / std::max(ref[i] * d, 1e-3));
+      worstFe = std::max(worstFe,
+                         std::fabs(fe[i * d + j] - refFe[i * d + j]) / std::max(ref[i] * d, 1e-3));
   CHECK_MSG(worst < 1e-5, "%s d=%d n=%zu threads=%d: max rel err %.3g", simdPathName(path), d, n,
             threads, worst);
   CHECK_MSG(worstFe < 1e-5, "%s d=%d n=%zu: feature error rel %.3g", simdPathName(path), d, n,
@@ -89,10 +90,10 @@ static void checkLog1pEdges(SimdPath path, std::mt19937_64& rng) {
   ModelSpec m = fstest::randomModel(rng, 29, {32, 16, 32});
   for (int j = 0; j < m.features; ++j) m.transform[j] = Transform::kLog1p;
   CpuEngine eng(m, path);
-  const float edges[] = {0.f,     -0.f,      1e-30f,  -1e-30f,  1e-8f,    -1e-8f,   3e-8f,
-                         1e-4f,   -1e-4f,    0.5f,    -0.5f,    -0.9f,    -0.999f,  -0.9999999f,
-                         1.f,     2.f,       7.5f,    1e3f,     1e10f,    1e30f,    3.4e38f,
-                         0.41f,   -0.29f,    0.4142f, -0.2929f, 1.41421f, 0.70710f};
+  const float edges[] = {0.f,   -0.f,   1e-30f,  -1e-30f,  1e-8f,    -1e-8f,  3e-8f,
+                         1e-4f, -1e-4f, 0.5f,    -0.5f,    -0.9f,    -0.999f, -0.9999999f,
+                         1.f,   2.f,    7.5f,    1e3f,     1e10f,    1e30f,   3.4e38f,
+                         0.41f, -0.29f, 0.4142f, -0.2929f, 1.41421f, 0.70710f};
   const size_t ne = sizeof(edges) / sizeof(edges[0]);
   const size_t n = 100;
   std::vector<float> rows(n * m.features);
