@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "cuda_common.cuh"
 #include "copy_pool.h"
+#include "cuda_common.cuh"
 #include "score_kernels.cuh"
 
 namespace fraudscore {
@@ -24,7 +24,6 @@ namespace {
 
 // The fp32 fixed kernel variant used unless Options::fixedVariant says otherwise.
 constexpr int kDefaultFixedVariant = kFixedVariantConstR1;
-
 
 template <typename T>
 void deviceAlloc(T** p, size_t count, const char* where) {
@@ -347,8 +346,10 @@ CudaPrecision CudaEngine::precision() const {
 const char* CudaEngine::kernelName() const {
   if (!impl_->fixed) return "generic";
   if (impl_->opt.precision == CudaPrecision::kInt8) return "fixed32-int8";
-  static const char* const names[kFixedVariantCount] = {"fixed32-const-r1", "fixed32-const-r2",
-                                                        "fixed32-smem-r1", "fixed32-smem-r2"};
+  static_assert(kFixedVariantCount == kCudaFixedVariants, "cuda.h and the kernels disagree");
+  static const char* const names[kFixedVariantCount] = {
+      "fixed32-const-r1",     "fixed32-const-r2",     "fixed32-smem-r1",     "fixed32-smem-r2",
+      "fixed32-constfull-r1", "fixed32-constfull-r2", "fixed32-smemfull-r1", "fixed32-smem-bucket"};
   return names[impl_->variant];
 }
 size_t CudaEngine::deviceBytes() const {
@@ -412,7 +413,8 @@ BadValue CudaEngine::score(const float* rows, size_t n, float* scores, float* fe
     if (!s.pending) return;
     FS_CUDA_CHECK(cudaEventSynchronize(s.done), where);
     if (stageOut) std::memcpy(scores + s.off, s.hScores, s.rows * sizeof(float));
-    if (stageFe) cudadetail::copyPool().copy(featureErrors + s.off * d, s.hFe, s.rows * d * sizeof(float));
+    if (stageFe)
+      cudadetail::copyPool().copy(featureErrors + s.off * d, s.hFe, s.rows * d * sizeof(float));
     s.pending = false;
   };
   const int S = static_cast<int>(I.slots.size());

@@ -1,6 +1,8 @@
 // Scoring kernels; see score_kernels.cuh for their shapes and why.
 #include <math.h>
 
+#include <algorithm>
+
 #include "score_kernels.cuh"
 
 namespace fraudscore {
@@ -193,15 +195,27 @@ __global__ void __launch_bounds__(kFixedThreads)
   }
 }
 
-// ---- fixed fp32 with R rows per thread, weights from the constant bank or shared memory ----------
-// Variants of the fixed fp32 kernel (kFixedVariant*): each weight fetched feeds R FMAs, and with
-// SMEM the weights are copied once per block into shared memory and read as 16-byte broadcasts
-// (LDS.128 at compile-time offsets) instead of through the constant cache, whose working set
-// (the model's ~12 KB of weights) exceeds what the constant cache holds.
+// ---- fixed fp32 with R rows per thread, weights from the constant bank or shared memory
+// ---------- Variants of the fixed fp32 kernel (kFixedVariant*): each weight fetched feeds R FMAs,
+// and with SMEM the weights are copied once per block into shared memory and read as 16-byte
+// broadcasts (LDS.128 at compile-time offsets) instead of through the constant cache, whose working
+// set (the model's ~12 KB of weights) exceeds what the constant cache holds.
 
-template <int L, int R, bool SMEM>
-__device__ __forceinline__ void layerMulti(const FixedFp32& p, const float4* W4, float (&a)[R][kW]) {
+// Weight sources / loop shapes of the fixed fp32 kernel (see FixedVariant in the header).
+enum Mode { kConstGuarded, kSmemGuarded, kConstFull, kSmemFull, kSmemBucket };
+
+__host__ __device__ constexpr bool usesSmem(int mode) {
+  return mode == kSmemGuarded || mode == kSmemFull || mode == kSmemBucket;
+}
+
+// Guarded modes skip padded outputs and padded groups of 8 inputs with uniform branches; those
+// branches cut the layer into small basic blocks the compiler cannot interleave. Full modes run the
+// padded 32 x 32 product straight through (zero weights on the padding), one basic block per layer.
+template <int L, int R, int MODE>
+__device__ __forceinline__ void layerMulti(const FixedFp32& p, const float4* W4,
+                                           float (&a)[R][kW]) {
   if (L >= p.prep.nLayers) return;
+  constexpr bool GUARD = MODE == kConstGuarded || MODE == kSmemGuarded;
   const bool relu = L + 1 < p.prep.nLayers;
   const int in = p.prep.in[L], out = p.prep.out[L];
   float y[R][kW];
@@ -210,18 +224,18 @@ __device__ __forceinline__ void layerMulti(const FixedFp32& p, const float4* W4,
     float s[R];
 #pragma unroll
     for (int r = 0; r < R; ++r) s[r] = 0.f;
-    if (o < out) {
+    if (!GUARD || o < out) {
       const float bo = p.b[L][o];
 #pragma unroll
       for (int r = 0; r < R; ++r) s[r] = bo;
 #pragma unroll
       for (int g = 0; g < kW / 8; ++g) {
-        if (g * 8 < in) {
+        if (!GUARD || g * 8 < in) {
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
             const int i = g * 8 + h * 4;
             float4 w;
-            if (SMEM) {
+            if (usesSmem(MODE)) {
               w = W4[(L * kW + o) * (kW / 4) + i / 4];
             } else {
               w = make_float4(p.w[L][o][i], p.w[L][o][i + 1], p.w[L][o][i + 2], p.w[L][o][i + 3]);
@@ -250,19 +264,69 @@ __device__ __forceinline__ void layerMulti(const FixedFp32& p, const float4* W4,
     for (int o = 0; o < kW; ++o) a[r][o] = y[r][o];
 }
 
-template <int R, bool SMEM>
+// Bucketed layer: IN and OUT are the layer's sizes rounded up to 8, so the body is one straight
+// block of exactly the (nearly) useful FMAs; the layer picks its body with one switch.
+template <int IN, int OUT>
+__device__ __forceinline__ void layerBucket(const float4* W4, const float* bias, bool relu,
+                                            float (&a)[1][kW]) {
+  float y[OUT];
+#pragma unroll
+  for (int o = 0; o < OUT; ++o) {
+    float s = bias[o];
+#pragma unroll
+    for (int i = 0; i < IN; i += 4) {
+      const float4 w = W4[o * (kW / 4) + i / 4];
+      s = fmaf(w.x, a[0][i], s);
+      s = fmaf(w.y, a[0][i + 1], s);
+      s = fmaf(w.z, a[0][i + 2], s);
+      s = fmaf(w.w, a[0][i + 3], s);
+    }
+    y[o] = relu ? (s > 0.f ? s : 0.f) : s;
+  }
+#pragma unroll
+  for (int o = 0; o < kW; ++o) a[0][o] = o < OUT ? y[o] : 0.f;
+}
+
+__device__ __forceinline__ void forwardBucket(const FixedFp32& p, const float4* W4, const float* bS,
+                                              float (&a)[1][kW]) {
+  const int nL = p.prep.nLayers;
+  for (int l = 0; l < nL; ++l) {
+    const float4* w = W4 + l * (kW * kW / 4);
+    const float* b = bS + l * kW;
+    const bool relu = l + 1 < nL;
+    const int key = ((p.prep.in[l] + 7) / 8 - 1) * 4 + ((p.prep.out[l] + 7) / 8 - 1);
+    switch (key) {
+#define FS_BUCKET(I, O) \
+  case ((I) / 8 - 1) * 4 + ((O) / 8 - 1): layerBucket<I, O>(w, b, relu, a); break;
+      FS_BUCKET(8, 8)
+      FS_BUCKET(8, 16) FS_BUCKET(8, 24) FS_BUCKET(8, 32) FS_BUCKET(16, 8) FS_BUCKET(16, 16)
+          FS_BUCKET(16, 24) FS_BUCKET(16, 32) FS_BUCKET(24, 8) FS_BUCKET(24, 16) FS_BUCKET(24, 24)
+              FS_BUCKET(24, 32) FS_BUCKET(32, 8) FS_BUCKET(32, 16) FS_BUCKET(32, 24)
+                  FS_BUCKET(32, 32)
+#undef FS_BUCKET
+                      default : break;
+    }
+  }
+}
+
+template <int R, int MODE>
 __global__ void __launch_bounds__(kFixedThreads)
     fixedFp32Multi(const __grid_constant__ FixedFp32 p, const Io io) {
   extern __shared__ float4 smem4[];
   const int d = p.prep.d;
   const float invD = 1.0f / static_cast<float>(d);
-  const int wVec = SMEM ? p.prep.nLayers * kW * kW / 4 : 0;
+  const int nL = p.prep.nLayers;
+  const int wVec = usesSmem(MODE) ? nL * kW * kW / 4 : 0;
+  const int bVec = MODE == kSmemBucket ? nL * kW / 4 : 0;
   float4* W4 = smem4;
-  float* tile = reinterpret_cast<float*>(smem4 + wVec);
-  if (SMEM) {
+  float* bS = reinterpret_cast<float*>(smem4 + wVec);
+  float* tile = reinterpret_cast<float*>(smem4 + wVec + bVec);
+  if (usesSmem(MODE)) {
     const float* src = &p.w[0][0][0];
     for (int k = threadIdx.x; k < wVec; k += blockDim.x)
       W4[k] = make_float4(src[4 * k], src[4 * k + 1], src[4 * k + 2], src[4 * k + 3]);
+    const float* bsrc = &p.b[0][0];
+    for (int k = threadIdx.x; k < 4 * bVec; k += blockDim.x) bS[k] = bsrc[k];
     __syncthreads();
   }
   constexpr int kRows = kFixedThreads * R;
@@ -285,12 +349,17 @@ __global__ void __launch_bounds__(kFixedThreads)
 #pragma unroll
       for (int j = 0; j < kW; ++j) a[r][j] = state[r] == -1 ? z[j] : 0.f;
     }
-    layerMulti<0, R, SMEM>(p, W4, a);
-    layerMulti<1, R, SMEM>(p, W4, a);
-    layerMulti<2, R, SMEM>(p, W4, a);
-    layerMulti<3, R, SMEM>(p, W4, a);
-    layerMulti<4, R, SMEM>(p, W4, a);
-    layerMulti<5, R, SMEM>(p, W4, a);
+    if constexpr (MODE == kSmemBucket) {
+      static_assert(R == 1, "the bucketed kernel takes one row per thread");
+      forwardBucket(p, W4, bS, a);
+    } else {
+      layerMulti<0, R, MODE>(p, W4, a);
+      layerMulti<1, R, MODE>(p, W4, a);
+      layerMulti<2, R, MODE>(p, W4, a);
+      layerMulti<3, R, MODE>(p, W4, a);
+      layerMulti<4, R, MODE>(p, W4, a);
+      layerMulti<5, R, MODE>(p, W4, a);
+    }
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       const int row = threadIdx.x + r * kFixedThreads;
@@ -412,43 +481,82 @@ __global__ void __launch_bounds__(kGenericWarps * 32)
 
 }  // namespace
 
-size_t fixedSmemBytes(int variant, int nLayers, int d) {
-  const bool smem = variant == kFixedVariantSmemR1 || variant == kFixedVariantSmemR2;
-  const int rows = fixedRowsPerBlock(variant);
-  return (smem ? static_cast<size_t>(nLayers) * kW * kW * sizeof(float) : 0) +
-         static_cast<size_t>(rows) * d * sizeof(float);
+namespace {
+struct VariantInfo {
+  int rows;  // rows per thread
+  int mode;
+};
+constexpr VariantInfo kVariants[kFixedVariantCount] = {
+    {1, kConstGuarded},  // kFixedVariantConstR1 (fixedKernel)
+    {2, kConstGuarded},  // kFixedVariantConstR2
+    {1, kSmemGuarded},   // kFixedVariantSmemR1
+    {2, kSmemGuarded},   // kFixedVariantSmemR2
+    {1, kConstFull},     // kFixedVariantConstFullR1
+    {2, kConstFull},     // kFixedVariantConstFullR2
+    {1, kSmemFull},      // kFixedVariantSmemFullR1
+    {1, kSmemBucket},    // kFixedVariantSmemBucket
+};
+
+template <typename F>
+cudaError_t forEachKernel(F&& f) {
+  cudaError_t e;
+  if ((e = f(fixedFp32Multi<2, kConstGuarded>)) != cudaSuccess) return e;
+  if ((e = f(fixedFp32Multi<1, kSmemGuarded>)) != cudaSuccess) return e;
+  if ((e = f(fixedFp32Multi<2, kSmemGuarded>)) != cudaSuccess) return e;
+  if ((e = f(fixedFp32Multi<1, kConstFull>)) != cudaSuccess) return e;
+  if ((e = f(fixedFp32Multi<2, kConstFull>)) != cudaSuccess) return e;
+  if ((e = f(fixedFp32Multi<1, kSmemFull>)) != cudaSuccess) return e;
+  return f(fixedFp32Multi<1, kSmemBucket>);
 }
+}  // namespace
 
 int fixedRowsPerBlock(int variant) {
-  return (variant == kFixedVariantConstR2 || variant == kFixedVariantSmemR2) ? 2 * kFixedThreads
-                                                                              : kFixedThreads;
+  return kVariants[variant].rows * kFixedThreads;
+}
+
+size_t fixedSmemBytes(int variant, int nLayers, int d) {
+  const int mode = kVariants[variant].mode;
+  size_t bytes = static_cast<size_t>(fixedRowsPerBlock(variant)) * d * sizeof(float);
+  if (usesSmem(mode)) bytes += static_cast<size_t>(nLayers) * kW * kW * sizeof(float);
+  if (mode == kSmemBucket) bytes += static_cast<size_t>(nLayers) * kW * sizeof(float);
+  return bytes;
 }
 
 cudaError_t fixedSetSmemLimit() {
-  const int bytes = static_cast<int>(fixedSmemBytes(kFixedVariantSmemR2, kFixedLayers, kW));
-  cudaError_t e;
-  if ((e = cudaFuncSetAttribute(fixedFp32Multi<1, false>,
-                                cudaFuncAttributeMaxDynamicSharedMemorySize, bytes)) != cudaSuccess)
-    return e;
-  if ((e = cudaFuncSetAttribute(fixedFp32Multi<2, false>,
-                                cudaFuncAttributeMaxDynamicSharedMemorySize, bytes)) != cudaSuccess)
-    return e;
-  if ((e = cudaFuncSetAttribute(fixedFp32Multi<1, true>,
-                                cudaFuncAttributeMaxDynamicSharedMemorySize, bytes)) != cudaSuccess)
-    return e;
-  return cudaFuncSetAttribute(fixedFp32Multi<2, true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                              bytes);
+  size_t most = 0;
+  for (int v = 0; v < kFixedVariantCount; ++v)
+    most = std::max(most, fixedSmemBytes(v, kFixedLayers, kW));
+  return forEachKernel([&](auto kernel) {
+    return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                static_cast<int>(most));
+  });
 }
 
 void launchFixedFp32(const FixedFp32& p, int variant, const Io& io, int blocks, cudaStream_t s) {
   const size_t smem = fixedSmemBytes(variant, p.prep.nLayers, p.prep.d);
   switch (variant) {
-    case kFixedVariantConstR1: fixedKernel<FixedFp32><<<blocks, kFixedThreads, 0, s>>>(p, io); break;
-    case kFixedVariantConstR2:
-      fixedFp32Multi<2, false><<<blocks, kFixedThreads, smem, s>>>(p, io);
+    case kFixedVariantConstR1:
+      fixedKernel<FixedFp32><<<blocks, kFixedThreads, 0, s>>>(p, io);
       break;
-    case kFixedVariantSmemR1: fixedFp32Multi<1, true><<<blocks, kFixedThreads, smem, s>>>(p, io); break;
-    default: fixedFp32Multi<2, true><<<blocks, kFixedThreads, smem, s>>>(p, io); break;
+    case kFixedVariantConstR2:
+      fixedFp32Multi<2, kConstGuarded><<<blocks, kFixedThreads, smem, s>>>(p, io);
+      break;
+    case kFixedVariantSmemR1:
+      fixedFp32Multi<1, kSmemGuarded><<<blocks, kFixedThreads, smem, s>>>(p, io);
+      break;
+    case kFixedVariantSmemR2:
+      fixedFp32Multi<2, kSmemGuarded><<<blocks, kFixedThreads, smem, s>>>(p, io);
+      break;
+    case kFixedVariantConstFullR1:
+      fixedFp32Multi<1, kConstFull><<<blocks, kFixedThreads, smem, s>>>(p, io);
+      break;
+    case kFixedVariantConstFullR2:
+      fixedFp32Multi<2, kConstFull><<<blocks, kFixedThreads, smem, s>>>(p, io);
+      break;
+    case kFixedVariantSmemFullR1:
+      fixedFp32Multi<1, kSmemFull><<<blocks, kFixedThreads, smem, s>>>(p, io);
+      break;
+    default: fixedFp32Multi<1, kSmemBucket><<<blocks, kFixedThreads, smem, s>>>(p, io); break;
   }
 }
 

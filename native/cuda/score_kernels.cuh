@@ -90,7 +90,11 @@ enum FixedVariant {
   kFixedVariantConstR2 = 1,
   kFixedVariantSmemR1 = 2,
   kFixedVariantSmemR2 = 3,
-  kFixedVariantCount = 4,
+  kFixedVariantConstFullR1 = 4,  // no guards: the padded 32 x 32 product, one basic block per layer
+  kFixedVariantConstFullR2 = 5,
+  kFixedVariantSmemFullR1 = 6,
+  kFixedVariantSmemBucket = 7,  // sizes rounded up to 8, one straight body per (in, out) bucket
+  kFixedVariantCount = 8,
 };
 void launchFixedFp32(const FixedFp32& p, int variant, const Io& io, int blocks, cudaStream_t s);
 // Rows one block of the fixed fp32 kernel takes per step, and its dynamic shared memory.

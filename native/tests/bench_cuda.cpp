@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
         memFloor / 1e6, fp32Floor / 1e6, int8Floor / 1e6, h2dFloor / 1e6);
 
     // The fixed fp32 kernel's variants, device-resident (same bits, different speed).
-    for (int v = 0; v < 4; ++v) {
+    for (int v = 0; v < kCudaFixedVariants; ++v) {
       CudaEngine::Options opt;
       opt.fixedVariant = v;
       CudaEngine ev(m, opt);

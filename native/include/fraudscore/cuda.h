@@ -56,6 +56,9 @@ CudaInfo cudaInfo(int device = 0);
 
 enum class CudaPrecision : uint8_t { kFp32 = 0, kInt8 = 1 };
 
+// Number of variants of the fp32 fixed kernel (CudaEngine::Options::fixedVariant).
+constexpr int kCudaFixedVariants = 8;
+
 // A scoring engine bound to one device. Device buffers and pinned host staging buffers are
 // allocated on first use, grown when a call needs more, and reused across calls. Calls on one
 // engine are serialized by an internal mutex (one engine owns one set of streams); use one engine
@@ -69,9 +72,10 @@ class CudaEngine {
     // large batches, so copies of one chunk overlap the kernel of another).
     size_t chunkRows = 0;
     int streams = 3;  // >= 2: a chunk's upload, kernel and download overlap the neighbours'
-    // fp32 "fixed32" kernel variant: -1 the default; 0 constant-bank weights, 1 row per thread;
-    // 1 constant bank, 2 rows; 2 shared-memory weights, 1 row; 3 shared memory, 2 rows. All compute
-    // the same bits; bench_cuda times each (see bench/results/gpu-*.md).
+    // fp32 "fixed32" kernel variant, -1 for the default, else [0, kCudaFixedVariants): weights from
+    // the constant bank or shared memory, 1 or 2 rows per thread, guarded or straight-line loops
+    // (kernelName() names it). All compute the same function; bench_cuda times each (see
+    // bench/results/gpu-*.md for why the default is the default).
     int fixedVariant = -1;
   };
 
