@@ -92,6 +92,20 @@ export class MicroBatcher {
     });
   }
 
+  /**
+   * [async] Scores a large batch (an Arrow body, the reference sample) in one call of its own,
+   * counted as in flight so that drained() - and so a model swap or shutdown - waits for it.
+   */
+  async scoreAll(rows: Float32Array): Promise<Float32Array> {
+    this.#inFlight++;
+    this.#onBatch?.(rows.length / this.#d);
+    try {
+      return (await this.scorer.scoreAsync(rows, { nonFinite: 'nan' })).scores;
+    } finally {
+      this.#settled();
+    }
+  }
+
   /** [async] Resolves when nothing is pending or in flight (graceful shutdown, model swap). */
   drained(): Promise<void> {
     if (!this.busy) return Promise.resolve();

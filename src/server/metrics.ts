@@ -78,7 +78,7 @@ export class ServerMetrics {
     });
     this.batchRows = new Histogram({
       name: 'fraudscore_batch_rows',
-      help: 'Rows per native scoring call (micro-batches and Arrow batches).',
+      help: 'Rows per native scoring call (micro-batches, Arrow bodies, and the drift reference sample once).',
       labelNames: ['engine'],
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096, 16384, 65536],
       registers,

@@ -129,8 +129,7 @@ export class ModelState {
   async referenceScores(): Promise<Float32Array | null> {
     if (!('table' in this.reference)) return null;
     if (!this.reference.scores) {
-      const { scores } = await this.fp32.scorer.scoreAsync(this.reference.table.rows, { nonFinite: 'nan' });
-      this.reference.scores = scores;
+      this.reference.scores = await this.fp32.scoreAll(this.reference.table.rows);
     }
     return this.reference.scores;
   }

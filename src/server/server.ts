@@ -436,8 +436,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
         i++;
       }
     });
-    metrics.batchRows.observe({ engine: batcher.scorer.engine }, n);
-    const { scores } = await batcher.scorer.scoreAsync(rows, { nonFinite: 'nan' });
+    const scores = await batcher.scoreAll(rows);
     const thr = s.threshold;
     const flags = new Uint8Array(n);
     const bools: boolean[] = new Array(n);
