@@ -465,8 +465,21 @@ describe('server without a reference sample, with auth, CORS and reload', () => 
       ],
     ).toBeUndefined();
 
-    // Reload to v2 while requests stream in: none fails, and later ones see v2.
+    // Reload to v2 while requests stream in (and a bulk Arrow body is being scored): none fails,
+    // and later ones see v2.
     const row = FEATURES.map(() => 0.3);
+    const bulkRows = 50_000;
+    const bulk = app.inject({
+      method: 'POST',
+      url: '/predict',
+      headers: { 'content-type': 'application/vnd.apache.arrow.stream' },
+      payload: Buffer.from(
+        tableToIPC(
+          tableFromArrays(Object.fromEntries(FEATURES.map((f) => [f, new Float32Array(bulkRows).fill(0.2)]))),
+          'stream',
+        ),
+      ),
+    });
     const during = Array.from({ length: 40 }, () =>
       app.inject({ method: 'POST', url: '/predict', payload: { features: row } }),
     );
@@ -478,6 +491,9 @@ describe('server without a reference sample, with auth, CORS and reload', () => 
     });
     const results = await Promise.all(during);
     expect(results.map((r) => r.statusCode)).toEqual(results.map(() => 200));
+    const bulkRes = await bulk;
+    expect(bulkRes.statusCode).toBe(200);
+    expect(tableFromIPC(bulkRes.rawPayload).numRows).toBe(bulkRows);
     const rel = (await reload).json();
     expect(rel).toMatchObject({ status: 'reloaded', model: { version: '2' } });
     expect(
