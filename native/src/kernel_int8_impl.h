@@ -265,17 +265,15 @@ struct HiddenSink {
 // Hidden layer, dynamic scales: y (after ReLU) stored as floats; the next layer's scale needs the
 // whole block first.
 struct HiddenStoreSink {
-  const float* wscale;
+  const float* scale;  // sx * sw[o] of this block
   const float* bias;
-  float sx;
   vf* out;
   template <int CH>
   FS_INLINE void emit(int o0, const vi* acc) {
 #pragma GCC unroll 16
     for (int c = 0; c < CH; ++c) {
       const int o = o0 + c;
-      const vf y =
-          __builtin_convertvector(acc[c], vf) * splat(sx * wscale[o]) + splat(bias[o]);
+      const vf y = __builtin_convertvector(acc[c], vf) * splat(scale[o]) + splat(bias[o]);
       out[o] = vmax(y, splat(0.f));
     }
   }
@@ -283,8 +281,7 @@ struct HiddenStoreSink {
 
 // Last layer: fp32 outputs, squared error against z summed lane-wise.
 struct ErrorSink {
-  const float* scale;   // static: sx * sw[o]; dynamic: sw[o] (times sx below)
-  float sx;             // 1 when `scale` already holds the product
+  const float* scale;  // sx * sw[o]
   const float* bias;
   const vf* z;
   int d;
@@ -296,8 +293,7 @@ struct ErrorSink {
     for (int c = 0; c < CH; ++c) {
       const int o = o0 + c;
       if (o >= d) break;
-      const float s = sx == 1.f ? scale[o] : sx * scale[o];
-      const vf y = __builtin_convertvector(acc[c], vf) * splat(s) + splat(bias[o]);
+      const vf y = __builtin_convertvector(acc[c], vf) * splat(scale[o]) + splat(bias[o]);
       const vf e = y - z[o];
       sum += e * e;
       if (fe) fe[o] = e * e;
@@ -458,6 +454,16 @@ static int firstBadColumn(const Int8Model& P, const float* row) {
   return 0;
 }
 
+static FS_INLINE float hmax(vf m) {
+#if FS_I8_VNNI
+  return _mm512_reduce_max_ps((__m512)m);
+#else
+  float mx = m[0];
+  for (int k = 1; k < L; ++k) mx = mx > m[k] ? mx : m[k];
+  return mx;
+#endif
+}
+
 static FS_INLINE bool anyLane(vi m) {
   for (int k = 0; k < L; ++k)
     if (m[k]) return true;
@@ -489,12 +495,14 @@ static FS_INLINE void writeStrip(const Int8Model& P, size_t r0, int cnt, vf sum,
 }
 
 // Quantizes a strip's layer-l input x[inPad] into packed words a[inPad / K].
-static FS_INLINE void quantizeInput(const vf* x, int inPad, bool first, vf inv, vi* a) {
+template <bool kFirst>
+static FS_INLINE void quantizeInput(const vf* x, int inPad, vf inv, vi* a) {
   for (int i = 0; i < inPad; i += K) {
     vi q[K];
-    for (int k = 0; k < K; ++k) q[k] = first ? quantSigned(x[i + k], inv) : quantRelu(x[i + k], inv);
+#pragma GCC unroll 4
+    for (int k = 0; k < K; ++k) q[k] = kFirst ? quantSigned(x[i + k], inv) : quantRelu(x[i + k], inv);
 #if FS_I8_VNNI
-    a[i / K] = pack(q, first ? 128 : 0);
+    a[i / K] = pack(q, kFirst ? 128 : 0);
 #else
     a[i / K] = pack(q, 0);
 #endif
@@ -530,10 +538,10 @@ static bool scoreStatic(const Int8Model& P, const float* rows, size_t begin, siz
       badOut->col = firstBadColumn(P, rows + (r0 + k) * static_cast<size_t>(P.features));
       return false;
     }
-    quantizeInput(z, P.featPad, true, splat(P.layers[0].invSx), pa);
+    quantizeInput<true>(z, P.featPad, splat(P.layers[0].invSx), pa);
     vi* a = pa;
     vi* b = pb;
-    ErrorSink err{nullptr, 1.f, nullptr, z, P.features, vf{}, featureErrors ? fe : nullptr};
+    ErrorSink err{nullptr, nullptr, z, P.features, vf{}, featureErrors ? fe : nullptr};
     for (size_t l = 0; l < nLayers; ++l) {
       const Int8Layer& Ly = P.layers[l];
       if (l + 1 < nLayers) {
@@ -565,6 +573,7 @@ static bool scoreDynamic(const Int8Model& P, const float* rows, size_t begin, si
   vi* badB = validB + S;
   vf* fe = reinterpret_cast<vf*>(badB + S);
   vi* pa = reinterpret_cast<vi*>(fe + fp);
+  float* scale = reinterpret_cast<float*>(pa + mp);  // [mp]: sx * sw[o] of the current layer
   const size_t nLayers = P.layers.size();
   for (size_t b0 = begin; b0 < end; b0 += kDynBlock) {
     if (stopBelow && stopBelow->load(std::memory_order_relaxed) < static_cast<int64_t>(b0))
@@ -593,19 +602,29 @@ static bool scoreDynamic(const Int8Model& P, const float* rows, size_t begin, si
       vf m = {};
       for (int s = 0; s < ns; ++s)
         for (int i = 0; i < Ly.in; ++i) m = vmax(m, (vf)((vi)vabs(x[s * xs + i]) & validB[s]));
-      float mx = 0.f;
-      for (int k = 0; k < L; ++k) mx = mx > m[k] ? mx : m[k];
+      const float mx = hmax(m);
       const float sx = mx > 0.f ? static_cast<float>(static_cast<double>(mx) / 127.0) : 1.f;
       const vf inv = splat(1.0f / sx);
+      for (int o = 0; o < Ly.outPad; o += L) {
+        const int w = Ly.outPad - o < L ? Ly.outPad - o : L;
+        if (w == L) {
+          storef(scale + o, loadf(Ly.wscale.data() + o) * splat(sx));
+        } else {
+          for (int k = 0; k < w; ++k) scale[o + k] = sx * Ly.wscale[o + k];
+        }
+      }
       const int inPad = Ly.groups * K;
       vf* y = outs[which];
       for (int s = 0; s < ns; ++s) {
-        quantizeInput(x + s * xs, inPad, l == 0, inv, pa);
+        if (l == 0)
+          quantizeInput<true>(x + s * xs, inPad, inv, pa);
+        else
+          quantizeInput<false>(x + s * xs, inPad, inv, pa);
         if (l + 1 < nLayers) {
-          HiddenStoreSink hs{Ly.wscale.data(), Ly.bias.data(), sx, y + s * mp};
+          HiddenStoreSink hs{scale, Ly.bias.data(), y + s * mp};
           layerDots(Ly, pa, hs);
         } else {
-          ErrorSink err{Ly.wscale.data(), sx, Ly.bias.data(), zb + s * fp, P.features, vf{},
+          ErrorSink err{scale, Ly.bias.data(), zb + s * fp, P.features, vf{},
                         featureErrors ? fe : nullptr};
           layerDots(Ly, pa, err);
           const size_t r0 = b0 + static_cast<size_t>(s) * L;

@@ -12,7 +12,9 @@
 //     by fp32 rounding of the final layer and sum: relative error < 1e-5;
 //   - a row with a value that close to a boundary may round the other way in one engine (one q off
 //     by one step), which moves its score by a fraction of a step's weight: such rows are counted
-//     (they must be rare, a few percent) and only held to a loose bound.
+//     (they must be rare, a few percent) and only held to a loose bound. With dynamic scales a
+//     flip can move its block's maximum, hence every row of the block (see boundaryDistance).
+// The clean-row bound is kScoreTol (see scoreClose for why it is 5e-5 rather than fp32's 1e-5).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -28,6 +30,7 @@ using namespace fraudscore;
 namespace {
 
 constexpr double kBoundary = 1e-4;
+constexpr double kScoreTol = 5e-5;
 
 // Per row: the smallest distance, in quantization steps, between a value the arithmetic rounds and
 // a rounding boundary (m + 0.5), along the float64 reference path. blockRows > 0: dynamic scales.
@@ -54,10 +57,17 @@ std::vector<double> boundaryDistance(const ModelSpec& m, const QuantSpec& q, con
       double sx = q.xscale.empty() ? 1.0 : q.xscale[l];
       if (blockRows > 0) {
         double mx = 0;
+        double blockDist = std::numeric_limits<double>::infinity();
         for (size_t r = 0; r < nb; ++r)
-          if (ok[r])
+          if (ok[r]) {
+            blockDist = std::min(blockDist, dist[b0 + r]);
             for (int i = 0; i < L.in; ++i) mx = std::max(mx, std::fabs(a[r][i]));
+          }
         sx = mx > 0 ? static_cast<float>(mx / 127.0) : 1.0;
+        // The block's maximum sets the scale of every row in the block: if an earlier value of any
+        // of its rows sat on a rounding boundary, an engine may round it the other way, so that
+        // row's later values, and with them possibly the maximum and every row's scale, move.
+        for (size_t r = 0; r < nb; ++r) dist[b0 + r] = std::min(dist[b0 + r], blockDist);
       }
       for (size_t r = 0; r < nb; ++r) {
         if (!ok[r]) continue;
@@ -80,6 +90,16 @@ std::vector<double> boundaryDistance(const ModelSpec& m, const QuantSpec& q, con
     }
   }
   return dist;
+}
+
+// Relative error < kScoreTol = 5e-5 (the fp32 engines' bound is 1e-5), the denominator floored at
+// 2e-3. The last layer's y = acc * (sx * sw) + b rounds sx * sw, the product and the sum in fp32
+// (3 roundings, 2 on the SSE2 path without FMA) where the float64 reference rounds none, and its
+// terms are often much larger than y - z: with |y| ~ 3 and |y - z| ~ 0.03 a few ulps of y are
+// ~2e-5 of that feature's squared error. Below a score of 2e-3 (a row reconstructed to within ~0.045
+// standard deviations per feature) only an absolute error can be promised.
+bool scoreClose(double got, double want) {
+  return std::fabs(got - want) <= kScoreTol * std::max(std::fabs(want), 2e-3);
 }
 
 QuantSpec quantized(const ModelSpec& m, const std::vector<float>& calib) {
@@ -122,18 +142,18 @@ void checkAgainstReference(const char* what, const CpuInt8Engine& eng, const Mod
       continue;
     }
     t->worstClean = std::max(t->worstClean, e);
-    CHECK_MSG(e < 1e-5, "%s n=%zu threads=%d: row %zu: %.9g vs reference %.9g (rel %.3g)", what,
+    CHECK_MSG(scoreClose(scores[r], ref[r]), "%s n=%zu threads=%d: row %zu: %.9g vs reference %.9g (rel %.3g)", what,
               n, threads, r, scores[r], ref[r], e);
     if (explain) {
       double s = 0;
       for (int j = 0; j < d; ++j) {
         s += fe[r * d + j];
         const double fa = std::fabs(fe[r * d + j] - refFe[r * d + j]);
-        CHECK_MSG(fa <= 1e-5 * std::max(1.0, refFe[r * d + j]) + 1e-6,
+        CHECK_MSG(fa <= kScoreTol * std::max(1.0, refFe[r * d + j]) + 1e-6,
                   "%s: row %zu feature %d: %.9g vs %.9g", what, r, j, fe[r * d + j],
                   refFe[r * d + j]);
       }
-      CHECK_MSG(fstest::relErr(s / d, scores[r]) < 1e-5, "%s: row %zu: feature errors sum", what,
+      CHECK_MSG(scoreClose(s / d, scores[r]), "%s: row %zu: feature errors sum", what,
                 r);
     }
   }
@@ -169,7 +189,9 @@ void testAgainstReference(std::mt19937_64& rng) {
           "int8 %s %s: %zu rows, worst rel err %.2e (clean rows), %zu boundary rows (worst %.2e)\n",
           simdPathName(p), dynamic ? "dynamic" : "static", t.rows, t.worstClean, t.boundaryRows,
           t.worstBoundary);
-      CHECK_MSG(t.boundaryRows * 10 < t.rows, "too many boundary rows: %zu of %zu",
+      // ~0.7% of rows have one of their ~110 rounded values within 1e-4 of a boundary; with
+      // dynamic scales a whole 16-row block goes with any of its rows (~11%).
+      CHECK_MSG(t.boundaryRows * (dynamic ? 4 : 20) < t.rows, "too many boundary rows: %zu of %zu",
                 t.boundaryRows, t.rows);
     }
   }
@@ -233,9 +255,9 @@ void testNonFinite(std::mt19937_64& rng) {
       for (size_t r = 0; r < n; ++r) {
         if (std::isnan(ref[r]) || dist[r] < kBoundary) continue;
         ++finite;
-        CHECK_MSG(fstest::relErr(s[r], ref[r]) < 1e-5, "row %zu: %.9g vs %.9g", r, s[r], ref[r]);
+        CHECK_MSG(scoreClose(s[r], ref[r]), "row %zu: %.9g vs %.9g", r, s[r], ref[r]);
       }
-      CHECK(finite > n * 9 / 10);
+      CHECK(finite > n * 3 / 4);  // the others are boundary rows (see the top of this file)
     }
   }
 }

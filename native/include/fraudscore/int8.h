@@ -35,7 +35,7 @@ enum class Int8Activations : uint8_t { kStatic = 0, kDynamic = 1 };
 
 // Rows that share one set of dynamic scales. Blocks start at multiples of this count from the
 // call's first row, whatever the thread count, so scores never depend on threading.
-constexpr int kInt8DynamicBlockRows = 96;
+constexpr int kInt8DynamicBlockRows = 16;
 
 // Weights repacked for one SIMD path. Immutable after construction: one engine can serve concurrent
 // calls from many threads.
