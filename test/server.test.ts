@@ -436,6 +436,16 @@ describe('server without a reference sample, with auth, CORS and reload', () => 
     expect(() => createServer({ model: m, token: 'short' })).toThrow(/`token` to be a string of at least 8/);
     expect(() => createServer({ model: m, batchWindowMicros: -1 })).toThrow(/`batchWindowMicros`/);
     expect(() => createServer({ model: m, protectAll: true })).toThrow(/`protectAll` needs a `token`/);
+    expect(() => createServer({ model: m, threads: -1 })).toThrow(/`threads` to be an integer/);
+    // Closed right away, while the model may still be loading: whichever comes first, its engine
+    // ends up freed and nothing throws.
+    m.threshold = { value: 1, strategy: 'test' };
+    const early = createServer({ model: m, backend: 'cpu', log: false });
+    await early.close();
+    await early.fraudscore.loaded;
+    await new Promise((r) => setImmediate(r));
+    const st = early.fraudscore.state;
+    expect(st === null || st.fp32.scorer.disposed).toBe(true);
   });
 
   it('protects admin routes (and everything, when asked) with a bearer token; CORS only when configured', async () => {

@@ -114,6 +114,11 @@ export function createServer(options: ServerOptions): FastifyInstance {
   const topK = positiveInt('topFeatures', options.topFeatures, 3);
   const driftWindow = positiveInt('driftWindow', options.driftWindow, 5000);
   const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 0 || threads > 1024) {
+    throw new RangeError(`Expected \`threads\` to be an integer in [0, 1024], got ${options.threads}`);
+  }
+  const batcherOptions = { windowMicros: options.batchWindowMicros, maxRows: options.maxBatchRows };
+  checkBatcherOptions(batcherOptions);
   if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length < 8)) {
     throw new RangeError('Expected `token` to be a string of at least 8 characters');
   }
@@ -150,13 +155,16 @@ export function createServer(options: ServerOptions): FastifyInstance {
   const stateOptions = {
     backend: options.backend ?? 'auto',
     threads,
-    batcher: { windowMicros: options.batchWindowMicros, maxRows: options.maxBatchRows },
+    batcher: batcherOptions,
     onBatch: (engine: string, rows: number) => metrics.batchRows.observe({ engine }, rows),
   };
-  // Checked here so a bad option fails createServer() rather than the background load.
-  checkBatcherOptions(stateOptions.batcher);
-
+  let closed = false;
   const install = (s: ModelState) => {
+    if (closed) {
+      // The server closed while this model was loading: nobody will use or free it otherwise.
+      void s.dispose();
+      return;
+    }
     const old = state;
     state = s;
     loadError = null;
@@ -663,6 +671,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   });
 
   app.addHook('onClose', async () => {
+    closed = true;
     // In-flight requests are done by now (Fastify closes the listener first); batches they started
     // have settled. Flush the log last so every answered prediction is on disk.
     await state?.dispose();
