@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { writeTable } from '../src/data/load.js';
-import { mulberry32 } from '../src/model.js';
+import { createModel, mulberry32, saveModel } from '../src/model.js';
 import { columnDrift, driftReport, driftReportAsync } from '../src/monitoring/drift.js';
 import { renderDriftHtml } from '../src/monitoring/html.js';
 import {
@@ -208,8 +208,21 @@ describe('fraudscore drift', () => {
     const same = cli([...base, '--current', join(dir, 'same.arrow'), '--fail-on-drift']);
     expect(same.out).toContain('no dataset drift: 0 of 3 features drifted');
     expect(same.code).toBe(0);
+    // With --model: the model names the features, and the score distribution is compared too.
+    await saveModel(
+      createModel({
+        features: feats,
+        seed: 1,
+        threshold: { value: 1, strategy: 'test' },
+        preprocessing: { transform: ['none', 'none', 'log1p'], mean: [0, 0, 3.9], std: [1, 1, 0.2] },
+      }),
+      join(dir, 'model'),
+    );
     const moved = cli([
-      ...base,
+      '--reference',
+      join(dir, 'ref.csv'),
+      '--model',
+      join(dir, 'model'),
       '--current',
       join(dir, 'moved.csv'),
       '--fail-on-drift',
@@ -222,6 +235,9 @@ describe('fraudscore drift', () => {
     expect(moved.code).toBe(3);
     const json = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
     expect(json.features.map((f: { drifted: boolean }) => f.drifted)).toEqual([true, true, false]);
+    expect(json.score.feature).toBe('reconstruction_error');
+    expect(json.score.drifted).toBe(true);
+    expect(moved.out).toMatch(/reconstruction_error +wasserstein .* DRIFT/);
     expect(readFileSync(join(dir, 'r.html'), 'utf8')).toContain('Dataset drift detected');
     const missing = cli(['--reference', join(dir, 'ref.csv'), '--current', join(dir, 'moved.csv')]);
     expect(missing.code).not.toBe(0);
