@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "kernel_api.h"
 #include "packed.h"
@@ -354,8 +355,10 @@ static inline void tailTile(int rem, const float* x, int in, const float* w, con
   }
 }
 
+// Not inlined: inlining every layer's tiles into scoreRange measured 2% slower (one huge function,
+// worse register allocation around the tiles).
 template <int NR>
-static void groupLayer(const PackedLayer& L, const float* x, float* y) {
+__attribute__((noinline)) static void groupLayer(const PackedLayer& L, const float* x, float* y) {
   int o0 = 0;
   const float* w = L.wg.get();
   for (; o0 + kTileOut <= L.out; o0 += kTileOut)
@@ -380,14 +383,77 @@ static const float* groupMlp(const PackedModel& P, const float* z, float* a, flo
   return x;
 }
 
-static const float* groupMlpN(int nr, const PackedModel& P, const float* z, float* a, float* b) {
-  static_assert(kRowVecs >= 1 && kRowVecs <= 4, "groupMlpN dispatches 1..4 row vectors");
+// Calls f(std::integral_constant<int, nr>) so per-group arrays (accumulators, finiteness checks,
+// error sums) have a compile-time size and stay in registers; a runtime count would keep them on
+// the stack, turning each FMA chain into a store-forward chain.
+template <class F>
+static inline decltype(auto) withNR(int nr, F&& f) {
+  static_assert(kRowVecs >= 1 && kRowVecs <= 4, "withNR dispatches 1..4 row vectors");
   switch (nr) {
-    case 1: return groupMlp<1>(P, z, a, b);
-    case 2: return groupMlp < kRowVecs >= 2 ? 2 : 1 > (P, z, a, b);
-    case 3: return groupMlp < kRowVecs >= 3 ? 3 : 1 > (P, z, a, b);
-    default: return groupMlp<kRowVecs>(P, z, a, b);
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant < int, kRowVecs >= 2 ? 2 : 1 > {});
+    case 3: return f(std::integral_constant < int, kRowVecs >= 3 ? 3 : 1 > {});
+    default: return f(std::integral_constant<int, kRowVecs>{});
   }
+}
+
+// Standardizes the block's NR transposed row vectors in place: z[j] = (log1p?(x[j]) - mean) / std.
+// Sets laneBad[r] to -1 for rows holding a non-finite z, 0 otherwise; returns whether any does.
+template <int NR>
+static bool standardize(const PackedModel& P, float* z, int32_t* laneBad) {
+  vf chk[NR];
+  for (int g = 0; g < NR; ++g) chk[g] = vf{};
+  for (int j = 0; j < P.features; ++j) {
+    const vf mean = vset1(P.mean[j]);
+    const vf inv = vset1(P.invScale[j]);
+    float* zj = z + static_cast<size_t>(j) * S;
+    if (P.log1p[j]) {
+      for (int g = 0; g < NR; ++g) {
+        const vf zv = (log1pv(vload(zj + g * V)) - mean) * inv;
+        chk[g] = vfma(zv, vf{}, chk[g]);  // 0 * inf and 0 * NaN are NaN: marks the lane
+        vstore(zj + g * V, zv);
+      }
+    } else {
+      for (int g = 0; g < NR; ++g) {
+        const vf zv = (vload(zj + g * V) - mean) * inv;
+        chk[g] = vfma(zv, vf{}, chk[g]);
+        vstore(zj + g * V, zv);
+      }
+    }
+  }
+  bool any = false;
+  for (int g = 0; g < NR; ++g) {
+    const vi badv = chk[g] != chk[g];
+    std::memcpy(laneBad + g * V, &badv, sizeof(vi));
+    for (int k = 0; k < V; ++k) any = any || badv[k] != 0;
+  }
+  return any;
+}
+
+// Squared error of NR row vectors against z, summed in feature order (each group's sum is its own
+// FMA chain; the groups interleave). Writes the NR mean errors to sums; per-feature errors, when
+// wanted, go to fe (row-major, rows r0 + lane, `valid` rows of the block).
+template <int NR>
+static void blockError(const float* y, const float* z, int d, vf* sums, float* fe, int valid,
+                       float* lane) {
+  vf sum[NR];
+  for (int g = 0; g < NR; ++g) sum[g] = vf{};
+  const size_t ds = static_cast<size_t>(d);
+  for (int j = 0; j < d; ++j) {
+    const float* yj = y + static_cast<size_t>(j) * S;
+    const float* zj = z + static_cast<size_t>(j) * S;
+    for (int g = 0; g < NR; ++g) {
+      const vf e = vload(yj + g * V) - vload(zj + g * V);
+      sum[g] = vfma(e, e, sum[g]);
+      if (fe) {
+        vstore(lane, e * e);
+        const int n = valid - g * V < V ? valid - g * V : V;
+        for (int k = 0; k < n; ++k) fe[(g * V + k) * ds + j] = lane[k];
+      }
+    }
+  }
+  const vf invD = vset1(1.0f / static_cast<float>(d));
+  for (int g = 0; g < NR; ++g) sums[g] = sum[g] * invD;
 }
 
 // How far ahead the group path prefetches raw rows (~45 KB for 29 features).
@@ -406,7 +472,6 @@ bool scoreRange(const PackedModel& P, const float* rows, size_t begin, size_t en
                 const std::atomic<int64_t>* stopBelow) {
   const int d = P.features;
   const size_t ds = static_cast<size_t>(d);
-  const float invD = 1.0f / static_cast<float>(d);
   const float nan = std::numeric_limits<float>::quiet_NaN();
   float* z = scratch;
   float* a = z + static_cast<size_t>(P.featPad) * S;
@@ -471,26 +536,8 @@ bool scoreRange(const PackedModel& P, const float* rows, size_t begin, size_t en
       for (int c = 0; c < d; c += V)
         transposeRows(src + static_cast<size_t>(g) * V * ds + c, d, d - c < V ? d - c : V,
                       z + static_cast<size_t>(c) * S + g * V);
-    vf chk[kRowVecs];
-    for (int g = 0; g < nr; ++g) chk[g] = vf{};
-    for (int j = 0; j < d; ++j) {
-      const vf mean = vset1(P.mean[j]);
-      const vf inv = vset1(P.invScale[j]);
-      const bool lg = P.log1p[j] != 0;
-      for (int g = 0; g < nr; ++g) {
-        vf x = vload(z + static_cast<size_t>(j) * S + g * V);
-        if (lg) x = log1pv(x);
-        const vf zv = (x - mean) * inv;
-        chk[g] = vfma(zv, vf{}, chk[g]);  // 0 * inf and 0 * NaN are NaN: marks the lane
-        vstore(z + static_cast<size_t>(j) * S + g * V, zv);
-      }
-    }
-    bool anyBad = false;
-    for (int g = 0; g < nr; ++g) {
-      const vi badv = chk[g] != chk[g];
-      std::memcpy(laneBad + g * V, &badv, sizeof(vi));
-      for (int k = 0; k < V; ++k) anyBad = anyBad || badv[k] != 0;
-    }
+    const bool anyBad =
+        withNR(nr, [&](auto k) { return standardize<decltype(k)::value>(P, z, laneBad); });
     if (anyBad) {
       for (int r = 0; r < nb; ++r) {
         if (!laneBad[r]) continue;
@@ -502,29 +549,17 @@ bool scoreRange(const PackedModel& P, const float* rows, size_t begin, size_t en
         for (int j = 0; j < d; ++j) z[static_cast<size_t>(j) * S + r] = 0.f;  // harmless values
       }
     }
-    // 2. The layers.
-    const float* y = groupMlpN(nr, P, z, a, b);
-    // 3. Squared error against z, summed in feature order; the groups' sums are independent FMA
-    //    chains, interleaved so they overlap instead of each waiting on its own latency.
-    vf sum[kRowVecs];
-    for (int g = 0; g < nr; ++g) sum[g] = vf{};
-    for (int j = 0; j < d; ++j) {
-      const float* yj = y + static_cast<size_t>(j) * S;
-      const float* zj = z + static_cast<size_t>(j) * S;
-      for (int g = 0; g < nr; ++g) {
-        const vf e = vload(yj + g * V) - vload(zj + g * V);
-        sum[g] = vfma(e, e, sum[g]);
-        if (featureErrors) {
-          vstore(lane, e * e);
-          const int valid = nb - g * V < V ? nb - g * V : V;
-          for (int k = 0; k < valid; ++k) featureErrors[(r0 + g * V + k) * ds + j] = lane[k];
-        }
-      }
-    }
+    // 2. The layers, 3. the error.
+    vf sums[kRowVecs];
+    withNR(nr, [&](auto k) {
+      constexpr int NR = decltype(k)::value;
+      const float* y = groupMlp<NR>(P, z, a, b);
+      blockError<NR>(y, z, d, sums, featureErrors ? featureErrors + r0 * ds : nullptr, nb, lane);
+    });
     for (int g = 0; g < nr; ++g) {
       const int base = g * V;
       const int valid = nb - base < V ? nb - base : V;
-      const vf sc = sum[g] * vset1(invD);
+      const vf sc = sums[g];
       if (valid == V && !anyBad) {
         vstore(scores + r0 + base, sc);
       } else {
