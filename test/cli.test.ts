@@ -102,4 +102,24 @@ describe('fraudscore CLI', () => {
     expect(await run('info', '--model', modelDir, '--json')).toBe(0);
     expect(JSON.parse(out.join('\n')).layerSizes).toEqual([29, 32, 16, 32, 29]);
   });
+
+  it('runs the pipeline end to end on synthetic data and rejects a bad override', async () => {
+    const runs = join(dir, 'runs');
+    const code = await run(
+      'pipeline',
+      '--rows',
+      '20000',
+      '--fraud-rate',
+      '0.02',
+      'training.epochs=4',
+      `output.runs_dir=${runs}`,
+    );
+    expect(err.join('\n')).toContain('3/3 evaluate');
+    expect(code).toBe(0);
+    const report = out.find((l) => l.startsWith('report: '))!.slice('report: '.length);
+    expect(existsSync(report)).toBe(true);
+    expect(out.join('\n')).toMatch(/test: ROC-AUC 0\.\d+/);
+    expect(await run('train', 'training.learning_rate=0.1')).toBe(1);
+    expect(err[0]).toMatch(/training\.learning_rate/);
+  });
 });

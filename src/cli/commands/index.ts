@@ -4,8 +4,22 @@ import { drift } from './drift.js';
 import { evaluate } from './evaluate.js';
 import { exportOnnxCommand } from './export-onnx.js';
 import { info } from './info.js';
+import { pipeline } from './pipeline.js';
 import { score } from './score.js';
 import { serve } from './serve.js';
+import { sweepCommand } from './sweep.js';
 import { synth } from './synth.js';
+import { trainCommand } from './train.js';
 
-export const commands: Command[] = [exportOnnxCommand, info, score, serve, drift, evaluate, synth];
+export const commands: Command[] = [
+  exportOnnxCommand,
+  info,
+  score,
+  serve,
+  drift,
+  evaluate,
+  synth,
+  trainCommand,
+  sweepCommand,
+  pipeline,
+];
