@@ -18,6 +18,19 @@ export {
 } from './model.js';
 export * from './monitoring/drift.js';
 export { renderDriftHtml } from './monitoring/html.js';
+export { DataError } from './data/errors.js';
+export { type DataFormat, formatFromPath, loadTable, openTableWriter, readBatches, writeTable } from './data/load.js';
+export { fitPreprocessing } from './data/preprocess.js';
+export { type SplitOptions, type Splits, splitTable } from './data/split.js';
+export { DEFAULT_FEATURES, type Table } from './data/table.js';
+export { computeCurves, type Curves, evaluateScores, type Metrics } from './eval/metrics.js';
+export { writeReport } from './eval/report.js';
+export { chooseThreshold } from './eval/threshold.js';
+export { type ScoreFileOptions, type ScoreFileResult, scoreFile } from './score-file.js';
+export { FULL_DATA_FRAUD_RATE, synthesize, writeSynth } from './synth/synth.js';
+export { ConfigError, loadConfig, type TrainConfig } from './train/config.js';
+export { sweep } from './train/sweep.js';
+export { type EpochRecord, type TrainOptions, type TrainResult, train } from './train/train.js';
 export * from './onnx/index.js';
 export { type ActivationScales, type PruneOptions, prune, type QuantizeOptions, quantize } from './quantize.js';
 export {
