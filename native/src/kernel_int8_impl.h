@@ -141,6 +141,16 @@ static FS_INLINE vf vmin(vf a, vf b) { return (vf)_mm_min_ps((__m128)a, (__m128)
 static FS_INLINE vf vmax(vf a, vf b) { return a > b ? a : b; }
 static FS_INLINE vf vmin(vf a, vf b) { return a < b ? a : b; }
 #endif
+// a * b + c with one rounding where the ISA has FMA (the SSE2 build has none: two roundings).
+static FS_INLINE vf fmaAdd(vf a, vf b, vf c) {
+#if FS_I8_VNNI
+  return (vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+#elif FS_I8_AVX2
+  return (vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+#else
+  return a * b + c;
+#endif
+}
 static FS_INLINE vf vabs(vf a) { return (vf)((vu)a & 0x7fffffffu); }
 
 // acc + sum over the K products of the lane's packed activations and the broadcast weight word.
@@ -295,7 +305,9 @@ struct ErrorSink {
       if (o >= d) break;
       const vf y = __builtin_convertvector(acc[c], vf) * splat(scale[o]) + splat(bias[o]);
       const vf e = y - z[o];
-      sum += e * e;
+      // An explicit FMA: left to -ffp-contract, the sum could be fused when feature errors are
+      // not wanted and not when they are, and score() and explain() would differ in the last bit.
+      sum = fmaAdd(e, e, sum);
       if (fe) fe[o] = e * e;
     }
   }
