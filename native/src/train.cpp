@@ -76,42 +76,79 @@ inline void cpuRelax() {
 #endif
 }
 
-// Reusable barrier for the epoch's threads. Spins briefly (a minibatch phase takes tens of
-// microseconds, far less than a sleep/wake round trip), then sleeps on a condition variable. On an
-// oversubscribed machine a spinning or yielding waiter only burns the time slice its descheduled
-// partner needs; sleeping hands the core over. The spin budget (~2000 pauses, a few tens of
-// microseconds) is about one phase.
-constexpr int kSpinsBeforeSleep = 2000;
-
-class Barrier {
+// Work sharing for an epoch. The leader (the calling thread) opens phases one after another (the
+// input check, then one per minibatch), each a number of units; every thread claims units until
+// none are left, and the leader waits until all are done before its serial part (reduction and
+// Adam). Units are claimed, not assigned: a helper that the OS has descheduled simply claims fewer,
+// so an oversubscribed machine never waits for a thread that is not running, as a barrier would.
+// Results do not depend on who ran a unit: a slice's gradient is a function of its rows and the
+// weights, which only the leader changes, and only between phases.
+class WorkBoard {
  public:
-  explicit Barrier(int n) : n_(n) {}
-  void wait() {
-    const unsigned gen = gen_.load(std::memory_order_acquire);
-    if (count_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
-      count_.store(0, std::memory_order_relaxed);
-      {
-        // Under the lock, so a waiter that checks gen_ and goes to sleep cannot miss the change.
-        std::lock_guard<std::mutex> lk(mu_);
-        gen_.fetch_add(1, std::memory_order_release);
-      }
-      if (sleepers_.load(std::memory_order_acquire) > 0) cv_.notify_all();
-      return;
+  static constexpr uint32_t kDone = 0xFFFFFFFFu;
+
+  // [leader] Opens phase `gen` (increasing; kDone tells the helpers to exit).
+  void publish(uint32_t gen) {
+    done_.store(0, std::memory_order_relaxed);
+    claim_.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
+    {
+      // Under the lock, so a helper that checks gen_ and goes to sleep cannot miss the change.
+      std::lock_guard<std::mutex> lk(mu_);
+      gen_.store(gen, std::memory_order_release);
     }
+    if (sleepers_.load(std::memory_order_acquire) > 0) cv_.notify_all();
+  }
+
+  // Claims the next unit of phase `gen` (< units); false when the phase is used up or over.
+  bool claim(uint32_t gen, uint32_t units, uint32_t* unit) {
+    uint64_t v = claim_.load(std::memory_order_acquire);
+    for (;;) {
+      if (static_cast<uint32_t>(v >> 32) != gen || static_cast<uint32_t>(v) >= units) return false;
+      if (claim_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        *unit = static_cast<uint32_t>(v);
+        return true;
+      }
+    }
+  }
+
+  // A claimed unit is finished (its results are published to the leader).
+  void finished() { done_.fetch_add(1, std::memory_order_release); }
+
+  // [leader] Waits until `units` units of the current phase are finished. A unit takes tens of
+  // microseconds, so this spins, then yields to whatever thread still holds one.
+  void waitDone(uint32_t units) {
+    int spins = 0;
+    while (done_.load(std::memory_order_acquire) < units) {
+      if (++spins < kSpinsBeforeSleep) {
+        cpuRelax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }
+
+  // [helper] Waits for a phase other than `seen` and returns it: spins about one unit's time, then
+  // sleeps so an idle helper hands its core to others.
+  uint32_t waitNext(uint32_t seen) {
     for (int spins = 0; spins < kSpinsBeforeSleep; ++spins) {
-      if (gen_.load(std::memory_order_acquire) != gen) return;
+      const uint32_t g = gen_.load(std::memory_order_acquire);
+      if (g != seen) return g;
       cpuRelax();
     }
     std::unique_lock<std::mutex> lk(mu_);
     sleepers_.fetch_add(1, std::memory_order_acq_rel);
-    cv_.wait(lk, [&] { return gen_.load(std::memory_order_acquire) != gen; });
+    cv_.wait(lk, [&] { return gen_.load(std::memory_order_acquire) != seen; });
     sleepers_.fetch_sub(1, std::memory_order_acq_rel);
+    return gen_.load(std::memory_order_acquire);
   }
 
  private:
-  const int n_;
-  std::atomic<int> count_{0};
-  std::atomic<unsigned> gen_{0};
+  // ~2000 pauses: a few tens of microseconds, about one unit of work.
+  static constexpr int kSpinsBeforeSleep = 2000;
+  std::atomic<uint64_t> claim_{0};  // phase << 32 | next unit
+  std::atomic<uint32_t> done_{0};
+  std::atomic<uint32_t> gen_{0};
   std::atomic<int> sleepers_{0};
   std::mutex mu_;
   std::condition_variable cv_;
@@ -447,78 +484,96 @@ EpochResult Trainer::trainEpoch(const float* rows, size_t n, const std::atomic<b
   const bool dropout = m.opt.dropout > 0.f && m.spec.layers.size() > 1;
   const uint64_t step0 = m.step;
   const double d = m.spec.features;
+  const int features = m.spec.features;
 
-  Barrier barrier(T);
-  std::atomic<bool> stop{false};
-  double lossSum = 0;  // sum of squared errors, in batch order (thread 0 only)
-  size_t done = 0, rowsDone = 0;
-
-  // Each thread checks its share of the rows first; nobody trains unless every value is finite.
-  std::vector<BadValue> bads(T);
-  auto worker = [&](int t) {
-    const size_t v0 = n * t / T, v1 = n * (t + 1) / T;
-    bads[t] = m.firstBad(rows + v0 * m.spec.features, v1 - v0);
-    if (bads[t].row >= 0) bads[t].row += static_cast<int64_t>(v0);
-    if (T > 1) barrier.wait();
-    for (const BadValue& bv : bads)
-      if (bv.row >= 0) return;
-    for (size_t b = 0; b < batches; ++b) {
-      const size_t start = b * B;
-      const int count = static_cast<int>(std::min(B, n - start));
-      const int slices = (count + kSliceRows - 1) / kSliceRows;
-      const float gscale = static_cast<float>(2.0 / (static_cast<double>(count) * d));
-      const uint64_t stepNo = step0 + b;
-      const int s0 = static_cast<int>(static_cast<int64_t>(slices) * t / T);
-      const int s1 = static_cast<int>(static_cast<int64_t>(slices) * (t + 1) / T);
-      for (int s = s0; s < s1; ++s) {
-        const int r0 = s * kSliceRows;
-        const int rc = std::min(kSliceRows, count - r0);
-        m.runSlice(rows, m.perm.data() + start + r0, m.perm.data() + n, rc, s, r0, stepNo, dropout,
-                   gscale, m.scratch[t]);
-      }
-      if (T > 1) barrier.wait();
-      // Parameter ranges in whole cache lines, so threads never write the same line of params.
-      const size_t lines = m.paramCount / kTrainPad;
-      const size_t p0 = lines * t / T * kTrainPad, p1 = lines * (t + 1) / T * kTrainPad;
-      m.reduceAndStep(p0, p1, slices, stepNo);
-      if (t == 0) {
-        double sse = 0;
-        for (int s = 0; s < slices; ++s) sse += m.sliceLoss[s];
-        lossSum += sse;
-        ++done;
-        rowsDone += count;
-        if (cancel && cancel->load(std::memory_order_relaxed) && b + 1 < batches)
-          stop.store(true, std::memory_order_relaxed);
-      }
-      if (T > 1) barrier.wait();
-      if (stop.load(std::memory_order_relaxed)) break;
+  // Phase 1 checks the input in chunks; phase 2 + b is minibatch b (one unit per slice).
+  constexpr size_t kCheckRows = 8192;
+  const size_t checkUnits = (n + kCheckRows - 1) / kCheckRows;
+  if (batches > WorkBoard::kDone - 3 || checkUnits > WorkBoard::kDone)
+    throw std::invalid_argument("trainEpoch: too many minibatches in one epoch");
+  std::vector<BadValue> bads(checkUnits);
+  auto batchRows = [&](size_t b) { return static_cast<int>(std::min(B, n - b * B)); };
+  auto unitsOf = [&](uint32_t gen) -> uint32_t {
+    if (gen == 1) return static_cast<uint32_t>(checkUnits);
+    return static_cast<uint32_t>((batchRows(gen - 2) + kSliceRows - 1) / kSliceRows);
+  };
+  auto runUnit = [&](int t, uint32_t gen, uint32_t u) {
+    if (gen == 1) {
+      const size_t r0 = u * kCheckRows, r1 = std::min(n, r0 + kCheckRows);
+      BadValue bv = m.firstBad(rows + r0 * features, r1 - r0);
+      if (bv.row >= 0) bv.row += static_cast<int64_t>(r0);
+      bads[u] = bv;
+      return;
+    }
+    const size_t b = gen - 2;
+    const int count = batchRows(b);
+    const float gscale = static_cast<float>(2.0 / (static_cast<double>(count) * d));
+    const int r0 = static_cast<int>(u) * kSliceRows;
+    const int rc = std::min(kSliceRows, count - r0);
+    m.runSlice(rows, m.perm.data() + b * B + r0, m.perm.data() + n, rc, static_cast<int>(u), r0,
+               step0 + b, dropout, gscale, m.scratch[t]);
+  };
+  WorkBoard board;
+  auto runPhase = [&](int t, uint32_t gen) {
+    const uint32_t units = unitsOf(gen);
+    uint32_t u;
+    while (board.claim(gen, units, &u)) {
+      runUnit(t, gen, u);
+      board.finished();
     }
   };
 
-  // Helpers wait for `go` so that a failure to start one leaves nobody stuck at the barrier.
-  std::atomic<int> go{0};
   std::vector<std::thread> helpers;
+  // Helpers never throw (runUnit does not allocate), so joining is always reached.
   try {
     for (int t = 1; t < T; ++t)
       helpers.emplace_back([&, t] {
-        while (go.load(std::memory_order_acquire) == 0) std::this_thread::yield();
-        if (go.load(std::memory_order_acquire) > 0) worker(t);
+        uint32_t seen = 0;
+        for (;;) {
+          const uint32_t g = board.waitNext(seen);
+          if (g == WorkBoard::kDone) return;
+          seen = g;
+          runPhase(t, g);
+        }
       });
   } catch (...) {
-    go.store(-1, std::memory_order_release);
+    board.publish(WorkBoard::kDone);
     for (auto& h : helpers) h.join();
     throw;
   }
-  go.store(1, std::memory_order_release);
-  worker(0);
-  for (auto& h : helpers) h.join();
+  auto leaderPhase = [&](uint32_t gen) {
+    board.publish(gen);
+    runPhase(0, gen);
+    board.waitDone(unitsOf(gen));
+  };
 
+  double lossSum = 0;  // sum of squared errors, in batch order
+  size_t done = 0, rowsDone = 0;
+  leaderPhase(1);
   for (const BadValue& bv : bads) {
-    if (bv.row >= 0) {  // ranges are in row order: the first one found is the first bad row
+    if (bv.row >= 0) {  // chunks are in row order: the first one found is the first bad row
       res.bad = bv;
-      return res;
+      break;
     }
   }
+  if (res.bad.row < 0) {
+    for (size_t b = 0; b < batches; ++b) {
+      const uint32_t gen = static_cast<uint32_t>(b + 2);
+      leaderPhase(gen);
+      const int slices = static_cast<int>(unitsOf(gen));
+      m.reduceAndStep(0, m.paramCount, slices, step0 + b);
+      double sse = 0;
+      for (int s = 0; s < slices; ++s) sse += m.sliceLoss[s];
+      lossSum += sse;
+      ++done;
+      rowsDone += batchRows(b);
+      if (cancel && cancel->load(std::memory_order_relaxed)) break;
+    }
+  }
+  board.publish(WorkBoard::kDone);
+  for (auto& h : helpers) h.join();
+  if (res.bad.row >= 0) return res;
+
   m.rng = rng;
   m.step = step0 + done;
   res.batches = done;
