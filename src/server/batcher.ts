@@ -14,6 +14,12 @@ export interface BatcherOptions {
   maxRows?: number;
   /** Called with the row count of every native call (metrics). */
   onBatch?: (rows: number) => void;
+  /**
+   * Score every request in a native call of its own. For engines whose scores depend on the rows
+   * scored together (int8 with dynamic activation scales: one scale per block of rows), so that a
+   * request's score never depends on other clients' traffic. @default false
+   */
+  isolate?: boolean;
 }
 
 export interface BatchResult {
@@ -46,6 +52,7 @@ export class MicroBatcher {
   readonly #windowNs: bigint;
   readonly #maxRows: number;
   readonly #onBatch: ((rows: number) => void) | undefined;
+  readonly #isolate: boolean;
   #pending: Pending[] = [];
   #pendingRows = 0;
   #firstAt = 0n;
@@ -57,6 +64,7 @@ export class MicroBatcher {
   constructor(scorer: Scorer, options: BatcherOptions = {}) {
     const { windowMicros, maxRows } = checkBatcherOptions(options);
     const { onBatch } = options;
+    this.#isolate = options.isolate ?? false;
     this.scorer = scorer;
     this.#d = scorer.features.length;
     this.#windowNs = BigInt(Math.round(windowMicros * 1000));
@@ -79,6 +87,10 @@ export class MicroBatcher {
    * Rows must not be modified until the promise settles.
    */
   score(rows: Float32Array): Promise<BatchResult> {
+    if (this.#isolate) {
+      this.#received += rows.length / this.#d;
+      return this.#run([{ rows, resolve: () => {}, reject: () => {} }], rows, rows.length / this.#d, true);
+    }
     return new Promise((resolve, reject) => {
       if (this.#pending.length === 0) this.#firstAt = process.hrtime.bigint();
       this.#pending.push({ rows, resolve, reject });
@@ -129,36 +141,43 @@ export class MicroBatcher {
     const n = this.#pendingRows;
     this.#pending = [];
     this.#pendingRows = 0;
-    const d = this.#d;
     let rows: Float32Array;
     if (batch.length === 1) rows = batch[0]!.rows;
     else {
-      rows = new Float32Array(n * d);
+      rows = new Float32Array(n * this.#d);
       let off = 0;
       for (const p of batch) {
         rows.set(p.rows, off);
         off += p.rows.length;
       }
     }
+    void this.#run(batch, rows, n, false);
+  }
+
+  /** One native call for `batch` (whose rows are `rows`, n of them); settles every request. */
+  async #run(batch: Pending[], rows: Float32Array, n: number, single: boolean): Promise<BatchResult> {
+    const d = this.#d;
     this.#inFlight++;
     this.#onBatch?.(n);
-    // 'nan' policy: rows are checked before they get here, so a NaN score can only come from a bug
-    // or an unforeseen value; it must fail one request, not the whole batch.
-    this.scorer.scoreAsync(rows, { explain: true, nonFinite: 'nan' }).then(
-      ({ scores, featureErrors }) => {
-        let r = 0;
-        for (const p of batch) {
-          const k = p.rows.length / d;
-          p.resolve({ scores: scores.subarray(r, r + k), featureErrors: featureErrors!.subarray(r * d, (r + k) * d) });
-          r += k;
-        }
-        this.#settled();
-      },
-      (e) => {
-        for (const p of batch) p.reject(e);
-        this.#settled();
-      },
-    );
+    try {
+      // 'nan' policy: rows are checked before they get here, so a NaN score can only come from a
+      // bug or an unforeseen value; it must fail one request, not the whole batch.
+      const { scores, featureErrors } = await this.scorer.scoreAsync(rows, { explain: true, nonFinite: 'nan' });
+      if (single) return { scores, featureErrors: featureErrors! };
+      let r = 0;
+      for (const p of batch) {
+        const k = p.rows.length / d;
+        p.resolve({ scores: scores.subarray(r, r + k), featureErrors: featureErrors!.subarray(r * d, (r + k) * d) });
+        r += k;
+      }
+      return { scores, featureErrors: featureErrors! };
+    } catch (e) {
+      if (single) throw e;
+      for (const p of batch) p.reject(e);
+      return { scores: new Float32Array(0), featureErrors: new Float32Array(0) };
+    } finally {
+      this.#settled();
+    }
   }
 
   #settled(): void {

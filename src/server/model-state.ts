@@ -91,13 +91,20 @@ export class ModelState {
         nonFinite: 'nan',
       });
       const onBatch = options.onBatch;
-      return new MicroBatcher(scorer, { ...options.batcher, onBatch: onBatch && ((n) => onBatch(scorer.engine, n)) });
+      // Dynamic int8 scales are per block of rows scored together: batching requests would make one
+      // client's score depend on another's rows.
+      const isolate = precision === 'int8' && model.quantization?.activations === 'dynamic';
+      return new MicroBatcher(scorer, {
+        ...options.batcher,
+        isolate,
+        onBatch: onBatch && ((n) => onBatch(scorer.engine, n)),
+      });
     };
     const fp32 = make('fp32');
     let int8: MicroBatcher | { missing: string };
     if (!model.quantization) {
       int8 = {
-        missing: `model ${model.name} v${model.version} has no int8 weights (${dir ? join(dir, MODEL_JSON) : 'the model'} has no \`quantization\` section): quantize the model to serve /predict_optimized`,
+        missing: `model ${model.name} v${model.version} has no int8 weights (${dir ? join(dir, MODEL_JSON) : 'the model'} has no \`quantization\` section): quantize it (quantize(model, { calibration }) from fraudscore) and save it to serve /predict_optimized`,
       };
     } else {
       try {
