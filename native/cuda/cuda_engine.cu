@@ -22,8 +22,11 @@ using namespace cudakernels;
 
 namespace {
 
-// The fp32 fixed kernel variant used unless Options::fixedVariant says otherwise.
-constexpr int kDefaultFixedVariant = kFixedVariantConstR1;
+// The fp32 fixed kernel variant used unless Options::fixedVariant says otherwise: shared-memory
+// weights with one straight-line body per (in, out) size bucket was the fastest at 16M rows on an
+// H100 (2.49 G rows/s against 1.36 for the constant-bank kernel;
+// bench/results/gpu-2026-11-26-h100.md).
+constexpr int kDefaultFixedVariant = kFixedVariantSmemBucket;
 
 template <typename T>
 void deviceAlloc(T** p, size_t count, const char* where) {
@@ -399,9 +402,11 @@ BadValue CudaEngine::score(const float* rows, size_t n, float* scores, float* fe
   const bool stageFe = fe && !cudadetail::isPinned(featureErrors);
   size_t chunk = I.opt.chunkRows;
   if (chunk == 0) {
-    // At least 4 chunks from 64k rows on, so transfers overlap compute; at most 256k rows (30 MB
-    // for 29 features) per chunk so the staging stays small.
-    chunk = std::min<size_t>(std::max<size_t>((n + 3) / 4, 16384), 262144);
+    // Four chunks per call from 128k rows on, so transfers overlap compute; at least 32k rows per
+    // chunk (at 65,536 rows, 2 chunks of 32k beat 4 of 16k on an H100: 290 vs 262 M rows/s, the
+    // per-chunk cost outweighs the shorter pipeline drain); at most 256k rows (30 MB for 29
+    // features) so the staging stays small.
+    chunk = std::min<size_t>(std::max<size_t>((n + 3) / 4, 32768), 262144);
   }
   chunk = std::min(chunk, n);
   for (Impl::Slot& s : I.slots) {

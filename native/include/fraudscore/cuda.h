@@ -68,8 +68,8 @@ class CudaEngine {
   struct Options {
     CudaPrecision precision = CudaPrecision::kFp32;
     int device = 0;
-    // Rows per streamed chunk of a host call; 0 picks from the batch size (at least 4 chunks for
-    // large batches, so copies of one chunk overlap the kernel of another).
+    // Rows per streamed chunk of a host call; 0 picks from the batch size (4 chunks of 32k to 256k
+    // rows for large batches, so copies of one chunk overlap the kernel of another).
     size_t chunkRows = 0;
     int streams = 3;  // >= 2: a chunk's upload, kernel and download overlap the neighbours'
     // fp32 "fixed32" kernel variant, -1 for the default, else [0, kCudaFixedVariants): weights from
