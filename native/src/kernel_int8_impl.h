@@ -274,17 +274,23 @@ struct HiddenSink {
 
 // Hidden layer, dynamic scales: y (after ReLU) stored as floats; the next layer's scale needs the
 // whole block first.
+// Also takes the running maximum of the stored values over the block's valid rows (the next
+// layer's scale), so no second pass reads them back for it.
 struct HiddenStoreSink {
   const float* scale;  // sx * sw[o] of this block
   const float* bias;
   vf* out;
+  vi valid;
+  vf mx;
   template <int CH>
   FS_INLINE void emit(int o0, const vi* acc) {
 #pragma GCC unroll 16
     for (int c = 0; c < CH; ++c) {
       const int o = o0 + c;
-      const vf y = __builtin_convertvector(acc[c], vf) * splat(scale[o]) + splat(bias[o]);
-      out[o] = vmax(y, splat(0.f));
+      const vf y = vmax(__builtin_convertvector(acc[c], vf) * splat(scale[o]) + splat(bias[o]),
+                        splat(0.f));
+      out[o] = y;
+      mx = vmax(mx, (vf)((vi)y & valid));
     }
   }
 };
@@ -316,7 +322,7 @@ struct ErrorSink {
 // Transposes a full strip (L rows, `d` floats apart) of columns [0, d) into d vectors, one per
 // column, rows in lanes: in-register transposes (16x16 with AVX-512, 8x8 with AVX2) as the fp32
 // kernel does (kernel_impl.h), since gathers are several times slower on Zen 4.
-static FS_INLINE void loadStrip(const float* src, int d, vf* cols) {
+static FS_INLINE void loadStrip(const float* src, int d, int dPad, vf* cols) {
 #if FS_I8_VNNI
   for (int c0 = 0; c0 < d; c0 += 16) {
     const int cnt = d - c0 < 16 ? d - c0 : 16;
@@ -347,7 +353,14 @@ static FS_INLINE void loadStrip(const float* src, int d, vf* cols) {
       col[4 + q] = _mm512_shuffle_f32x4(s1, q1, 0x88);
       col[12 + q] = _mm512_shuffle_f32x4(s1, q1, 0xdd);
     }
-    for (int k = 0; k < cnt; ++k) cols[c0 + k] = (vf)col[k];
+    // Whole 16-column stores when the padded z has room (the columns past d are zero, as
+    // masked loads give, and preprocess() zeroes them again): a variable count became a memcpy.
+    if (c0 + 16 <= dPad) {
+#pragma GCC unroll 16
+      for (int k = 0; k < 16; ++k) cols[c0 + k] = (vf)col[k];
+    } else {
+      for (int k = 0; k < cnt; ++k) cols[c0 + k] = (vf)col[k];
+    }
   }
 #elif FS_I8_AVX2
   alignas(32) static const int32_t kLanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
@@ -372,9 +385,15 @@ static FS_INLINE void loadStrip(const float* src, int d, vf* cols) {
       col[q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x20);
       col[4 + q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x31);
     }
-    for (int k = 0; k < cnt; ++k) cols[c0 + k] = (vf)col[k];
+    if (c0 + 8 <= dPad) {
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) cols[c0 + k] = (vf)col[k];
+    } else {
+      for (int k = 0; k < cnt; ++k) cols[c0 + k] = (vf)col[k];
+    }
   }
 #else
+  (void)dPad;
   for (int j = 0; j < d; ++j)
     for (int k = 0; k < L; ++k) cols[j][k] = src[static_cast<size_t>(k) * d + j];
 #endif
@@ -427,7 +446,7 @@ static FS_INLINE vi preprocess(const Int8Model& P, const float* rows, size_t r0,
   const float* base = rows + r0 * static_cast<size_t>(d);
   vi bad = {};
   if (cnt == L) {
-    loadStrip(base, d, z);
+    loadStrip(base, d, P.featPad, z);
   } else {
     for (int j = 0; j < d; ++j)
       for (int k = 0; k < L; ++k) z[j][k] = k < cnt ? base[static_cast<size_t>(k) * d + j] : 0.f;
@@ -608,12 +627,13 @@ static bool scoreDynamic(const Int8Model& P, const float* rows, size_t begin, si
     int xs = fp;
     vf* outs[2] = {xa, xb};
     int which = 0;
+    // sx = max |input| over the block's valid rows / 127, as the reference computes it. z is
+    // already 0 in the lanes of bad rows and of rows past the end.
+    vf m = {};
+    for (int s = 0; s < ns; ++s)
+      for (int j = 0; j < P.features; ++j) m = vmax(m, vabs(zb[s * fp + j]));
     for (size_t l = 0; l < nLayers; ++l) {
       const Int8Layer& Ly = P.layers[l];
-      // sx = max |input| over the block's valid rows / 127, as the reference computes it.
-      vf m = {};
-      for (int s = 0; s < ns; ++s)
-        for (int i = 0; i < Ly.in; ++i) m = vmax(m, (vf)((vi)vabs(x[s * xs + i]) & validB[s]));
       const float mx = hmax(m);
       const float sx = mx > 0.f ? static_cast<float>(static_cast<double>(mx) / 127.0) : 1.f;
       const vf inv = splat(1.0f / sx);
@@ -627,14 +647,16 @@ static bool scoreDynamic(const Int8Model& P, const float* rows, size_t begin, si
       }
       const int inPad = Ly.groups * K;
       vf* y = outs[which];
+      vf mNext = {};
       for (int s = 0; s < ns; ++s) {
         if (l == 0)
           quantizeInput<true>(x + s * xs, inPad, inv, pa);
         else
           quantizeInput<false>(x + s * xs, inPad, inv, pa);
         if (l + 1 < nLayers) {
-          HiddenStoreSink hs{scale, Ly.bias.data(), y + s * mp};
+          HiddenStoreSink hs{scale, Ly.bias.data(), y + s * mp, validB[s], mNext};
           layerDots(Ly, pa, hs);
+          mNext = hs.mx;
         } else {
           ErrorSink err{scale, Ly.bias.data(), zb + s * fp, P.features, vf{},
                         featureErrors ? fe : nullptr};
@@ -644,6 +666,7 @@ static bool scoreDynamic(const Int8Model& P, const float* rows, size_t begin, si
           writeStrip(P, r0, cnt, err.sum, badB[s], fe, scores, featureErrors);
         }
       }
+      m = mNext;
       x = y;
       xs = mp;
       which ^= 1;
