@@ -79,7 +79,6 @@ PackedModel packModel(const ModelSpec& spec, int width) {
     const bool real = j < spec.features;
     const bool lg = real && spec.transform[j] == Transform::kLog1p;
     if (real) P.log1p[j] = lg ? 1 : 0;
-    P.anyLog1p = P.anyLog1p || lg;
     P.log1pLane[j] = lg ? -1 : 0;
     if (lg) P.log1pChunk[j / width] = 1;
     P.mean[j] = real ? spec.mean[j] : 0.f;
