@@ -3,10 +3,11 @@
 // rows are read and the outputs written in place through the TypedArrays' memory, which the async
 // worker keeps alive until it settles. The quantized weights are copied into the engine's packed
 // form at construction, so the caller's Int8Arrays may change or be collected afterwards.
+#include "fraudscore/int8.h"
+
 #include <memory>
 
 #include "common.h"
-#include "fraudscore/int8.h"
 
 namespace fsbind {
 
@@ -103,8 +104,8 @@ fraudscore::QuantSpec quantSpecFrom(Napi::Env env, const Napi::Value& v,
     if (!isTyped(wl, napi_int8_array))
       throwType(env, "Expected `quant.weights" + at + "` to be an Int8Array, got " + typeName(wl));
     if (!isTyped(sl, napi_float32_array))
-      throwType(env, "Expected `quant.weightScales" + at + "` to be a Float32Array, got " +
-                         typeName(sl));
+      throwType(
+          env, "Expected `quant.weightScales" + at + "` to be a Float32Array, got " + typeName(sl));
     Napi::Int8Array wi = wl.As<Napi::Int8Array>();
     Napi::Float32Array sf = sl.As<Napi::Float32Array>();
     q.wq.emplace_back(wi.Data(), wi.Data() + wi.ElementLength());
@@ -202,8 +203,8 @@ class CpuInt8Scorer : public Napi::ObjectWrap<CpuInt8Scorer> {
     return Napi::Number::New(info.Env(), live(info.Env())->features());
   }
   Napi::Value Dynamic(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), live(info.Env())->activations() ==
-                                              fraudscore::Int8Activations::kDynamic);
+    return Napi::Boolean::New(
+        info.Env(), live(info.Env())->activations() == fraudscore::Int8Activations::kDynamic);
   }
 
   std::shared_ptr<CpuInt8Engine> engine_;

@@ -169,7 +169,12 @@ export function quantize(model: Model, options: QuantizeOptions = {}): Model {
       const range = percentileOf(v, percentile);
       return range > 0 ? Math.fround(range / 127) : 1;
     });
-    calibrationInfo = { method: percentile >= 100 ? 'max' : 'percentile', percentile, rows: used, skippedRows: skipped };
+    calibrationInfo = {
+      method: percentile >= 100 ? 'max' : 'percentile',
+      percentile,
+      rows: used,
+      skippedRows: skipped,
+    };
   } else {
     if (options.percentile !== undefined) {
       throw new RangeError('Expected no `percentile` with dynamic activations: their range is each block’s maximum');

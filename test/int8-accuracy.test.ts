@@ -84,7 +84,9 @@ function checkOnTestSplit(label: string, model: Model, splits: { train: Table; t
   const ref = fp32.score(splits.test.rows);
   fp32.dispose();
   const base = evaluateScores(ref, labels, { threshold, normalWeight });
-  const lines = [`${label}: fp32 AUPRC ${base.auprc.toFixed(4)} ROC-AUC ${base.rocAuc.toFixed(4)} (${splits.test.n} test rows)`];
+  const lines = [
+    `${label}: fp32 AUPRC ${base.auprc.toFixed(4)} ROC-AUC ${base.rocAuc.toFixed(4)} (${splits.test.n} test rows)`,
+  ];
   const results = new Map<string, { auprc: number; rocAuc: number; agree: number; a: Agreement }>();
   const variants: [string, Parameters<typeof quantize>[1]][] = [
     ['dynamic', { activations: 'dynamic' }],
@@ -136,12 +138,18 @@ describe.skipIf(!realDataPath())('int8 vs fp32 on the real sample', () => {
     checkOnTestSplit('trained [32,16,32]', model, await realSplits(realDataPath()!, cfg), cfg.data.normal_weight);
   }, 300_000);
 
-  it.skipIf(!existsSync(join(defaultModelDir, 'model.json')))('models/default meets the targets', async () => {
-    const model = await loadModel(defaultModelDir);
-    const config = (model.training?.config as TrainConfig | undefined) ?? (await loadConfig(join(import.meta.dirname, '../configs/default.yaml')));
-    const weight = config.data.normal_weight ?? 9.742;
-    checkOnTestSplit('models/default', model, await realSplits(realDataPath()!, config), weight);
-  }, 120_000);
+  it.skipIf(!existsSync(join(defaultModelDir, 'model.json')))(
+    'models/default meets the targets',
+    async () => {
+      const model = await loadModel(defaultModelDir);
+      const config =
+        (model.training?.config as TrainConfig | undefined) ??
+        (await loadConfig(join(import.meta.dirname, '../configs/default.yaml')));
+      const weight = config.data.normal_weight ?? 9.742;
+      checkOnTestSplit('models/default', model, await realSplits(realDataPath()!, config), weight);
+    },
+    120_000,
+  );
 });
 
 describe('int8 vs fp32 on a random model', () => {
@@ -157,7 +165,9 @@ describe('int8 vs fp32 on a random model', () => {
       const q = quantize(model, activations === 'static' ? { calibration } : { activations });
       const s = new Scorer(q, { backend: 'cpu', precision: 'int8' });
       const a = agreement(ref, s.score(rows));
-      console.log(`random model, ${activations}: rel err median ${a.median.toExponential(2)}, p99 ${a.p99.toExponential(2)}, Spearman ${a.spearman.toFixed(5)}`);
+      console.log(
+        `random model, ${activations}: rel err median ${a.median.toExponential(2)}, p99 ${a.p99.toExponential(2)}, Spearman ${a.spearman.toFixed(5)}`,
+      );
       expect(a.median).toBeLessThan(0.01);
       expect(a.spearman).toBeGreaterThan(0.99);
       s.dispose();

@@ -39,7 +39,9 @@ function referenceInt8(m: Model, rows: Float32Array): { scores: Float64Array; bo
     for (let j = 0; j < d; j++) {
       let x = rows[r * d + j]!;
       if (m.preprocessing.transform[j] === 'log1p') x = Math.fround(Math.log1p(x));
-      z[j] = Math.fround(Math.fround(x - Math.fround(m.preprocessing.mean[j]!)) * Math.fround(1 / m.preprocessing.std[j]!));
+      z[j] = Math.fround(
+        Math.fround(x - Math.fround(m.preprocessing.mean[j]!)) * Math.fround(1 / m.preprocessing.std[j]!),
+      );
     }
     let a: Float64Array = z;
     m.layers.forEach((L, l) => {
@@ -200,11 +202,15 @@ describe('CpuInt8Scorer binding', () => {
     const neg = quant().weights;
     neg[0]![3] = -128;
     expect(bad({ weights: neg })).toThrow('Invalid `quant`: wq[0][3] is -128, outside [-127, 127]');
-    expect(bad({ inputScales: Float32Array.from([1, 0, 1, 1]) })).toThrow('Invalid `quant`: xscale[1] must be finite and > 0');
+    expect(bad({ inputScales: Float32Array.from([1, 0, 1, 1]) })).toThrow(
+      'Invalid `quant`: xscale[1] must be finite and > 0',
+    );
     expect(bad({ inputScales: new Float32Array(0) })).toThrow('Invalid `quant`: xscale has 0 values, expected 4');
     expect(bad({ dynamic: 'yes' })).toThrow('Expected `quant.dynamic` to be a boolean, got string');
     // dynamic scales need no static ones
-    expect(() => new Ctor(spec, { ...quant(), inputScales: new Float32Array(0), dynamic: true }).dispose()).not.toThrow();
+    expect(() =>
+      new Ctor(spec, { ...quant(), inputScales: new Float32Array(0), dynamic: true }).dispose(),
+    ).not.toThrow();
     expect(() => new Ctor(spec, quant(), 'neon')).toThrow(
       "Expected `simd` to be 'auto', 'avx512', 'avx2' or 'sse2', got 'neon'",
     );

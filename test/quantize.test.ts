@@ -103,7 +103,9 @@ describe('quantize', () => {
     const p100 = quantize(m, { calibration: rows, percentile: 100 }).quantization!;
     const p99 = quantize(m, { calibration: rows, percentile: 99 }).quantization!;
     expect(p100.inputScales).toEqual(full.inputScales);
-    p99.inputScales.forEach((s, l) => expect(s).toBeLessThan(full.inputScales[l]!));
+    p99.inputScales.forEach((s, l) => {
+      expect(s).toBeLessThan(full.inputScales[l]!);
+    });
     expect(p99.calibration).toMatchObject({ method: 'percentile', percentile: 99 });
   });
 
@@ -182,7 +184,9 @@ describe('prune', () => {
     expect(() => prune(m, { amount: -0.1 })).toThrow('Expected `amount` to be a number in [0, 1), got -0.1');
     expect(() => prune(m, {} as { amount: number })).toThrow('got undefined');
     const q = quantize(m, { activations: 'dynamic' });
-    expect(() => prune(q, { amount: 0.1 })).toThrow('Expected a model without `quantization`: prune first, then quantize()');
+    expect(() => prune(q, { amount: 0.1 })).toThrow(
+      'Expected a model without `quantization`: prune first, then quantize()',
+    );
   });
 });
 

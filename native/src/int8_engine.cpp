@@ -50,8 +50,8 @@ SimdPath defaultInt8Simd() {
 
 namespace {
 
-using KernelFn = bool (*)(const Int8Model&, const float*, size_t, size_t, float*, float*,
-                          NonFinite, void*, BadValue*, const std::atomic<int64_t>*);
+using KernelFn = bool (*)(const Int8Model&, const float*, size_t, size_t, float*, float*, NonFinite,
+                          void*, BadValue*, const std::atomic<int64_t>*);
 
 KernelFn kernelOf(SimdPath p) {
 #if defined(__x86_64__) || defined(_M_X64)
@@ -170,10 +170,18 @@ CpuInt8Engine::CpuInt8Engine(const ModelSpec& spec, const QuantSpec& q, Int8Acti
 
 CpuInt8Engine::~CpuInt8Engine() = default;
 
-int CpuInt8Engine::features() const { return impl_->features; }
-SimdPath CpuInt8Engine::path() const { return impl_->path; }
-Int8Activations CpuInt8Engine::activations() const { return impl_->act; }
-size_t CpuInt8Engine::packedBytes() const { return impl_->packed.bytes; }
+int CpuInt8Engine::features() const {
+  return impl_->features;
+}
+SimdPath CpuInt8Engine::path() const {
+  return impl_->path;
+}
+Int8Activations CpuInt8Engine::activations() const {
+  return impl_->act;
+}
+size_t CpuInt8Engine::packedBytes() const {
+  return impl_->packed.bytes;
+}
 
 BadValue CpuInt8Engine::score(const float* rows, size_t n, float* scores, float* featureErrors,
                               NonFinite mode, int threads) const {

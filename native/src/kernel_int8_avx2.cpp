@@ -1,4 +1,5 @@
-// AVX2 build of the int8 kernel (vpmaddwd on int16 pairs; compiled with -mavx2, picked at run time).
+// AVX2 build of the int8 kernel (vpmaddwd on int16 pairs; compiled with -mavx2, picked at run
+// time).
 #define FS_I8_LANES 8
 #define FS_I8_K 2
 #define FS_I8_CHUNK 8

@@ -28,8 +28,9 @@ struct Int8Layer {
   int outPad = 0;  // out rounded up to 4 (a multiple of K and of the output chunk step)
   int groups = 0;  // input words per row: inPad / K, inPad = in rounded up to 4
   bool relu = false;
-  std::vector<int32_t> w;     // [groups][outPad]: K packed weights w[o][gK + k] per word
-  std::vector<int32_t> init;  // [outPad]: accumulator start (-128 * sum_i w_q[o][i] for VNNI layer 0)
+  std::vector<int32_t> w;  // [groups][outPad]: K packed weights w[o][gK + k] per word
+  std::vector<int32_t>
+      init;  // [outPad]: accumulator start (-128 * sum_i w_q[o][i] for VNNI layer 0)
   std::vector<float> wscale;  // [outPad]: sw[o] (1 for padding)
   std::vector<float> scale;   // [outPad]: sx * sw[o] rounded once to fp32 (static scales)
   std::vector<float> bias;    // [outPad] (0 for padding)
@@ -58,11 +59,11 @@ inline size_t int8ScratchWords(const Int8Model& P) {
          2 * static_cast<size_t>(P.maxPad) * P.lanes + 64;
 }
 
-#define FS_DECLARE_INT8_KERNEL(ns)                                                              \
-  namespace ns {                                                                                \
-  bool scoreRangeInt8(const Int8Model& P, const float* rows, size_t begin, size_t end,          \
-                      float* scores, float* featureErrors, NonFinite mode, void* scratch,       \
-                      BadValue* bad, const std::atomic<int64_t>* stopBelow);                    \
+#define FS_DECLARE_INT8_KERNEL(ns)                                                        \
+  namespace ns {                                                                          \
+  bool scoreRangeInt8(const Int8Model& P, const float* rows, size_t begin, size_t end,    \
+                      float* scores, float* featureErrors, NonFinite mode, void* scratch, \
+                      BadValue* bad, const std::atomic<int64_t>* stopBelow);              \
   }
 
 namespace int8k {
@@ -109,37 +110,71 @@ typedef uint32_t vu __attribute__((vector_size(L * sizeof(uint32_t))));
 // Broadcasts through the intrinsics: vf{} + x would also cost a scalar add (0 + x is not x for
 // x = -0, so it cannot be folded).
 #if FS_I8_VNNI
-static FS_INLINE vf splat(float x) { return (vf)_mm512_set1_ps(x); }
-static FS_INLINE vi splati(int32_t x) { return (vi)_mm512_set1_epi32(x); }
+static FS_INLINE vf splat(float x) {
+  return (vf)_mm512_set1_ps(x);
+}
+static FS_INLINE vi splati(int32_t x) {
+  return (vi)_mm512_set1_epi32(x);
+}
 #elif FS_I8_AVX2
-static FS_INLINE vf splat(float x) { return (vf)_mm256_set1_ps(x); }
-static FS_INLINE vi splati(int32_t x) { return (vi)_mm256_set1_epi32(x); }
+static FS_INLINE vf splat(float x) {
+  return (vf)_mm256_set1_ps(x);
+}
+static FS_INLINE vi splati(int32_t x) {
+  return (vi)_mm256_set1_epi32(x);
+}
 #elif defined(__SSE2__)
-static FS_INLINE vf splat(float x) { return (vf)_mm_set1_ps(x); }
-static FS_INLINE vi splati(int32_t x) { return (vi)_mm_set1_epi32(x); }
+static FS_INLINE vf splat(float x) {
+  return (vf)_mm_set1_ps(x);
+}
+static FS_INLINE vi splati(int32_t x) {
+  return (vi)_mm_set1_epi32(x);
+}
 #else
-static FS_INLINE vf splat(float x) { return vf{} + x; }
-static FS_INLINE vi splati(int32_t x) { return vi{} + x; }
+static FS_INLINE vf splat(float x) {
+  return vf{} + x;
+}
+static FS_INLINE vi splati(int32_t x) {
+  return vi{} + x;
+}
 #endif
 static FS_INLINE vf loadf(const float* p) {
   vf v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-static FS_INLINE void storef(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+static FS_INLINE void storef(float* p, vf v) {
+  std::memcpy(p, &v, sizeof v);
+}
 // min/max as single instructions (the vector ?: form compiles to a compare and a blend).
 #if FS_I8_VNNI
-static FS_INLINE vf vmax(vf a, vf b) { return (vf)_mm512_max_ps((__m512)a, (__m512)b); }
-static FS_INLINE vf vmin(vf a, vf b) { return (vf)_mm512_min_ps((__m512)a, (__m512)b); }
+static FS_INLINE vf vmax(vf a, vf b) {
+  return (vf)_mm512_max_ps((__m512)a, (__m512)b);
+}
+static FS_INLINE vf vmin(vf a, vf b) {
+  return (vf)_mm512_min_ps((__m512)a, (__m512)b);
+}
 #elif FS_I8_AVX2
-static FS_INLINE vf vmax(vf a, vf b) { return (vf)_mm256_max_ps((__m256)a, (__m256)b); }
-static FS_INLINE vf vmin(vf a, vf b) { return (vf)_mm256_min_ps((__m256)a, (__m256)b); }
+static FS_INLINE vf vmax(vf a, vf b) {
+  return (vf)_mm256_max_ps((__m256)a, (__m256)b);
+}
+static FS_INLINE vf vmin(vf a, vf b) {
+  return (vf)_mm256_min_ps((__m256)a, (__m256)b);
+}
 #elif defined(__SSE2__)
-static FS_INLINE vf vmax(vf a, vf b) { return (vf)_mm_max_ps((__m128)a, (__m128)b); }
-static FS_INLINE vf vmin(vf a, vf b) { return (vf)_mm_min_ps((__m128)a, (__m128)b); }
+static FS_INLINE vf vmax(vf a, vf b) {
+  return (vf)_mm_max_ps((__m128)a, (__m128)b);
+}
+static FS_INLINE vf vmin(vf a, vf b) {
+  return (vf)_mm_min_ps((__m128)a, (__m128)b);
+}
 #else
-static FS_INLINE vf vmax(vf a, vf b) { return a > b ? a : b; }
-static FS_INLINE vf vmin(vf a, vf b) { return a < b ? a : b; }
+static FS_INLINE vf vmax(vf a, vf b) {
+  return a > b ? a : b;
+}
+static FS_INLINE vf vmin(vf a, vf b) {
+  return a < b ? a : b;
+}
 #endif
 // a * b + c with one rounding where the ISA has FMA (the SSE2 build has none: two roundings).
 static FS_INLINE vf fmaAdd(vf a, vf b, vf c) {
@@ -151,7 +186,9 @@ static FS_INLINE vf fmaAdd(vf a, vf b, vf c) {
   return a * b + c;
 #endif
 }
-static FS_INLINE vf vabs(vf a) { return (vf)((vu)a & 0x7fffffffu); }
+static FS_INLINE vf vabs(vf a) {
+  return (vf)((vu)a & 0x7fffffffu);
+}
 
 // acc + sum over the K products of the lane's packed activations and the broadcast weight word.
 static FS_INLINE vi dot(vi acc, vi a, const int32_t* wp) {
@@ -287,8 +324,8 @@ struct HiddenStoreSink {
 #pragma GCC unroll 16
     for (int c = 0; c < CH; ++c) {
       const int o = o0 + c;
-      const vf y = vmax(__builtin_convertvector(acc[c], vf) * splat(scale[o]) + splat(bias[o]),
-                        splat(0.f));
+      const vf y =
+          vmax(__builtin_convertvector(acc[c], vf) * splat(scale[o]) + splat(bias[o]), splat(0.f));
       out[o] = y;
       mx = vmax(mx, (vf)((vi)y & valid));
     }
@@ -506,8 +543,8 @@ static FS_INLINE void writeStrip(const Int8Model& P, size_t r0, int cnt, vf sum,
                                  const vf* fe, float* scores, float* featureErrors) {
   const int d = P.features;
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  const vf sc = (vf)(((vi)(sum * splat(1.0f / static_cast<float>(d))) & ~bad) |
-                     ((vi)splat(nan) & bad));
+  const vf sc =
+      (vf)(((vi)(sum * splat(1.0f / static_cast<float>(d))) & ~bad) | ((vi)splat(nan) & bad));
   if (cnt == L) {
     storef(scores + r0, sc);
   } else {
@@ -531,7 +568,8 @@ static FS_INLINE void quantizeInput(const vf* x, int inPad, vf inv, vi* a) {
   for (int i = 0; i < inPad; i += K) {
     vi q[K];
 #pragma GCC unroll 4
-    for (int k = 0; k < K; ++k) q[k] = kFirst ? quantSigned(x[i + k], inv) : quantRelu(x[i + k], inv);
+    for (int k = 0; k < K; ++k)
+      q[k] = kFirst ? quantSigned(x[i + k], inv) : quantRelu(x[i + k], inv);
 #if FS_I8_VNNI
     a[i / K] = pack(q, kFirst ? 128 : 0);
 #else
@@ -556,7 +594,8 @@ static bool scoreStatic(const Int8Model& P, const float* rows, size_t begin, siz
     // The rows stream from memory once: fetch the strip kPrefetchStrips ahead while this one
     // computes (a strip is L * features floats, e.g. 29 cache lines with AVX-512).
     if (r0 + (kPrefetchStrips + 1) * L <= end) {
-      const char* ahead = reinterpret_cast<const char*>(rows + (r0 + kPrefetchStrips * L) * P.features);
+      const char* ahead =
+          reinterpret_cast<const char*>(rows + (r0 + kPrefetchStrips * L) * P.features);
       const size_t bytes = static_cast<size_t>(L) * P.features * sizeof(float);
       for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(ahead + off, 0, 0);
     }
@@ -609,7 +648,8 @@ static bool scoreDynamic(const Int8Model& P, const float* rows, size_t begin, si
   for (size_t b0 = begin; b0 < end; b0 += kDynBlock) {
     if (stopBelow && stopBelow->load(std::memory_order_relaxed) < static_cast<int64_t>(b0))
       return true;
-    const int nb = static_cast<int>(end - b0 < static_cast<size_t>(kDynBlock) ? end - b0 : kDynBlock);
+    const int nb =
+        static_cast<int>(end - b0 < static_cast<size_t>(kDynBlock) ? end - b0 : kDynBlock);
     const int ns = (nb + L - 1) / L;
     for (int s = 0; s < ns; ++s) {
       const size_t r0 = b0 + static_cast<size_t>(s) * L;
@@ -658,8 +698,8 @@ static bool scoreDynamic(const Int8Model& P, const float* rows, size_t begin, si
           layerDots(Ly, pa, hs);
           mNext = hs.mx;
         } else {
-          ErrorSink err{scale, Ly.bias.data(), zb + s * fp, P.features, vf{},
-                        featureErrors ? fe : nullptr};
+          ErrorSink err{scale,      Ly.bias.data(), zb + s * fp,
+                        P.features, vf{},           featureErrors ? fe : nullptr};
           layerDots(Ly, pa, err);
           const size_t r0 = b0 + static_cast<size_t>(s) * L;
           const int cnt = nb - s * L < L ? nb - s * L : L;
@@ -675,9 +715,9 @@ static bool scoreDynamic(const Int8Model& P, const float* rows, size_t begin, si
   return true;
 }
 
-bool scoreRangeInt8(const Int8Model& P, const float* rows, size_t begin, size_t end,
-                    float* scores, float* featureErrors, NonFinite mode, void* scratch,
-                    BadValue* bad, const std::atomic<int64_t>* stopBelow) {
+bool scoreRangeInt8(const Int8Model& P, const float* rows, size_t begin, size_t end, float* scores,
+                    float* featureErrors, NonFinite mode, void* scratch, BadValue* bad,
+                    const std::atomic<int64_t>* stopBelow) {
   int32_t* s = static_cast<int32_t*>(scratch);
   return P.dynamic
              ? scoreDynamic(P, rows, begin, end, scores, featureErrors, mode, s, bad, stopBelow)

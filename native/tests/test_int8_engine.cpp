@@ -96,8 +96,8 @@ std::vector<double> boundaryDistance(const ModelSpec& m, const QuantSpec& q, con
 // 2e-3. The last layer's y = acc * (sx * sw) + b rounds sx * sw, the product and the sum in fp32
 // (3 roundings, 2 on the SSE2 path without FMA) where the float64 reference rounds none, and its
 // terms are often much larger than y - z: with |y| ~ 3 and |y - z| ~ 0.03 a few ulps of y are
-// ~2e-5 of that feature's squared error. Below a score of 2e-3 (a row reconstructed to within ~0.045
-// standard deviations per feature) only an absolute error can be promised.
+// ~2e-5 of that feature's squared error. Below a score of 2e-3 (a row reconstructed to within
+// ~0.045 standard deviations per feature) only an absolute error can be promised.
 bool scoreClose(double got, double want) {
   return std::fabs(got - want) <= kScoreTol * std::max(std::fabs(want), 2e-3);
 }
@@ -142,8 +142,9 @@ void checkAgainstReference(const char* what, const CpuInt8Engine& eng, const Mod
       continue;
     }
     t->worstClean = std::max(t->worstClean, e);
-    CHECK_MSG(scoreClose(scores[r], ref[r]), "%s n=%zu threads=%d: row %zu: %.9g vs reference %.9g (rel %.3g)", what,
-              n, threads, r, scores[r], ref[r], e);
+    CHECK_MSG(scoreClose(scores[r], ref[r]),
+              "%s n=%zu threads=%d: row %zu: %.9g vs reference %.9g (rel %.3g)", what, n, threads,
+              r, scores[r], ref[r], e);
     if (explain) {
       double s = 0;
       for (int j = 0; j < d; ++j) {
@@ -153,8 +154,7 @@ void checkAgainstReference(const char* what, const CpuInt8Engine& eng, const Mod
                   "%s: row %zu feature %d: %.9g vs %.9g", what, r, j, fe[r * d + j],
                   refFe[r * d + j]);
       }
-      CHECK_MSG(scoreClose(s / d, scores[r]), "%s: row %zu: feature errors sum", what,
-                r);
+      CHECK_MSG(scoreClose(s / d, scores[r]), "%s: row %zu: feature errors sum", what, r);
     }
   }
 }
@@ -164,7 +164,7 @@ void testAgainstReference(std::mt19937_64& rng) {
     int d;
     std::vector<int> hidden;
   };
-  const std::vector<Shape> shapes = {{29, {32, 16, 32}}, {5, {3}},     {13, {7, 5, 9}},
+  const std::vector<Shape> shapes = {{29, {32, 16, 32}}, {5, {3}},      {13, {7, 5, 9}},
                                      {1, {1}},           {30, {64, 4}}, {33, {17, 33, 2}}};
   const std::vector<size_t> sizes = {1, 3, 4, 15, 16, 17, 95, 96, 97, 1000, 3001};
   for (SimdPath p : {SimdPath::kAvx512, SimdPath::kAvx2, SimdPath::kSse2}) {
@@ -297,7 +297,8 @@ void testValidation(std::mt19937_64& rng) {
             "%s", message(a, Int8Activations::kStatic).c_str());
   QuantSpec b = q;
   b.xscale[2] = 0.f;
-  CHECK(message(b, Int8Activations::kStatic) == "invalid quantization: xscale[2] must be finite and > 0");
+  CHECK(message(b, Int8Activations::kStatic) ==
+        "invalid quantization: xscale[2] must be finite and > 0");
   // Dynamic scales need no static ones.
   b.xscale.clear();
   CHECK(message(b, Int8Activations::kDynamic).empty());

@@ -1,5 +1,5 @@
-// CPU int8 scoring engine: the int8 arithmetic of fraudscore/quant.h in one fused pass from raw rows
-// to scores, SIMD chosen at run time like the fp32 engine (fraudscore/cpu.h).
+// CPU int8 scoring engine: the int8 arithmetic of fraudscore/quant.h in one fused pass from raw
+// rows to scores, SIMD chosen at run time like the fp32 engine (fraudscore/cpu.h).
 //
 // Paths (same names as SimdPath, different requirements):
 //   avx512: AVX-512 VNNI `vpdpbusd` (u8 x s8, 64 multiply-adds per instruction). The first layer's
@@ -51,8 +51,8 @@ class CpuInt8Engine {
 
   // [sync] Same contract as CpuEngine::score: n raw rows in, n scores (and optionally n * features
   // squared errors) out; the first non-finite value is returned (row -1 when none).
-  BadValue score(const float* rows, size_t n, float* scores, float* featureErrors,
-                 NonFinite mode, int threads = 0) const;
+  BadValue score(const float* rows, size_t n, float* scores, float* featureErrors, NonFinite mode,
+                 int threads = 0) const;
 
   int features() const;
   SimdPath path() const;
