@@ -18,9 +18,13 @@ export interface QuantizeOptions {
    */
   calibration?: Float32Array;
   /**
-   * 'static': one input scale per layer from `calibration` (fast: nothing to measure while
-   * scoring). 'dynamic': each block of 96 rows is scaled by its own max |activation| at scoring time
-   * (no calibration needed, scores depend on the rows scored together).
+   * 'static': one input scale per layer from `calibration`: nothing to measure while scoring (the
+   * fastest int8 path, and the form the CUDA engine and the int8 ONNX export take). 'dynamic': each
+   * block of 16 consecutive rows of a call is scaled by its own max |activation| at scoring time: no
+   * calibration, finer steps, and scores that depend slightly on the rows scored together.
+   * On the real sample's heavy tails (normal rows reach ~50 standard deviations) dynamic scales
+   * keep ROC-AUC and AUPRC within 0.003 of fp32 while static max calibration loses ~0.01 ROC-AUC
+   * (test/int8-accuracy.test.ts prints both).
    * @default 'static'
    */
   activations?: ActivationScales;
@@ -179,7 +183,7 @@ export function quantize(model: Model, options: QuantizeOptions = {}): Model {
     if (options.percentile !== undefined) {
       throw new RangeError('Expected no `percentile` with dynamic activations: their range is each block’s maximum');
     }
-    calibrationInfo = { method: 'dynamic', blockRows: 96 };
+    calibrationInfo = { method: 'dynamic', blockRows: 16 };
   }
   const pruning = model.extra?.pruning as Record<string, unknown> | undefined;
   const quantization: Quantization = {
