@@ -350,9 +350,8 @@ const char* CudaEngine::kernelName() const {
   if (!impl_->fixed) return "generic";
   if (impl_->opt.precision == CudaPrecision::kInt8) return "fixed32-int8";
   static_assert(kFixedVariantCount == kCudaFixedVariants, "cuda.h and the kernels disagree");
-  static const char* const names[kFixedVariantCount] = {
-      "fixed32-const-r1",     "fixed32-const-r2",     "fixed32-smem-r1",     "fixed32-smem-r2",
-      "fixed32-constfull-r1", "fixed32-constfull-r2", "fixed32-smemfull-r1", "fixed32-smem-bucket"};
+  static const char* const names[kFixedVariantCount] = {"fixed32-const-r1", "fixed32-smemfull-r1",
+                                                        "fixed32-smem-bucket"};
   return names[impl_->variant];
 }
 size_t CudaEngine::deviceBytes() const {

@@ -83,18 +83,15 @@ struct Io {
   int nanMode;  // 1: NonFinite::kNaN, 0: kError
 };
 
-// Variants of the fixed fp32 kernel: weights from the constant bank or shared memory, 1 or 2 rows
-// per thread (bench_cuda times them all; CudaEngine::Options::fixedVariant picks one).
+// Variants of the fixed fp32 kernel (CudaEngine::Options::fixedVariant). Run 3 on an H100 timed
+// eight (bench/results/gpu-2026-11-26-h100.md); these three are kept: the first kernel, and the two
+// that beat it (no branches inside a layer, weights in shared memory). The losers (2 rows per
+// thread, guarded shared-memory loops, constant-bank weights without guards) were removed.
 enum FixedVariant {
-  kFixedVariantConstR1 = 0,
-  kFixedVariantConstR2 = 1,
-  kFixedVariantSmemR1 = 2,
-  kFixedVariantSmemR2 = 3,
-  kFixedVariantConstFullR1 = 4,  // no guards: the padded 32 x 32 product, one basic block per layer
-  kFixedVariantConstFullR2 = 5,
-  kFixedVariantSmemFullR1 = 6,
-  kFixedVariantSmemBucket = 7,  // sizes rounded up to 8, one straight body per (in, out) bucket
-  kFixedVariantCount = 8,
+  kFixedVariantConstR1 = 0,     // weights in the launch's constant bank, guarded loops
+  kFixedVariantSmemFullR1 = 1,  // weights in shared memory, the padded 32 x 32 product unguarded
+  kFixedVariantSmemBucket = 2,  // shared memory, one straight body per (in, out) rounded up to 8
+  kFixedVariantCount = 3,
 };
 void launchFixedFp32(const FixedFp32& p, int variant, const Io& io, int blocks, cudaStream_t s);
 // Rows one block of the fixed fp32 kernel takes per step, and its dynamic shared memory.

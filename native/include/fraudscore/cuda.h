@@ -57,7 +57,7 @@ CudaInfo cudaInfo(int device = 0);
 enum class CudaPrecision : uint8_t { kFp32 = 0, kInt8 = 1 };
 
 // Number of variants of the fp32 fixed kernel (CudaEngine::Options::fixedVariant).
-constexpr int kCudaFixedVariants = 8;
+constexpr int kCudaFixedVariants = 3;
 
 // A scoring engine bound to one device. Device buffers and pinned host staging buffers are
 // allocated on first use, grown when a call needs more, and reused across calls. Calls on one
@@ -72,10 +72,10 @@ class CudaEngine {
     // rows for large batches, so copies of one chunk overlap the kernel of another).
     size_t chunkRows = 0;
     int streams = 3;  // >= 2: a chunk's upload, kernel and download overlap the neighbours'
-    // fp32 "fixed32" kernel variant, -1 for the default, else [0, kCudaFixedVariants): weights from
-    // the constant bank or shared memory, 1 or 2 rows per thread, guarded or straight-line loops
-    // (kernelName() names it). All compute the same function; bench_cuda times each (see
-    // bench/results/gpu-*.md for why the default is the default).
+    // fp32 "fixed32" kernel variant, -1 for the default, else [0, kCudaFixedVariants): 0 weights in
+    // the constant bank with guarded loops, 1 weights in shared memory with the padded product,
+    // 2 (the default) shared memory with one straight body per size bucket. All compute the same
+    // function; bench_cuda times each (bench/results/gpu-*.md says why the default is the default).
     int fixedVariant = -1;
   };
 
