@@ -13,7 +13,8 @@
 # and prints a summary and the benchmark table last. Logs and bench.json go to $OUT (or
 # bench/gpu/out when OUT is unset). Without a GPU every step reports SKIPPED and it exits 0.
 #
-# Usage (repo root): bash bench/gpu/run.sh            env: JOBS (build parallelism), BUDGET_S (300)
+# Usage (repo root): bash bench/gpu/prepare.sh here first (fills .device/), then on the GPU machine
+#   bash bench/gpu/run.sh            env: JOBS (build parallelism), BUDGET_S (300: sanitizer cut-off)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
