@@ -44,5 +44,4 @@ export {
   type ScoreResult,
   setThreads,
 } from './scorer.js';
-export { createServer, HttpError, type ServerHandle, type ServerOptions } from './server/server.js';
 export { VERSION } from './version.js';
