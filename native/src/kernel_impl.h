@@ -241,8 +241,7 @@ static inline vf log1pv(vf x) {
   return select(valid, r, vset1(std::numeric_limits<float>::quiet_NaN()));
 }
 
-// ---- row path
-// -------------------------------------------------------------------------------------
+// ---- row path -----------------------------------------------------------------------------------
 
 // Standardizes one raw row into z (featPad floats, padding 0). Returns the first column whose value
 // is not finite (or whose log1p input is out of range), -1 when none.
@@ -312,8 +311,7 @@ static float scoreRow(const PackedModel& P, const float* z, float* a, float* b, 
   return s * (1.0f / static_cast<float>(P.features));
 }
 
-// ---- group path
-// -----------------------------------------------------------------------------------
+// ---- group path ---------------------------------------------------------------------------------
 
 // y[o][rows] = act(b[o] + sum_i w[i][o] * x[i][rows]) for NO outputs and NR vectors of rows. x and
 // y rows are S floats apart; w is the tile's [in][NO] block.

@@ -58,10 +58,10 @@ struct PackedLayer {
 
 struct PackedModel {
   int features = 0;
-  int width = 0;      // floats per vector
-  int featPad = 0;    // features rounded up to width
-  int maxPad = 0;     // widest padded activation
-  int blockRows = 0;  // rows per group-kernel block: tileShapeFor(width).rowVecs * width
+  int width = 0;               // floats per vector
+  int featPad = 0;             // features rounded up to width
+  int maxPad = 0;              // widest padded activation
+  int blockRows = 0;           // rows per group-kernel block: tileShapeFor(width).rowVecs * width
   std::vector<uint8_t> log1p;  // per feature
   // Padded to featPad (padding: mean 0, invScale 0, so padded lanes standardize to 0).
   AlignedBuf mean;
