@@ -52,8 +52,13 @@ static void checkNonFinite(SimdPath path, std::mt19937_64& rng) {
     CHECK_MSG(bad.row == 1234 && bad.col == 5, "threads=%d got row %lld col %d", threads,
               static_cast<long long>(bad.row), bad.col);
   }
-  BadValue bad = eng.score(rows.data(), n, scores.data(), nullptr, NonFinite::kNaN, 2);
+  std::vector<float> fe(n * 29);
+  BadValue bad = eng.score(rows.data(), n, scores.data(), fe.data(), NonFinite::kNaN, 2);
   CHECK(bad.row == -1);
+  for (size_t r : {size_t{1234}, size_t{4321}, size_t{4500}})
+    for (int j = 0; j < 29; ++j) CHECK(std::isnan(fe[r * 29 + j]));
+  for (size_t r : {size_t{0}, size_t{1233}, size_t{1235}, size_t{n - 1}})
+    for (int j = 0; j < 29; ++j) CHECK(std::isfinite(fe[r * 29 + j]));
   CHECK(std::isnan(scores[1234]));
   CHECK(std::isnan(scores[4321]));
   CHECK(std::isnan(scores[4500]));
