@@ -298,16 +298,17 @@ __device__ __forceinline__ void forwardBucket(const FixedFp32& p, const float4* 
     const bool relu = l + 1 < nL;
     const int key = ((p.prep.in[l] + 7) / 8 - 1) * 4 + ((p.prep.out[l] + 7) / 8 - 1);
     switch (key) {
+// clang-format off
 #define FS_BUCKET(I, O) \
   case ((I) / 8 - 1) * 4 + ((O) / 8 - 1): layerBucket<I, O>(w, b, relu, a); break;
-      FS_BUCKET(8, 8)
-      FS_BUCKET(8, 16)
-      FS_BUCKET(8, 24) FS_BUCKET(8, 32) FS_BUCKET(16, 8) FS_BUCKET(16, 16) FS_BUCKET(16, 24)
-          FS_BUCKET(16, 32) FS_BUCKET(24, 8) FS_BUCKET(24, 16) FS_BUCKET(24, 24) FS_BUCKET(24, 32)
-              FS_BUCKET(32, 8) FS_BUCKET(32, 16) FS_BUCKET(32, 24) FS_BUCKET(32, 32)
+      FS_BUCKET(8, 8)  FS_BUCKET(8, 16)  FS_BUCKET(8, 24)  FS_BUCKET(8, 32)
+      FS_BUCKET(16, 8) FS_BUCKET(16, 16) FS_BUCKET(16, 24) FS_BUCKET(16, 32)
+      FS_BUCKET(24, 8) FS_BUCKET(24, 16) FS_BUCKET(24, 24) FS_BUCKET(24, 32)
+      FS_BUCKET(32, 8) FS_BUCKET(32, 16) FS_BUCKET(32, 24) FS_BUCKET(32, 32)
 #undef FS_BUCKET
-                  default : break;
+      default: break;
     }
+    // clang-format on
   }
 }
 
