@@ -110,7 +110,13 @@ export class Scorer {
     if (backend === 'cuda' && !cuda.available) {
       throw new Error(`backend 'cuda' is not available: ${cuda.reason}`);
     }
-    if (cuda.available && addon.CudaScorer) {
+    // The CUDA int8 kernel uses static activation scales only: 'auto' falls back to the CPU for
+    // dynamically quantized models; asking for 'cuda' explicitly is an error naming why.
+    const dynamicInt8 = precision === 'int8' && quant?.dynamic === true;
+    if (backend === 'cuda' && dynamicInt8) {
+      throw new RangeError("backend 'cuda' runs int8 with static activation scales only; this model's are dynamic");
+    }
+    if (cuda.available && addon.CudaScorer && !dynamicInt8) {
       this.backend = 'cuda';
       this.#native = new addon.CudaScorer(spec, { precision, quant });
       this.#simd = 'cuda';
