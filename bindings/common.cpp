@@ -20,6 +20,7 @@ std::string describe(const Napi::Value& v) {
       case napi_float64_array: return "Float64Array";
       case napi_int32_array: return "Int32Array";
       case napi_uint8_array: return "Uint8Array";
+      case napi_int8_array: return "Int8Array";
       default: return "a TypedArray of another type";
     }
   }
