@@ -191,6 +191,10 @@ describe('runBench on a tiny configuration', () => {
 
     expect(r.peak?.allThreads).toSatisfy(finite);
     expect(r.machine.cores).toBeGreaterThan(0);
+    if (process.platform === 'linux') {
+      const share = r.machine.contention.scoring?.othersShare;
+      expect(share !== undefined && share >= 0 && share <= 1, `othersShare ${share}`).toBe(true);
+    }
 
     const text = formatResult(r);
     expect(text).toContain('fraudscore fp32');

@@ -8,7 +8,7 @@ import { flopsPerRow, layerSizes } from '../../src/model.js';
 import type { BenchConfig } from './config.js';
 import { benchData } from './data.js';
 import { measurePeak, remeasurePeak } from './gflops.js';
-import { describeMachine, finishMachine } from './machine.js';
+import { describeMachine, finishMachine, startContentionMeter } from './machine.js';
 import { type BenchResult, computeRatios, evaluateTargets, RESULT_FORMAT_VERSION } from './report.js';
 import { runScoring } from './scoring.js';
 import { PYTORCH_BASELINE, runTraining } from './training.js';
@@ -45,6 +45,7 @@ export async function runBench(
       result.peak = measurePeak(config.threads, config.peakSeconds);
     }
     if (config.sections.includes('scoring')) {
+      const meter = startContentionMeter(config.threads);
       result.scoring = await runScoring({
         data,
         engines: config.engines,
@@ -54,11 +55,13 @@ export async function runBench(
         tmpDir,
         log,
       });
+      if (meter) machine.contention.scoring = meter();
       if (result.peak) remeasurePeak(result.peak);
       result.ratios = computeRatios(result.scoring, config.batches);
       result.targets = evaluateTargets(result.scoring);
     }
     if (config.sections.includes('training')) {
+      const meter = startContentionMeter(config.threads);
       const reports = await runTraining({
         data,
         nativeRows: config.nativeTrainRows,
@@ -68,6 +71,7 @@ export async function runBench(
         trainers: config.trainers,
         log,
       });
+      if (meter) machine.contention.training = meter();
       result.training = { reports, pytorch: PYTORCH_BASELINE };
     }
     if (config.sections.includes('files')) {
@@ -87,11 +91,12 @@ export async function runBench(
     await rm(tmpDir, { recursive: true, force: true });
   }
   finishMachine(machine);
-  const [start, end] = [machine.loadAverage.atStart[0]!, machine.loadAverage.atEnd?.[0] ?? 0];
-  if (Math.max(start, end) > config.threads * 0.5) {
-    result.notes.push(
-      `load average ${start} at start, ${end} at end on ${config.threads} cores: other work shared the CPU, absolute figures are low and noisy (ratios within this run still compare like with like)`,
-    );
+  for (const [section, c] of Object.entries(machine.contention)) {
+    if (c.othersShare > 0.1) {
+      result.notes.push(
+        `other processes used ${Math.round(c.othersShare * 100)}% of the CPU during the ${section} section: absolute figures are low and noisy; ratios within this run compare figures taken seconds apart`,
+      );
+    }
   }
   if (config.quick) result.notes.push('quick mode: short samples; use a full run for figures to quote');
   return result;

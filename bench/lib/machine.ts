@@ -1,7 +1,8 @@
 // What the figures were measured on: CPU, cores, Node, the addon's SIMD path and build, the
-// commit, and the load average (this machine is shared: a high load says the figures are noisy).
+// commit, the load average and how much CPU other processes took while each section ran (this
+// machine is shared: other work makes absolute figures low and noisy).
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus, hostname, loadavg, platform, release, totalmem } from 'node:os';
 import { relative } from 'node:path';
@@ -32,6 +33,8 @@ export interface MachineInfo {
     cuda: Record<string, unknown>;
   };
   loadAverage: { atStart: number[]; atEnd?: number[] };
+  /** Share of the CPU that other processes used during each timed section (Linux). */
+  contention: Record<string, Contention>;
 }
 
 function git(args: string[]): string | null {
@@ -77,10 +80,57 @@ export function describeMachine(): MachineInfo {
       cuda: { ...info.cuda },
     },
     loadAverage: { atStart: loadavg().map(round2) },
+    contention: {},
   };
 }
 
 /** Marks the end of the run (load average then). */
 export function finishMachine(m: MachineInfo): void {
   m.loadAverage.atEnd = loadavg().map(round2);
+}
+
+/** How much of the CPU other processes used while a section ran. */
+export interface Contention {
+  seconds: number;
+  /** Core-seconds used by the whole machine and by this process (all its threads). */
+  machineCpuSeconds: number;
+  ownCpuSeconds: number;
+  /** (machine - own) / (seconds * cores): 0 on a quiet machine, 1 when others kept every core busy. */
+  othersShare: number;
+}
+
+function machineBusySeconds(): number | null {
+  try {
+    // First line of /proc/stat: cpu user nice system idle iowait irq softirq steal ..., in USER_HZ (100/s).
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = f;
+    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Starts measuring how busy the rest of the machine is (Linux: /proc/stat against this process's
+ * CPU time). The load average cannot say it: it counts the bench's own threads. Returns null where
+ * /proc/stat is not readable.
+ */
+export function startContentionMeter(cores: number): (() => Contention) | null {
+  const busy0 = machineBusySeconds();
+  if (busy0 === null) return null;
+  const own0 = process.cpuUsage();
+  const t0 = performance.now();
+  return () => {
+    const seconds = (performance.now() - t0) / 1000;
+    const own = process.cpuUsage(own0);
+    const ownCpuSeconds = (own.user + own.system) / 1e6;
+    const machineCpuSeconds = (machineBusySeconds() ?? busy0) - busy0;
+    const othersShare = Math.min(1, Math.max(0, (machineCpuSeconds - ownCpuSeconds) / (seconds * cores)));
+    return {
+      seconds: round2(seconds),
+      machineCpuSeconds: round2(machineCpuSeconds),
+      ownCpuSeconds: round2(ownCpuSeconds),
+      othersShare: round2(othersShare),
+    };
+  };
 }

@@ -191,6 +191,8 @@ export function formatResult(r: BenchResult): string {
   out.push(
     `fraudscore bench  ${r.date}  ${r.quick ? '(quick) ' : ''}${m.cpuModel}, ${m.cores} cores, SIMD ${m.addon.simd}, Node ${m.node}, load ${m.loadAverage.atStart.join(' ')}`,
   );
+  const busy = Object.entries(m.contention ?? {}).map(([k, c]) => `${k} ${Math.round(c.othersShare * 100)}%`);
+  if (busy.length > 0) out.push(`CPU taken by other processes while measuring: ${busy.join(', ')}`);
   out.push(
     `model [${r.model.layerSizes.join(', ')}] = ${fmtInt(r.model.flopsPerRow)} FLOPs/row; rows: ${r.model.data}`,
   );
@@ -214,7 +216,8 @@ export function formatResult(r: BenchResult): string {
             return c ? `${fmtRate(c.rowsPerSecond)} ${fmtTime(c.secondsPerCall)}` : '';
           }),
           atBig ? atBig.gflops.toFixed(1) : '',
-          atBig && peak ? `${((100 * atBig.gflops) / peak).toFixed(0)}%` : '',
+          // int8 engines do integer work: a share of the fp32 FMA peak would mean nothing.
+          atBig && peak && e.precision !== 'int8' ? `${((100 * atBig.gflops) / peak).toFixed(0)}%` : '',
           e.accuracy ? fmtAccuracy(e.accuracy) : '',
         ]);
       }
@@ -321,7 +324,11 @@ export function formatMarkdown(r: BenchResult): string {
   const o: string[] = [];
   o.push(
     `${m.cpuModel}, ${m.cores} cores (SIMD ${m.addon.simd}), Node ${m.node}, commit ${m.git.commit ?? '?'}${m.git.dirty ? ' (dirty)' : ''}; ` +
-      `${r.date.slice(0, 16).replace('T', ' ')} UTC; load average ${m.loadAverage.atStart[0]} at start, ${m.loadAverage.atEnd?.[0] ?? '?'} at end.`,
+      `${r.date.slice(0, 16).replace('T', ' ')} UTC; CPU taken by other processes while measuring: ${
+        Object.entries(m.contention ?? {})
+          .map(([k, c]) => `${k} ${Math.round(c.othersShare * 100)}%`)
+          .join(', ') || 'not measured'
+      }.`,
     `Command: \`${r.command}\`. Rows: ${r.model.data}.`,
   );
   if (r.scoring) {
