@@ -1,6 +1,6 @@
 // What one run measures, and the command-line options that choose it.
 import { cudaFp32, cudaInt8, nativeFp32, nativeInt8 } from './engines/native.js';
-import { ortFp32, ortInt8, ortInt8Static } from './engines/onnx.js';
+import { ortFp32, ortFp32NoLog1p, ortInt8, ortInt8Static } from './engines/onnx.js';
 import { tfjsCpu, tfjsWasm } from './engines/tfjs.js';
 import { tsLoop } from './engines/ts-loop.js';
 import type { Engine } from './engines/types.js';
@@ -17,6 +17,7 @@ export const ENGINES: readonly Engine[] = [
   cudaFp32,
   cudaInt8,
   ortFp32,
+  ortFp32NoLog1p,
   ortInt8,
   ortInt8Static,
   tfjsCpu,

@@ -26,6 +26,8 @@ export interface RatioRow {
   batch: number;
   /** fraudscore fp32 / onnxruntime fp32 rows/s (null when either is missing). */
   nativeVsOrt: number | null;
+  /** fraudscore fp32 / onnxruntime fp32 on the graph without log1p (log1p applied to its rows beforehand). */
+  nativeVsOrtNoLog1p: number | null;
   /** fraudscore int8 / onnxruntime int8. */
   int8VsOrtInt8: number | null;
   /** fraudscore int8 / fraudscore fp32. */
@@ -72,10 +74,18 @@ function ratio(a: ScoringCell | undefined, b: ScoringCell | undefined): number |
 
 export function computeRatios(scoring: EngineReport[], batches: readonly number[]): RatioRow[] {
   const get = (id: string) => scoring.find((r) => r.id === id);
-  const [fp32, int8, ort, ortInt8, ts] = ['native-fp32', 'native-int8', 'ort-fp32', 'ort-int8', 'ts-loop'].map(get);
+  const [fp32, int8, ort, ortInt8, ts, ortNoLog] = [
+    'native-fp32',
+    'native-int8',
+    'ort-fp32',
+    'ort-int8',
+    'ts-loop',
+    'ort-fp32-nolog1p',
+  ].map(get);
   return batches.map((b) => ({
     batch: b,
     nativeVsOrt: ratio(primaryCell(fp32, b), primaryCell(ort, b)),
+    nativeVsOrtNoLog1p: ratio(primaryCell(fp32, b), primaryCell(ortNoLog, b)),
     int8VsOrtInt8: ratio(primaryCell(int8, b), primaryCell(ortInt8, b)),
     int8VsFp32: ratio(primaryCell(int8, b), primaryCell(fp32, b)),
     nativeVsTs: ratio(primaryCell(fp32, b), primaryCell(ts, b)),
@@ -241,10 +251,11 @@ export function formatResult(r: BenchResult): string {
     out.push('', 'Ratios (rows/s, same run; sync call up to batch 256, async above)');
     out.push(
       ...table(
-        ['batch', 'fp32 / ORT fp32', 'int8 / ORT int8', 'int8 / fp32', 'fp32 / TS loop'],
+        ['batch', 'fp32 / ORT fp32', 'fp32 / ORT no-log1p', 'int8 / ORT int8', 'int8 / fp32', 'fp32 / TS loop'],
         r.ratios.map((x) => [
           fmtInt(x.batch),
           fmtX(x.nativeVsOrt),
+          fmtX(x.nativeVsOrtNoLog1p),
           fmtX(x.int8VsOrtInt8),
           fmtX(x.int8VsFp32),
           fmtX(x.nativeVsTs),
@@ -370,12 +381,12 @@ export function formatMarkdown(r: BenchResult): string {
   if (r.ratios) {
     o.push(
       '',
-      '| batch | fp32 / ORT fp32 | int8 / ORT int8 | int8 / fp32 | fp32 / TS loop |',
-      '| ---: | ---: | ---: | ---: | ---: |',
+      '| batch | fp32 / ORT fp32 | fp32 / ORT no-log1p | int8 / ORT int8 | int8 / fp32 | fp32 / TS loop |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const x of r.ratios) {
       o.push(
-        `| ${fmtInt(x.batch)} | ${fmtX(x.nativeVsOrt)} | ${fmtX(x.int8VsOrtInt8)} | ${fmtX(x.int8VsFp32)} | ${fmtX(x.nativeVsTs)} |`,
+        `| ${fmtInt(x.batch)} | ${fmtX(x.nativeVsOrt)} | ${fmtX(x.nativeVsOrtNoLog1p)} | ${fmtX(x.int8VsOrtInt8)} | ${fmtX(x.int8VsFp32)} | ${fmtX(x.nativeVsTs)} |`,
       );
     }
   }
