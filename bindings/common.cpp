@@ -35,11 +35,12 @@ std::string describe(const Napi::Value& v) {
 Napi::Float32Array float32Arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   Napi::Value v = info[i];
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throwType(info.Env(), std::string("Expected `") + name + "` to be a Float32Array, got " +
-                              describe(v));
+    throwType(info.Env(),
+              std::string("Expected `") + name + "` to be a Float32Array, got " + describe(v));
   Napi::Float32Array a = v.As<Napi::Float32Array>();
   if (a.ElementLength() > 0 && a.Data() == nullptr)
-    throwType(info.Env(), std::string("Expected `") + name + "` to be attached, got a detached buffer");
+    throwType(info.Env(),
+              std::string("Expected `") + name + "` to be attached, got a detached buffer");
   return a;
 }
 
@@ -51,7 +52,8 @@ Napi::Float32Array optionalFloat32Arg(const Napi::CallbackInfo& info, size_t i, 
 int32_t intArg(const Napi::CallbackInfo& info, size_t i, const char* name, int32_t lo, int32_t hi) {
   Napi::Value v = info[i];
   if (!v.IsNumber())
-    throwType(info.Env(), std::string("Expected `") + name + "` to be an integer, got " + describe(v));
+    throwType(info.Env(),
+              std::string("Expected `") + name + "` to be an integer, got " + describe(v));
   const double d = v.As<Napi::Number>().DoubleValue();
   if (!(d >= lo && d <= hi) || std::floor(d) != d)
     throwRange(info.Env(), std::string("Expected `") + name + "` to be an integer in [" +
@@ -63,8 +65,8 @@ int32_t intArg(const Napi::CallbackInfo& info, size_t i, const char* name, int32
 namespace {
 
 template <typename T>
-std::vector<T> copyTyped(Napi::Env env, const Napi::Object& o, const char* key, napi_typedarray_type type,
-                         const std::string& path) {
+std::vector<T> copyTyped(Napi::Env env, const Napi::Object& o, const char* key,
+                         napi_typedarray_type type, const std::string& path) {
   Napi::Value v = o.Get(key);
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
     throwType(env, "Expected `" + path + "." + key + "` to be a " +
@@ -78,7 +80,8 @@ std::vector<T> copyTyped(Napi::Env env, const Napi::Object& o, const char* key, 
 
 int intField(Napi::Env env, const Napi::Object& o, const char* key, const std::string& path) {
   Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) throwType(env, "Expected `" + path + "." + key + "` to be an integer, got " + describe(v));
+  if (!v.IsNumber())
+    throwType(env, "Expected `" + path + "." + key + "` to be an integer, got " + describe(v));
   const double d = v.As<Napi::Number>().DoubleValue();
   if (!(d >= 1 && d <= (1 << 20)) || std::floor(d) != d)
     throwRange(env, "Expected `" + path + "." + key + "` to be an integer in [1, 1048576], got " +
@@ -89,7 +92,8 @@ int intField(Napi::Env env, const Napi::Object& o, const char* key, const std::s
 }  // namespace
 
 fraudscore::ModelSpec modelSpecFrom(Napi::Env env, const Napi::Value& v) {
-  if (!v.IsObject() || v.IsArray()) throwType(env, "Expected `model` to be an object, got " + describe(v));
+  if (!v.IsObject() || v.IsArray())
+    throwType(env, "Expected `model` to be an object, got " + describe(v));
   Napi::Object o = v.As<Napi::Object>();
   fraudscore::ModelSpec m;
   m.features = intField(env, o, "features", "model");
@@ -103,7 +107,8 @@ fraudscore::ModelSpec modelSpecFrom(Napi::Env env, const Napi::Value& v) {
   for (uint32_t i = 0; i < layers.Length(); ++i) {
     const std::string path = "model.layers[" + std::to_string(i) + "]";
     Napi::Value e = layers.Get(i);
-    if (!e.IsObject()) throwType(env, "Expected `" + path + "` to be an object, got " + describe(e));
+    if (!e.IsObject())
+      throwType(env, "Expected `" + path + "` to be an object, got " + describe(e));
     Napi::Object lo = e.As<Napi::Object>();
     fraudscore::DenseLayer L;
     L.in = intField(env, lo, "in", path);

@@ -63,12 +63,12 @@ Napi::Value badToJs(Napi::Env env, const BadValue& bad) {
 class CpuScorer : public Napi::ObjectWrap<CpuScorer> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "CpuScorer",
-                       {InstanceMethod<&CpuScorer::Score>("score"),
-                        InstanceMethod<&CpuScorer::ScoreAsync>("scoreAsync"),
-                        InstanceMethod<&CpuScorer::Dispose>("dispose"),
-                        InstanceAccessor<&CpuScorer::Simd>("simd"),
-                        InstanceAccessor<&CpuScorer::Features>("features")});
+    return DefineClass(
+        env, "CpuScorer",
+        {InstanceMethod<&CpuScorer::Score>("score"),
+         InstanceMethod<&CpuScorer::ScoreAsync>("scoreAsync"),
+         InstanceMethod<&CpuScorer::Dispose>("dispose"), InstanceAccessor<&CpuScorer::Simd>("simd"),
+         InstanceAccessor<&CpuScorer::Features>("features")});
   }
 
   // new CpuScorer(model, simd?: string)
@@ -89,7 +89,8 @@ class CpuScorer : public Napi::ObjectWrap<CpuScorer> {
         }
       }
       if (!found && want != "auto")
-        throwRange(env, "Expected `simd` to be 'auto', 'avx512', 'avx2' or 'sse2', got '" + want + "'");
+        throwRange(env,
+                   "Expected `simd` to be 'auto', 'avx512', 'avx2' or 'sse2', got '" + want + "'");
     }
     try {
       engine_ = std::make_shared<CpuEngine>(spec, path);

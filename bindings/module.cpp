@@ -4,8 +4,8 @@
 
 #include "common.h"
 #include "fraudscore/cpu.h"
-#include "fraudscore/thread_pool.h"
 #include "fraudscore/peak.h"
+#include "fraudscore/thread_pool.h"
 
 namespace fsbind {
 
@@ -18,7 +18,8 @@ Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
   o.Set("best", fraudscore::simdPathName(fraudscore::detectSimd()));
   Napi::Array avail = Napi::Array::New(env);
   uint32_t k = 0;
-  for (auto p : {fraudscore::SimdPath::kAvx512, fraudscore::SimdPath::kAvx2, fraudscore::SimdPath::kSse2})
+  for (auto p :
+       {fraudscore::SimdPath::kAvx512, fraudscore::SimdPath::kAvx2, fraudscore::SimdPath::kSse2})
     if (fraudscore::simdSupported(p)) avail.Set(k++, fraudscore::simdPathName(p));
   o.Set("available", avail);
   o.Set("threads", fraudscore::poolSize());

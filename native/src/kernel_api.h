@@ -15,11 +15,11 @@ using ScoreRangeFn = bool (*)(const PackedModel& P, const float* rows, size_t be
                               float* scores, float* featureErrors, NonFinite mode, float* scratch,
                               BadValue* bad, const std::atomic<int64_t>* stopBelow);
 
-#define FS_DECLARE_KERNEL(ns)                                                                  \
-  namespace ns {                                                                               \
-  bool scoreRange(const PackedModel& P, const float* rows, size_t begin, size_t end,           \
-                  float* scores, float* featureErrors, NonFinite mode, float* scratch,         \
-                  BadValue* bad, const std::atomic<int64_t>* stopBelow);                       \
+#define FS_DECLARE_KERNEL(ns)                                                          \
+  namespace ns {                                                                       \
+  bool scoreRange(const PackedModel& P, const float* rows, size_t begin, size_t end,   \
+                  float* scores, float* featureErrors, NonFinite mode, float* scratch, \
+                  BadValue* bad, const std::atomic<int64_t>* stopBelow);               \
   }
 
 #if defined(__x86_64__) || defined(_M_X64)

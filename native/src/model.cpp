@@ -1,9 +1,10 @@
 // ModelSpec checks and weight packing.
+#include "fraudscore/model.h"
+
 #include <algorithm>
 #include <cmath>
 #include <string>
 
-#include "fraudscore/model.h"
 #include "packed.h"
 
 namespace fraudscore {
@@ -19,12 +20,13 @@ bool allFinite(const std::vector<float>& v) {
 std::string ModelSpec::validate() const {
   if (features <= 0) return "features must be > 0";
   const size_t d = static_cast<size_t>(features);
-  if (transform.size() != d) return "transform has " + std::to_string(transform.size()) +
-                                    " entries, expected " + std::to_string(d);
-  if (mean.size() != d) return "mean has " + std::to_string(mean.size()) + " entries, expected " +
-                               std::to_string(d);
-  if (scale.size() != d) return "scale has " + std::to_string(scale.size()) +
-                                " entries, expected " + std::to_string(d);
+  if (transform.size() != d)
+    return "transform has " + std::to_string(transform.size()) + " entries, expected " +
+           std::to_string(d);
+  if (mean.size() != d)
+    return "mean has " + std::to_string(mean.size()) + " entries, expected " + std::to_string(d);
+  if (scale.size() != d)
+    return "scale has " + std::to_string(scale.size()) + " entries, expected " + std::to_string(d);
   for (size_t j = 0; j < d; ++j) {
     if (!std::isfinite(mean[j])) return "mean[" + std::to_string(j) + "] is not finite";
     if (!std::isfinite(scale[j]) || !(scale[j] > 0.f))

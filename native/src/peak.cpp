@@ -12,9 +12,15 @@
 
 namespace fraudscore {
 
-namespace avx512 { double fmaLoop(long iters); }
-namespace avx2 { double fmaLoop(long iters); }
-namespace sse2 { double fmaLoop(long iters); }
+namespace avx512 {
+double fmaLoop(long iters);
+}
+namespace avx2 {
+double fmaLoop(long iters);
+}
+namespace sse2 {
+double fmaLoop(long iters);
+}
 
 double measureFmaPeakGflops(int threads, double seconds) {
   const SimdPath path = detectSimd();

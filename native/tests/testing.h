@@ -18,22 +18,22 @@ inline int& failures() {
   return f;
 }
 
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
+#define CHECK(cond)                                                                 \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
       std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++fstest::failures();                                                      \
-    }                                                                            \
+      ++fstest::failures();                                                         \
+    }                                                                               \
   } while (0)
 
-#define CHECK_MSG(cond, ...)                                                     \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
+#define CHECK_MSG(cond, ...)                                                        \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
       std::fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
-      std::fprintf(stderr, __VA_ARGS__);                                         \
-      std::fprintf(stderr, "\n");                                                \
-      ++fstest::failures();                                                      \
-    }                                                                            \
+      std::fprintf(stderr, __VA_ARGS__);                                            \
+      std::fprintf(stderr, "\n");                                                   \
+      ++fstest::failures();                                                         \
+    }                                                                               \
   } while (0)
 
 inline int finish(const char* name) {
@@ -57,13 +57,15 @@ inline uint64_t testSeed() {
 }
 
 // A random autoencoder with He-style weights and a preprocessing that log1p's some features.
-inline fraudscore::ModelSpec randomModel(std::mt19937_64& rng, int d, const std::vector<int>& hidden) {
+inline fraudscore::ModelSpec randomModel(std::mt19937_64& rng, int d,
+                                         const std::vector<int>& hidden) {
   fraudscore::ModelSpec m;
   m.features = d;
   std::uniform_real_distribution<float> u(-1.f, 1.f);
   std::uniform_real_distribution<float> pos(0.5f, 2.0f);
   for (int j = 0; j < d; ++j) {
-    m.transform.push_back(j % 7 == 6 ? fraudscore::Transform::kLog1p : fraudscore::Transform::kNone);
+    m.transform.push_back(j % 7 == 6 ? fraudscore::Transform::kLog1p
+                                     : fraudscore::Transform::kNone);
     m.mean.push_back(u(rng));
     m.scale.push_back(pos(rng));
   }
@@ -84,7 +86,8 @@ inline fraudscore::ModelSpec randomModel(std::mt19937_64& rng, int d, const std:
 }
 
 // Raw rows; log1p features get values > -1.
-inline std::vector<float> randomRows(std::mt19937_64& rng, const fraudscore::ModelSpec& m, size_t n) {
+inline std::vector<float> randomRows(std::mt19937_64& rng, const fraudscore::ModelSpec& m,
+                                     size_t n) {
   std::normal_distribution<float> g(0.f, 2.f);
   std::exponential_distribution<float> e(0.05f);
   std::vector<float> rows(n * m.features);
@@ -96,8 +99,8 @@ inline std::vector<float> randomRows(std::mt19937_64& rng, const fraudscore::Mod
 }
 
 // Relative error, with the denominator floored at 1e-3: a score below that (a row reconstructed to
-// within 0.03 standard deviations per feature) is the difference of nearly equal numbers, where fp32
-// can only promise an absolute error.
+// within 0.03 standard deviations per feature) is the difference of nearly equal numbers, where
+// fp32 can only promise an absolute error.
 inline double relErr(double got, double want) {
   return std::fabs(got - want) / std::max(std::fabs(want), 1e-3);
 }

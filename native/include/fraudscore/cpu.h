@@ -37,8 +37,8 @@ class CpuEngine {
   // @param threads       0 = the shared pool's size; 1 = the calling thread only
   // @returns the first bad value (row -1 when every value was finite). With NonFinite::kError the
   //          outputs are unspecified when a bad value is returned.
-  BadValue score(const float* rows, size_t n, float* scores, float* featureErrors,
-                 NonFinite mode, int threads = 0) const;
+  BadValue score(const float* rows, size_t n, float* scores, float* featureErrors, NonFinite mode,
+                 int threads = 0) const;
 
   int features() const;
   SimdPath path() const;
