@@ -121,7 +121,7 @@ here as \`config.yaml\`) at commit ${res.model.provenance.gitCommit ?? 'unknown'
   standardized with the mean and std of the **training split's normal rows** (stored in model.json and
   applied by the native kernel: pass raw values).
 - Split: ${config.data.split.strategy}, ratios ${config.data.split.ratios.join('/')}, seed ${config.data.split.seed}.
-  Trained on the training split's normal rows only (${res.training?.rows ? JSON.stringify(res.training.rows) : ''}).
+  Trained on the training split's normal rows only (${res.model.training?.rows ? JSON.stringify(res.model.training.rows) : ''}).
 - The sample keeps every fraud but only ~1 in 9.742 normal rows, so precision, F1, AUPRC and false
   positives below weight each normal row ${w} to estimate full-data figures; recall and ROC-AUC need no weight.
 
