@@ -122,4 +122,41 @@ fraudscore::ModelSpec modelSpecFrom(Napi::Env env, const Napi::Value& v) {
   return m;
 }
 
+ScoreArgs parseScoreArgs(const Napi::CallbackInfo& info, int d) {
+  Napi::Env env = info.Env();
+  Napi::Float32Array rows = float32Arg(info, 0, "rows");
+  const size_t len = rows.ElementLength();
+  if (len == 0) throwRange(env, "Expected `rows` to hold at least one row, got 0 values");
+  if (len % static_cast<size_t>(d) != 0)
+    throwRange(env, "Expected `rows` to be a Float32Array of n*" + std::to_string(d) +
+                        " values, got " + std::to_string(len) + " values");
+  ScoreArgs a;
+  a.rows = rows.Data();
+  a.n = len / d;
+  Napi::Float32Array scores = float32Arg(info, 1, "scores");
+  if (scores.ElementLength() < a.n)
+    throwRange(env, "Expected `scores` to hold at least " + std::to_string(a.n) + " values, got " +
+                        std::to_string(scores.ElementLength()));
+  a.scores = scores.Data();
+  Napi::Float32Array fe = optionalFloat32Arg(info, 2, "featureErrors");
+  if (!fe.IsEmpty()) {
+    if (fe.ElementLength() < a.n * d)
+      throwRange(env, "Expected `featureErrors` to hold at least " + std::to_string(a.n * d) +
+                          " values, got " + std::to_string(fe.ElementLength()));
+    a.featureErrors = fe.Data();
+  }
+  a.mode = intArg(info, 3, "nonFinite", 0, 1) == 1 ? fraudscore::NonFinite::kNaN
+                                                   : fraudscore::NonFinite::kError;
+  a.threads = intArg(info, 4, "threads", 0, 1024);
+  return a;
+}
+
+Napi::Value badToJs(Napi::Env env, const fraudscore::BadValue& bad) {
+  if (bad.row < 0) return env.Null();
+  Napi::Array a = Napi::Array::New(env, 2);
+  a.Set(0u, Napi::Number::New(env, static_cast<double>(bad.row)));
+  a.Set(1u, Napi::Number::New(env, bad.col));
+  return a;
+}
+
 }  // namespace fsbind

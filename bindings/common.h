@@ -10,6 +10,24 @@
 
 namespace fsbind {
 
+// The arguments every scorer's score()/scoreAsync() takes:
+// [rows, scores, featureErrors|null, nonFinite (0 error, 1 nan), threads].
+struct ScoreArgs {
+  const float* rows = nullptr;
+  size_t n = 0;
+  float* scores = nullptr;
+  float* featureErrors = nullptr;
+  fraudscore::NonFinite mode = fraudscore::NonFinite::kError;
+  int threads = 0;
+};
+
+// Checks and views the score arguments for a model of `features` columns (one message format for
+// every scorer). @throws TypeError/RangeError naming the argument.
+ScoreArgs parseScoreArgs(const Napi::CallbackInfo& info, int features);
+
+// null when every value was finite, else [row, column] of the first bad one.
+Napi::Value badToJs(Napi::Env env, const fraudscore::BadValue& bad);
+
 // Throws a JS TypeError/RangeError naming the argument, in the format the TS layer uses:
 // "Expected `rows` to be a Float32Array, got number".
 [[noreturn]] void throwType(Napi::Env env, const std::string& msg);

@@ -55,52 +55,6 @@ Napi::Value CudaInfoJs(const Napi::CallbackInfo& info) {
   return o;
 }
 
-struct ScoreArgs {
-  const float* rows = nullptr;
-  size_t n = 0;
-  float* scores = nullptr;
-  float* featureErrors = nullptr;
-  NonFinite mode = NonFinite::kError;
-};
-
-// [rows, scores, featureErrors|null, nonFinite (0 error, 1 nan), threads] — CpuScorer's arguments;
-// `threads` is checked the same way and has no effect on a GPU.
-ScoreArgs parseScoreArgs(const Napi::CallbackInfo& info, int d) {
-  Napi::Env env = info.Env();
-  Napi::Float32Array rows = float32Arg(info, 0, "rows");
-  const size_t len = rows.ElementLength();
-  if (len == 0) throwRange(env, "Expected `rows` to hold at least one row, got 0 values");
-  if (len % static_cast<size_t>(d) != 0)
-    throwRange(env, "Expected `rows` to be a Float32Array of n*" + std::to_string(d) +
-                        " values, got " + std::to_string(len) + " values");
-  ScoreArgs a;
-  a.rows = rows.Data();
-  a.n = len / d;
-  Napi::Float32Array scores = float32Arg(info, 1, "scores");
-  if (scores.ElementLength() < a.n)
-    throwRange(env, "Expected `scores` to hold at least " + std::to_string(a.n) + " values, got " +
-                        std::to_string(scores.ElementLength()));
-  a.scores = scores.Data();
-  Napi::Float32Array fe = optionalFloat32Arg(info, 2, "featureErrors");
-  if (!fe.IsEmpty()) {
-    if (fe.ElementLength() < a.n * d)
-      throwRange(env, "Expected `featureErrors` to hold at least " + std::to_string(a.n * d) +
-                          " values, got " + std::to_string(fe.ElementLength()));
-    a.featureErrors = fe.Data();
-  }
-  a.mode = intArg(info, 3, "nonFinite", 0, 1) == 1 ? NonFinite::kNaN : NonFinite::kError;
-  intArg(info, 4, "threads", 0, 1024);
-  return a;
-}
-
-Napi::Value badToJs(Napi::Env env, const BadValue& bad) {
-  if (bad.row < 0) return env.Null();
-  Napi::Array a = Napi::Array::New(env, 2);
-  a.Set(0u, Napi::Number::New(env, static_cast<double>(bad.row)));
-  a.Set(1u, Napi::Number::New(env, bad.col));
-  return a;
-}
-
 // { weights: Int8Array[], weightScales: Float32Array[], inputScales: Float32Array, dynamic? }
 fraudscore::QuantSpec quantSpecFrom(Napi::Env env, const Napi::Value& v,
                                     const fraudscore::ModelSpec& m) {

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "common.h"
+#include "score_worker.h"
 
 namespace fsbind {
 
@@ -16,53 +17,6 @@ namespace {
 using fraudscore::BadValue;
 using fraudscore::CpuInt8Engine;
 using fraudscore::NonFinite;
-
-struct ScoreArgs {
-  const float* rows = nullptr;
-  size_t n = 0;
-  float* scores = nullptr;
-  float* featureErrors = nullptr;
-  NonFinite mode = NonFinite::kError;
-  int threads = 0;
-};
-
-// [rows, scores, featureErrors|null, nonFinite (0 error, 1 nan), threads], checked as CpuScorer
-// checks them (same messages).
-ScoreArgs parseScoreArgs(const Napi::CallbackInfo& info, int d) {
-  Napi::Env env = info.Env();
-  Napi::Float32Array rows = float32Arg(info, 0, "rows");
-  const size_t len = rows.ElementLength();
-  if (len == 0) throwRange(env, "Expected `rows` to hold at least one row, got 0 values");
-  if (len % static_cast<size_t>(d) != 0)
-    throwRange(env, "Expected `rows` to be a Float32Array of n*" + std::to_string(d) +
-                        " values, got " + std::to_string(len) + " values");
-  ScoreArgs a;
-  a.rows = rows.Data();
-  a.n = len / d;
-  Napi::Float32Array scores = float32Arg(info, 1, "scores");
-  if (scores.ElementLength() < a.n)
-    throwRange(env, "Expected `scores` to hold at least " + std::to_string(a.n) + " values, got " +
-                        std::to_string(scores.ElementLength()));
-  a.scores = scores.Data();
-  Napi::Float32Array fe = optionalFloat32Arg(info, 2, "featureErrors");
-  if (!fe.IsEmpty()) {
-    if (fe.ElementLength() < a.n * d)
-      throwRange(env, "Expected `featureErrors` to hold at least " + std::to_string(a.n * d) +
-                          " values, got " + std::to_string(fe.ElementLength()));
-    a.featureErrors = fe.Data();
-  }
-  a.mode = intArg(info, 3, "nonFinite", 0, 1) == 1 ? NonFinite::kNaN : NonFinite::kError;
-  a.threads = intArg(info, 4, "threads", 0, 1024);
-  return a;
-}
-
-Napi::Value badToJs(Napi::Env env, const BadValue& bad) {
-  if (bad.row < 0) return env.Null();
-  Napi::Array a = Napi::Array::New(env, 2);
-  a.Set(0u, Napi::Number::New(env, static_cast<double>(bad.row)));
-  a.Set(1u, Napi::Number::New(env, bad.col));
-  return a;
-}
 
 bool isTyped(const Napi::Value& v, napi_typedarray_type t) {
   return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == t;
@@ -211,57 +165,8 @@ class CpuInt8Scorer : public Napi::ObjectWrap<CpuInt8Scorer> {
   int64_t external_ = 0;
 };
 
-// Scores on a libuv worker thread. Holds the engine, the scorer object and every TypedArray it
-// touches, so nothing is collected or freed while it runs.
-class CpuInt8ScorerScoreWorker : public Napi::AsyncWorker {
- public:
-  CpuInt8ScorerScoreWorker(Napi::Env env, std::shared_ptr<CpuInt8Engine> eng, ScoreArgs args,
-                           const Napi::CallbackInfo& info)
-      : Napi::AsyncWorker(env, "fraudscore:CpuInt8Scorer.scoreAsync"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        engine_(std::move(eng)),
-        args_(args) {
-    owner_ = Napi::Persistent(info.This().As<Napi::Object>());
-    for (size_t i = 0; i < 3 && i < info.Length(); ++i)
-      if (info[i].IsObject()) keep_[i] = Napi::Persistent(info[i].As<Napi::Object>());
-  }
-
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      bad_ = engine_->score(args_.rows, args_.n, args_.scores, args_.featureErrors, args_.mode,
-                            args_.threads);
-    } catch (const std::exception& e) {
-      SetError(std::string("CpuInt8Scorer.scoreAsync failed: ") + e.what());
-    } catch (...) {
-      SetError("CpuInt8Scorer.scoreAsync failed: unknown native error");
-    }
-  }
-
-  void OnOK() override { deferred_.Resolve(badToJs(Env(), bad_)); }
-  void OnError(const Napi::Error& e) override {
-    Napi::Error err = Napi::Error::New(Env(), e.Message());
-    err.Set("code", Napi::String::New(Env(), "ERR_FRAUDSCORE_NATIVE"));
-    deferred_.Reject(err.Value());
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::shared_ptr<CpuInt8Engine> engine_;
-  ScoreArgs args_;
-  BadValue bad_;
-  Napi::ObjectReference owner_;
-  Napi::ObjectReference keep_[3];
-};
-
 Napi::Value CpuInt8Scorer::ScoreAsync(const Napi::CallbackInfo& info) {
-  auto eng = live(info.Env());
-  ScoreArgs a = parseScoreArgs(info, eng->features());
-  auto* w = new CpuInt8ScorerScoreWorker(info.Env(), eng, a, info);
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return queueScoreAsync(info, live(info.Env()), "CpuInt8Scorer.scoreAsync");
 }
 
 }  // namespace
