@@ -3,7 +3,7 @@
 // 'cuda' }). CUDA errors become JS errors with a stable `code` (ERR_FRAUDSCORE_CUDA_UNAVAILABLE
 // when no device answers, ERR_FRAUDSCORE_CUDA for a runtime/device failure) and the CUDA status in
 // `cudaStatus`; nothing here aborts the process. Works unchanged in a build without CUDA (the
-// core's stub throws the unavailable error and cudaInfo reports why).
+// core's cuda_absent.cpp throws the unavailable error and cudaInfo reports why).
 #include "fraudscore/cuda.h"
 
 #include <memory>

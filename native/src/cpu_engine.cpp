@@ -44,19 +44,23 @@ bool simdSupported(SimdPath p) {
 #endif
 }
 
-SimdPath detectSimd() {
+SimdPath pickSimd(bool (*supported)(SimdPath), bool honorEnv) {
+  const char* env = honorEnv ? std::getenv("FRAUDSCORE_SIMD") : nullptr;
+  if (env && *env) {
+    for (SimdPath p : {SimdPath::kAvx512, SimdPath::kAvx2, SimdPath::kSse2})
+      if (std::strcmp(env, simdPathName(p)) == 0 && supported(p)) return p;
+  }
   for (SimdPath p : {SimdPath::kAvx512, SimdPath::kAvx2})
-    if (simdSupported(p)) return p;
+    if (supported(p)) return p;
   return SimdPath::kSse2;
 }
 
+SimdPath detectSimd() {
+  return pickSimd(simdSupported, false);
+}
+
 SimdPath defaultSimd() {
-  const char* env = std::getenv("FRAUDSCORE_SIMD");
-  if (env && *env) {
-    for (SimdPath p : {SimdPath::kAvx512, SimdPath::kAvx2, SimdPath::kSse2})
-      if (std::strcmp(env, simdPathName(p)) == 0 && simdSupported(p)) return p;
-  }
-  return detectSimd();
+  return pickSimd(simdSupported, true);
 }
 
 namespace {

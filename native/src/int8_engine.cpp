@@ -19,33 +19,18 @@ namespace fraudscore {
 
 bool int8SimdSupported(SimdPath p) {
 #if defined(__x86_64__) || defined(_M_X64)
-  __builtin_cpu_init();
-  switch (p) {
-    case SimdPath::kAvx512:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vnni");
-    case SimdPath::kAvx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case SimdPath::kSse2: return true;
-  }
-  return false;
-#else
-  return p == SimdPath::kSse2;
+  // The AVX-512 int8 kernel is the fp32 path's instruction set plus VNNI (vpdpbusd).
+  if (p == SimdPath::kAvx512) return simdSupported(p) && __builtin_cpu_supports("avx512vnni");
 #endif
+  return simdSupported(p);
 }
 
 SimdPath detectInt8Simd() {
-  for (SimdPath p : {SimdPath::kAvx512, SimdPath::kAvx2})
-    if (int8SimdSupported(p)) return p;
-  return SimdPath::kSse2;
+  return pickSimd(int8SimdSupported, false);
 }
 
 SimdPath defaultInt8Simd() {
-  const char* env = std::getenv("FRAUDSCORE_SIMD");
-  if (env && *env) {
-    for (SimdPath p : {SimdPath::kAvx512, SimdPath::kAvx2, SimdPath::kSse2})
-      if (std::strcmp(env, simdPathName(p)) == 0 && int8SimdSupported(p)) return p;
-  }
-  return detectInt8Simd();
+  return pickSimd(int8SimdSupported, true);
 }
 
 namespace {

@@ -20,6 +20,9 @@ SimdPath detectSimd();
 bool simdSupported(SimdPath p);
 // The path new engines use: FRAUDSCORE_SIMD when set and supported, else detectSimd().
 SimdPath defaultSimd();
+// The best path `supported` accepts; with honorEnv, FRAUDSCORE_SIMD first when it names a supported
+// path. Shared by the fp32 and int8 engines (whose AVX-512 path also needs VNNI).
+SimdPath pickSimd(bool (*supported)(SimdPath), bool honorEnv);
 
 // Weights repacked for one SIMD width. Immutable after construction, so one engine can serve
 // concurrent calls from many threads.
