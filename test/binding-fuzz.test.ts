@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import { createModel } from '../src/index.js';
 import { toAddonSpec } from '../src/model.js';
-import { addon } from '../src/native.js';
+import { type AddonScorer, addon } from '../src/native.js';
 import { quantize } from '../src/quantize.js';
 import { randomRows, testSeed } from './helpers.js';
 
@@ -104,7 +104,7 @@ describe('the addon survives anything JS passes', () => {
       weightScales: q.quantization!.weightScales,
       inputScales: Float32Array.from(q.quantization!.inputScales),
     };
-    const scorers = [new addon.CpuScorer(spec)];
+    const scorers: AddonScorer[] = [new addon.CpuScorer(spec)];
     if (addon.CpuInt8Scorer) scorers.push(new addon.CpuInt8Scorer(spec, quant));
     for (const s of scorers) {
       for (const round of [0, 1]) {
