@@ -16,7 +16,8 @@ import { Scorer } from '../src/scorer.js';
 import { createServer } from '../src/server/server.js';
 import { randomRows, testSeed } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
+// Debian's chromium by default; FRAUDSCORE_CHROMIUM points elsewhere (e.g. Chrome on CI runners).
+const CHROMIUM = process.env.FRAUDSCORE_CHROMIUM ?? '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`skipping the browser test: ${CHROMIUM} is absent (apt-get install -y chromium)`);
 
