@@ -5,97 +5,51 @@
 
 #include "common.h"
 #include "fraudscore/cpu.h"
-#include "score_worker.h"
+#include "scorer_wrap.h"
 
 namespace fsbind {
 
+fraudscore::SimdPath simdArg(const Napi::CallbackInfo& info, size_t i,
+                             bool (*supported)(fraudscore::SimdPath), fraudscore::SimdPath fallback,
+                             const char* kind, const char* unsupportedHint) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= i || info[i].IsUndefined()) return fallback;
+  if (!info[i].IsString())
+    throwType(env, "Expected `simd` to be a string, got " + describe(info[i]));
+  const std::string want = info[i].As<Napi::String>().Utf8Value();
+  if (want == "auto") return fallback;
+  for (auto p :
+       {fraudscore::SimdPath::kAvx512, fraudscore::SimdPath::kAvx2, fraudscore::SimdPath::kSse2}) {
+    if (want != fraudscore::simdPathName(p)) continue;
+    if (!supported(p))
+      throwRange(env, std::string("Expected `simd` to be ") + kind + " this CPU supports, got '" +
+                          want + "'" + unsupportedHint);
+    return p;
+  }
+  throwRange(env, "Expected `simd` to be 'auto', 'avx512', 'avx2' or 'sse2', got '" + want + "'");
+}
+
 namespace {
 
-using fraudscore::BadValue;
-using fraudscore::CpuEngine;
-using fraudscore::NonFinite;
-
-class CpuScorer : public Napi::ObjectWrap<CpuScorer> {
+class CpuScorer : public EngineScorerWrap<CpuScorer, fraudscore::CpuEngine> {
  public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(
-        env, "CpuScorer",
-        {InstanceMethod<&CpuScorer::Score>("score"),
-         InstanceMethod<&CpuScorer::ScoreAsync>("scoreAsync"),
-         InstanceMethod<&CpuScorer::Dispose>("dispose"), InstanceAccessor<&CpuScorer::Simd>("simd"),
-         InstanceAccessor<&CpuScorer::Features>("features")});
-  }
+  static constexpr const char* kName = "CpuScorer";
+
+  static Napi::Function Define(Napi::Env env) { return DefineClass(env, kName, commonMembers()); }
 
   // new CpuScorer(model, simd?: string)
-  explicit CpuScorer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CpuScorer>(info) {
+  explicit CpuScorer(const Napi::CallbackInfo& info) : Base(info) {
     Napi::Env env = info.Env();
     fraudscore::ModelSpec spec = modelSpecFrom(env, info[0]);
-    fraudscore::SimdPath path = fraudscore::defaultSimd();
-    if (info.Length() > 1 && info[1].IsString()) {
-      const std::string want = info[1].As<Napi::String>().Utf8Value();
-      bool found = false;
-      for (auto p : {fraudscore::SimdPath::kAvx512, fraudscore::SimdPath::kAvx2,
-                     fraudscore::SimdPath::kSse2}) {
-        if (want == fraudscore::simdPathName(p)) {
-          if (!fraudscore::simdSupported(p))
-            throwRange(env, "Expected `simd` to be a path this CPU supports, got '" + want + "'");
-          path = p;
-          found = true;
-        }
-      }
-      if (!found && want != "auto")
-        throwRange(env,
-                   "Expected `simd` to be 'auto', 'avx512', 'avx2' or 'sse2', got '" + want + "'");
-    }
+    const fraudscore::SimdPath path =
+        simdArg(info, 1, fraudscore::simdSupported, fraudscore::defaultSimd());
     try {
-      engine_ = std::make_shared<CpuEngine>(spec, path);
+      adopt(env, std::make_shared<fraudscore::CpuEngine>(spec, path));
     } catch (const std::exception& e) {
       throwRange(env, std::string("Invalid `model`: ") + e.what());
     }
-    external_ = static_cast<int64_t>(engine_->packedBytes());
-    Napi::MemoryManagement::AdjustExternalMemory(env, external_);
   }
-
-  ~CpuScorer() override = default;
-
- private:
-  std::shared_ptr<CpuEngine> live(Napi::Env env) {
-    if (!engine_) throwType(env, "Expected `scorer` to be usable, got a disposed scorer");
-    return engine_;
-  }
-
-  Napi::Value Score(const Napi::CallbackInfo& info) {
-    auto eng = live(info.Env());
-    ScoreArgs a = parseScoreArgs(info, eng->features());
-    BadValue bad = eng->score(a.rows, a.n, a.scores, a.featureErrors, a.mode, a.threads);
-    return badToJs(info.Env(), bad);
-  }
-
-  Napi::Value ScoreAsync(const Napi::CallbackInfo& info);
-
-  Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    if (engine_) {
-      engine_.reset();  // in-flight workers hold their own reference
-      Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -external_);
-      external_ = 0;
-    }
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Simd(const Napi::CallbackInfo& info) {
-    return Napi::String::New(info.Env(), fraudscore::simdPathName(live(info.Env())->path()));
-  }
-  Napi::Value Features(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), live(info.Env())->features());
-  }
-
-  std::shared_ptr<CpuEngine> engine_;
-  int64_t external_ = 0;
 };
-
-Napi::Value CpuScorer::ScoreAsync(const Napi::CallbackInfo& info) {
-  return queueScoreAsync(info, live(info.Env()), "CpuScorer.scoreAsync");
-}
 
 }  // namespace
 

@@ -8,15 +8,13 @@
 #include <memory>
 
 #include "common.h"
-#include "score_worker.h"
+#include "scorer_wrap.h"
 
 namespace fsbind {
 
 namespace {
 
-using fraudscore::BadValue;
 using fraudscore::CpuInt8Engine;
-using fraudscore::NonFinite;
 
 bool isTyped(const Napi::Value& v, napi_typedarray_type t) {
   return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == t;
@@ -74,100 +72,41 @@ fraudscore::QuantSpec quantSpecFrom(Napi::Env env, const Napi::Value& v,
   return q;
 }
 
-class CpuInt8Scorer : public Napi::ObjectWrap<CpuInt8Scorer> {
+class CpuInt8Scorer : public EngineScorerWrap<CpuInt8Scorer, CpuInt8Engine> {
  public:
+  static constexpr const char* kName = "CpuInt8Scorer";
+
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "CpuInt8Scorer",
-                       {InstanceMethod<&CpuInt8Scorer::Score>("score"),
-                        InstanceMethod<&CpuInt8Scorer::ScoreAsync>("scoreAsync"),
-                        InstanceMethod<&CpuInt8Scorer::Dispose>("dispose"),
-                        InstanceAccessor<&CpuInt8Scorer::Simd>("simd"),
-                        InstanceAccessor<&CpuInt8Scorer::Features>("features"),
-                        InstanceAccessor<&CpuInt8Scorer::Dynamic>("dynamic")});
+    auto members = commonMembers();
+    members.push_back(InstanceAccessor<&CpuInt8Scorer::Dynamic>("dynamic"));
+    return DefineClass(env, kName, members);
   }
 
   // new CpuInt8Scorer(model, quant, simd?: string)
-  explicit CpuInt8Scorer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CpuInt8Scorer>(info) {
+  explicit CpuInt8Scorer(const Napi::CallbackInfo& info) : Base(info) {
     Napi::Env env = info.Env();
     fraudscore::ModelSpec spec = modelSpecFrom(env, info[0]);
     bool dynamic = false;
     fraudscore::QuantSpec quant = quantSpecFrom(env, info[1], spec, &dynamic);
-    fraudscore::SimdPath path = fraudscore::defaultInt8Simd();
-    if (info.Length() > 2 && !info[2].IsUndefined()) {
-      if (!info[2].IsString())
-        throwType(env, "Expected `simd` to be a string, got " + describe(info[2]));
-      const std::string want = info[2].As<Napi::String>().Utf8Value();
-      bool found = want == "auto";
-      for (auto p : {fraudscore::SimdPath::kAvx512, fraudscore::SimdPath::kAvx2,
-                     fraudscore::SimdPath::kSse2}) {
-        if (want == fraudscore::simdPathName(p)) {
-          if (!fraudscore::int8SimdSupported(p))
-            throwRange(env, "Expected `simd` to be an int8 path this CPU supports, got '" + want +
-                                "' (avx512 needs AVX512-VNNI)");
-          path = p;
-          found = true;
-        }
-      }
-      if (!found)
-        throwRange(env,
-                   "Expected `simd` to be 'auto', 'avx512', 'avx2' or 'sse2', got '" + want + "'");
-    }
+    const fraudscore::SimdPath path =
+        simdArg(info, 2, fraudscore::int8SimdSupported, fraudscore::defaultInt8Simd(),
+                "an int8 path", " (the int8 avx512 path needs AVX512-VNNI)");
     try {
-      engine_ = std::make_shared<CpuInt8Engine>(
-          spec, quant,
-          dynamic ? fraudscore::Int8Activations::kDynamic : fraudscore::Int8Activations::kStatic,
-          path);
+      adopt(env, std::make_shared<CpuInt8Engine>(spec, quant,
+                                                 dynamic ? fraudscore::Int8Activations::kDynamic
+                                                         : fraudscore::Int8Activations::kStatic,
+                                                 path));
     } catch (const std::exception& e) {
       throwRange(env, std::string("Invalid `model`: ") + e.what());
     }
-    external_ = static_cast<int64_t>(engine_->packedBytes());
-    Napi::MemoryManagement::AdjustExternalMemory(env, external_);
   }
-
-  ~CpuInt8Scorer() override = default;
 
  private:
-  std::shared_ptr<CpuInt8Engine> live(Napi::Env env) {
-    if (!engine_) throwType(env, "Expected `scorer` to be usable, got a disposed scorer");
-    return engine_;
-  }
-
-  Napi::Value Score(const Napi::CallbackInfo& info) {
-    auto eng = live(info.Env());
-    ScoreArgs a = parseScoreArgs(info, eng->features());
-    BadValue bad = eng->score(a.rows, a.n, a.scores, a.featureErrors, a.mode, a.threads);
-    return badToJs(info.Env(), bad);
-  }
-
-  Napi::Value ScoreAsync(const Napi::CallbackInfo& info);
-
-  Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    if (engine_) {
-      engine_.reset();  // in-flight workers hold their own reference
-      Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -external_);
-      external_ = 0;
-    }
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Simd(const Napi::CallbackInfo& info) {
-    return Napi::String::New(info.Env(), fraudscore::simdPathName(live(info.Env())->path()));
-  }
-  Napi::Value Features(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), live(info.Env())->features());
-  }
   Napi::Value Dynamic(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(
         info.Env(), live(info.Env())->activations() == fraudscore::Int8Activations::kDynamic);
   }
-
-  std::shared_ptr<CpuInt8Engine> engine_;
-  int64_t external_ = 0;
 };
-
-Napi::Value CpuInt8Scorer::ScoreAsync(const Napi::CallbackInfo& info) {
-  return queueScoreAsync(info, live(info.Env()), "CpuInt8Scorer.scoreAsync");
-}
 
 }  // namespace
 

@@ -62,9 +62,9 @@ class ScoreAsyncWorker : public Napi::AsyncWorker {
 // [async] Parses the score arguments for `eng` and queues the worker; returns its promise.
 template <typename Engine>
 Napi::Value queueScoreAsync(const Napi::CallbackInfo& info, std::shared_ptr<Engine> eng,
-                            const char* what) {
+                            std::string what) {
   ScoreArgs a = parseScoreArgs(info, eng->features());
-  auto* w = new ScoreAsyncWorker<Engine>(info.Env(), what, std::move(eng), a, info);
+  auto* w = new ScoreAsyncWorker<Engine>(info.Env(), std::move(what), std::move(eng), a, info);
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;

@@ -82,8 +82,12 @@ ScoreRangeFn kernelOf(SimdPath p) {
   return sse2::scoreRange;
 }
 
-// Per-thread scratch for the block activations, grown on demand and reused across calls.
-float* scratchFor(size_t floats) {
+// Below this many rows a call runs on the calling thread: waking workers costs more than it saves.
+constexpr size_t kMinRowsPerThread = 1024;
+
+}  // namespace
+
+float* threadScratch(size_t floats) {
   thread_local AlignedBuf buf;
   thread_local size_t cap = 0;
   if (cap < floats) {
@@ -92,11 +96,6 @@ float* scratchFor(size_t floats) {
   }
   return buf.get();
 }
-
-// Below this many rows a call runs on the calling thread: waking workers costs more than it saves.
-constexpr size_t kMinRowsPerThread = 1024;
-
-}  // namespace
 
 struct CpuEngine::Impl {
   ModelSpec spec;
@@ -142,7 +141,8 @@ BadValue CpuEngine::score(const float* rows, size_t n, float* scores, float* fea
   const size_t useful = std::max<size_t>(1, n / kMinRowsPerThread);
   const int nt = static_cast<int>(std::min<size_t>(poolThreads, useful));
   if (nt <= 1) {
-    kernel(P, rows, 0, n, scores, featureErrors, mode, scratchFor(scratchFloats), &result, nullptr);
+    kernel(P, rows, 0, n, scores, featureErrors, mode, threadScratch(scratchFloats), &result,
+           nullptr);
     return result;
   }
 
@@ -157,7 +157,7 @@ BadValue CpuEngine::score(const float* rows, size_t n, float* scores, float* fea
     const size_t end = std::min(n, begin + chunkRows);
     BadValue bad;
     const bool ok = kernel(P, rows, begin, end, scores, featureErrors, mode,
-                           scratchFor(scratchFloats), &bad, &firstBad);
+                           threadScratch(scratchFloats), &bad, &firstBad);
     if (!ok) {
       std::lock_guard<std::mutex> g(badMu);
       if (bad.row < firstBad.load()) {

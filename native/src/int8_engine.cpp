@@ -111,17 +111,6 @@ Int8Model packInt8(const ModelSpec& spec, const QuantSpec& q, bool dynamic, Simd
   return P;
 }
 
-// Per-thread scratch, 64-byte aligned, grown on demand and reused across calls.
-void* scratchFor(size_t words) {
-  thread_local AlignedBuf buf;
-  thread_local size_t cap = 0;
-  if (cap < words) {
-    buf = allocAligned(words);
-    cap = words;
-  }
-  return buf.get();
-}
-
 // Below this many rows a call runs on the calling thread: waking workers costs more than it saves.
 constexpr size_t kMinRowsPerThread = 1024;
 
@@ -180,7 +169,7 @@ BadValue CpuInt8Engine::score(const float* rows, size_t n, float* scores, float*
   const size_t useful = std::max<size_t>(1, n / kMinRowsPerThread);
   const int nt = static_cast<int>(std::min<size_t>(poolThreads, useful));
   if (nt <= 1) {
-    kernel(P, rows, 0, n, scores, featureErrors, mode, scratchFor(words), &result, nullptr);
+    kernel(P, rows, 0, n, scores, featureErrors, mode, threadScratch(words), &result, nullptr);
     return result;
   }
 
@@ -196,7 +185,7 @@ BadValue CpuInt8Engine::score(const float* rows, size_t n, float* scores, float*
     const size_t begin = c * chunkRows;
     const size_t end = std::min(n, begin + chunkRows);
     BadValue bad;
-    const bool ok = kernel(P, rows, begin, end, scores, featureErrors, mode, scratchFor(words),
+    const bool ok = kernel(P, rows, begin, end, scores, featureErrors, mode, threadScratch(words),
                            &bad, &firstBad);
     if (!ok) {
       std::lock_guard<std::mutex> g(badMu);

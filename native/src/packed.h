@@ -31,6 +31,11 @@ inline AlignedBuf allocAligned(size_t count) {
   return AlignedBuf(static_cast<float*>(p));
 }
 
+// Per-thread scratch of at least `floats` 4-byte words, 64-byte aligned, grown on demand and reused
+// across calls (the fp32 and int8 engines share it: a thread runs one kernel call at a time).
+// Defined in cpu_engine.cpp, outside the per-ISA kernel files.
+float* threadScratch(size_t floats);
+
 inline int roundUp(int x, int m) {
   return (x + m - 1) / m * m;
 }
