@@ -87,6 +87,8 @@ FS_DECLARE_INT8_KERNEL(sse2)
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
+
+#include "simd_transpose.h"
 #endif
 
 namespace fraudscore {
@@ -364,32 +366,10 @@ static FS_INLINE void loadStrip(const float* src, int d, int dPad, vf* cols) {
   for (int c0 = 0; c0 < d; c0 += 16) {
     const int cnt = d - c0 < 16 ? d - c0 : 16;
     const __mmask16 m = static_cast<__mmask16>((1u << cnt) - 1);
-    __m512 r[16], t[16];
+    __m512 r[16], col[16];
     for (int k = 0; k < 16; ++k)
       r[k] = _mm512_maskz_loadu_ps(m, src + static_cast<size_t>(k) * d + c0);
-    for (int k = 0; k < 8; ++k) {
-      t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-      t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-    }
-    for (int k = 0; k < 4; ++k) {
-      const __m512d a = _mm512_castps_pd(t[4 * k]), b = _mm512_castps_pd(t[4 * k + 2]);
-      const __m512d c = _mm512_castps_pd(t[4 * k + 1]), e = _mm512_castps_pd(t[4 * k + 3]);
-      r[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
-      r[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
-      r[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, e));
-      r[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, e));
-    }
-    __m512 col[16];
-    for (int q = 0; q < 4; ++q) {
-      const __m512 s0 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0x88);
-      const __m512 s1 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0xdd);
-      const __m512 q0 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0x88);
-      const __m512 q1 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0xdd);
-      col[q] = _mm512_shuffle_f32x4(s0, q0, 0x88);
-      col[8 + q] = _mm512_shuffle_f32x4(s0, q0, 0xdd);
-      col[4 + q] = _mm512_shuffle_f32x4(s1, q1, 0x88);
-      col[12 + q] = _mm512_shuffle_f32x4(s1, q1, 0xdd);
-    }
+    transpose16x16(r, col);
     // Whole 16-column stores when the padded z has room (the columns past d are zero, as
     // masked loads give, and preprocess() zeroes them again): a variable count became a memcpy.
     if (c0 + 16 <= dPad) {
@@ -405,23 +385,9 @@ static FS_INLINE void loadStrip(const float* src, int d, int dPad, vf* cols) {
   for (int c0 = 0; c0 < d; c0 += 8) {
     const int cnt = d - c0 < 8 ? d - c0 : 8;
     const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kLanes + 8 - cnt));
-    __m256 r[8], t[8], u[8];
+    __m256 r[8], col[8];
     for (int k = 0; k < 8; ++k) r[k] = _mm256_maskload_ps(src + static_cast<size_t>(k) * d + c0, m);
-    for (int k = 0; k < 4; ++k) {
-      t[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-      t[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-    }
-    for (int k = 0; k < 2; ++k) {
-      u[4 * k] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
-      u[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
-      u[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
-      u[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
-    }
-    __m256 col[8];
-    for (int q = 0; q < 4; ++q) {
-      col[q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x20);
-      col[4 + q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x31);
-    }
+    transpose8x8(r, col);
     if (c0 + 8 <= dPad) {
 #pragma GCC unroll 8
       for (int k = 0; k < 8; ++k) cols[c0 + k] = (vf)col[k];
