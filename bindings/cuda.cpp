@@ -67,6 +67,11 @@ fraudscore::QuantSpec quantSpecFrom(Napi::Env env, const Napi::Value& v,
                "Expected `options.quant.dynamic` to be false: the CUDA int8 engine uses static "
                "(calibrated) "
                "input scales");
+  Napi::Value fb = o.Get("fallback");
+  if (fb.IsBoolean() && fb.As<Napi::Boolean>().Value())
+    throwRange(env,
+               "Expected `options.quant.fallback` to be false: the CUDA int8 engine clamps "
+               "out-of-range activations and has no fp32 fallback");
   fraudscore::QuantSpec q;
   const size_t nl = m.layers.size();
   Napi::Value w = o.Get("weights"), ws = o.Get("weightScales"), xs = o.Get("inputScales");

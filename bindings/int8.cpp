@@ -24,7 +24,8 @@ std::string typeName(const Napi::Value& v) {
   return isTyped(v, napi_int8_array) ? "Int8Array" : describe(v);
 }
 
-// { weights: Int8Array[], weightScales: Float32Array[], inputScales: Float32Array, dynamic? }
+// { weights: Int8Array[], weightScales: Float32Array[], inputScales: Float32Array, dynamic?,
+//   fallback? }
 // Shapes and scales are checked by QuantSpec::validate (the message names the field).
 fraudscore::QuantSpec quantSpecFrom(Napi::Env env, const Napi::Value& v,
                                     const fraudscore::ModelSpec& m, bool* dynamic) {
@@ -35,6 +36,12 @@ fraudscore::QuantSpec quantSpecFrom(Napi::Env env, const Napi::Value& v,
   if (!dyn.IsUndefined() && !dyn.IsBoolean())
     throwType(env, "Expected `quant.dynamic` to be a boolean, got " + describe(dyn));
   *dynamic = dyn.IsBoolean() && dyn.As<Napi::Boolean>().Value();
+  Napi::Value fb = o.Get("fallback");
+  if (!fb.IsUndefined() && !fb.IsBoolean())
+    throwType(env, "Expected `quant.fallback` to be a boolean, got " + describe(fb));
+  const bool fallback = fb.IsBoolean() && fb.As<Napi::Boolean>().Value();
+  if (fallback && *dynamic)
+    throwRange(env, "Expected `quant.fallback` only with static scales (`quant.dynamic` is true)");
   const size_t nl = m.layers.size();
   Napi::Value w = o.Get("weights"), ws = o.Get("weightScales"), xs = o.Get("inputScales");
   if (!w.IsArray()) throwType(env, "Expected `quant.weights` to be an Array, got " + typeName(w));
@@ -67,6 +74,7 @@ fraudscore::QuantSpec quantSpecFrom(Napi::Env env, const Napi::Value& v,
   q.xscale.assign(xf.Data(), xf.Data() + xf.ElementLength());
   // Dynamic scales are computed per block of rows; stored static ones are not needed.
   if (*dynamic && q.xscale.empty()) q.xscale.assign(nl, 1.f);
+  q.fallback = fallback;
   const std::string err = q.validate(m);
   if (!err.empty()) throwRange(env, "Invalid `quant`: " + err);
   return q;
@@ -79,6 +87,7 @@ class CpuInt8Scorer : public EngineScorerWrap<CpuInt8Scorer, CpuInt8Engine> {
   static Napi::Function Define(Napi::Env env) {
     auto members = commonMembers();
     members.push_back(InstanceAccessor<&CpuInt8Scorer::Dynamic>("dynamic"));
+    members.push_back(InstanceAccessor<&CpuInt8Scorer::FallbackRows>("fallbackRows"));
     return DefineClass(env, kName, members);
   }
 
@@ -102,6 +111,10 @@ class CpuInt8Scorer : public EngineScorerWrap<CpuInt8Scorer, CpuInt8Engine> {
   }
 
  private:
+  Napi::Value FallbackRows(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(live(info.Env())->fallbackRows()));
+  }
+
   Napi::Value Dynamic(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(
         info.Env(), live(info.Env())->activations() == fraudscore::Int8Activations::kDynamic);

@@ -49,6 +49,14 @@ export interface Quantization {
   weightScales: Float32Array[];
   /** Per layer input scale (static activations); empty when dynamic. */
   inputScales: number[];
+  /**
+   * Static activations: what a row whose activations leave the calibrated range gets (any layer
+   * input |x| / scale >= 127.5). 'fp32': that row is scored by the fp32 weights instead, so the
+   * scales can be tight for the bulk of rows while the rare rows beyond them (the fraud signal)
+   * lose nothing. 'clamp': its values clamp to +-127 (the form of artifacts made before this
+   * field existed, which read as 'clamp'). Absent with dynamic activations.
+   */
+  outOfRange?: 'fp32' | 'clamp';
   calibration?: Record<string, unknown>;
   pruning?: Record<string, unknown>;
 }
@@ -207,6 +215,13 @@ export function validateModel(model: Model, file = 'model'): void {
       fail(`preprocessing.std[${j}] (${model.features[j]}) must be finite and > 0, got ${s}`);
   });
   if (!Array.isArray(model.layers) || model.layers.length === 0) fail('layers is empty');
+  const q = model.quantization;
+  if (q?.outOfRange !== undefined) {
+    if (q.outOfRange !== 'fp32' && q.outOfRange !== 'clamp') {
+      fail(`quantization.outOfRange must be 'fp32' or 'clamp', got ${JSON.stringify(q.outOfRange)}`);
+    }
+    if (q.activations !== 'static') fail(`quantization.outOfRange is for static activations, got '${q.activations}'`);
+  }
   let prev = d;
   model.layers.forEach((l, i) => {
     if (l.in !== prev) fail(`layers[${i}].in is ${l.in}, expected ${prev}`);
@@ -286,6 +301,7 @@ export async function saveModel(model: Model, dir: string): Promise<string> {
           scheme: quantization.scheme,
           activations: quantization.activations,
           inputScales: quantization.inputScales,
+          ...(quantization.outOfRange ? { outOfRange: quantization.outOfRange } : {}),
           calibration: quantization.calibration,
           pruning: quantization.pruning,
         }

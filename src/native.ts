@@ -61,6 +61,8 @@ export interface AddonQuantSpec {
   /** Per layer: the input activation scale (static); empty for dynamic per-batch scales. */
   inputScales: Float32Array;
   dynamic?: boolean;
+  /** Static scales: rows beyond the calibrated range are rescored with the fp32 weights. */
+  fallback?: boolean;
 }
 
 export interface BindingModule {
@@ -72,7 +74,7 @@ export interface BindingModule {
     model: AddonModelSpec,
     quant: AddonQuantSpec,
     simd?: string,
-  ) => AddonScorer & { readonly simd: string };
+  ) => AddonScorer & { readonly simd: string; readonly fallbackRows: number };
   CudaScorer?: new (
     model: AddonModelSpec,
     options?: { precision?: 'fp32' | 'int8'; quant?: AddonQuantSpec; device?: number },

@@ -103,6 +103,7 @@ export class Scorer {
           weightScales: model.quantization.weightScales,
           inputScales: Float32Array.from(model.quantization.inputScales),
           dynamic: model.quantization.activations === 'dynamic',
+          fallback: model.quantization.outOfRange === 'fp32',
         }
       : undefined;
 
@@ -110,11 +111,16 @@ export class Scorer {
     if (backend === 'cuda' && !cuda.available) {
       throw new Error(`backend 'cuda' is not available: ${cuda.reason}`);
     }
-    // The CUDA int8 kernel uses static activation scales only: 'auto' falls back to the CPU for
-    // dynamically quantized models; asking for 'cuda' explicitly is an error naming why.
-    const dynamicInt8 = precision === 'int8' && quant?.dynamic === true;
+    // The CUDA int8 kernel implements static activation scales that clamp: 'auto' falls back to the
+    // CPU for dynamic scales and for the fp32 fallback of out-of-range rows; asking for 'cuda'
+    // explicitly is an error naming why.
+    const dynamicInt8 = precision === 'int8' && (quant?.dynamic === true || quant?.fallback === true);
     if (backend === 'cuda' && dynamicInt8) {
-      throw new RangeError("backend 'cuda' runs int8 with static activation scales only; this model's are dynamic");
+      throw new RangeError(
+        quant?.dynamic
+          ? "backend 'cuda' runs int8 with static activation scales only; this model's are dynamic"
+          : "backend 'cuda' runs int8 with clamped static scales only; this model rescores out-of-range rows in fp32 (quantization.outOfRange 'fp32')",
+      );
     }
     if (cuda.available && addon.CudaScorer && !dynamicInt8) {
       this.backend = 'cuda';
@@ -151,6 +157,16 @@ export class Scorer {
 
   get disposed(): boolean {
     return this.#native === null;
+  }
+
+  /**
+   * Int8 with `quantization.outOfRange: 'fp32'`: rows this scorer has rescored with the fp32
+   * weights because their activations left the calibrated range (0 for every other engine). A share
+   * that grows over time says the traffic has drifted from the calibration rows.
+   */
+  get fp32FallbackRows(): number {
+    const n = this.#native as { fallbackRows?: number } | null;
+    return typeof n?.fallbackRows === 'number' ? n.fallbackRows : 0;
   }
 
   /**

@@ -23,17 +23,40 @@ function roundAway(x: number): number {
   return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
 }
 
+/** The fp32 model in float64 on one standardized row: the mean squared reconstruction error. */
+function referenceFp32(m: Model, z: Float64Array): number {
+  let a: Float64Array = z;
+  m.layers.forEach((L, l) => {
+    const y = new Float64Array(L.out);
+    for (let o = 0; o < L.out; o++) {
+      let v = L.bias[o]!;
+      for (let i = 0; i < L.in; i++) v += L.weight[o * L.in + i]! * a[i]!;
+      y[o] = l + 1 < m.layers.length && v < 0 ? 0 : v;
+    }
+    a = y;
+  });
+  let s = 0;
+  for (let j = 0; j < z.length; j++) s += (a[j]! - z[j]!) ** 2;
+  return s / z.length;
+}
+
 /**
  * The int8 contract (quant.h) in float64 for static scales, with each row's smallest distance (in
  * steps) between a rounded value and a rounding boundary: an engine computing in fp32 may round a
  * value within ~1e-5 steps of a boundary the other way (see native/tests/test_int8_engine.cpp).
+ * With outOfRange 'fp32', a row with any |x| / sx >= 127.5 gets the fp32 model's score (`fell`).
  */
-function referenceInt8(m: Model, rows: Float32Array): { scores: Float64Array; boundary: Float64Array } {
+function referenceInt8(
+  m: Model,
+  rows: Float32Array,
+): { scores: Float64Array; boundary: Float64Array; fell: Uint8Array } {
   const q = m.quantization!;
   const d = m.features.length;
   const n = rows.length / d;
   const scores = new Float64Array(n);
   const boundary = new Float64Array(n).fill(Infinity);
+  const fell = new Uint8Array(n);
+  const fallback = q.outOfRange === 'fp32';
   for (let r = 0; r < n; r++) {
     const z = new Float64Array(d);
     for (let j = 0; j < d; j++) {
@@ -51,6 +74,7 @@ function referenceInt8(m: Model, rows: Float32Array): { scores: Float64Array; bo
         const t = a[i]! / sx;
         const at = Math.abs(t);
         if (at < 127.6) boundary[r] = Math.min(boundary[r]!, Math.abs(at - Math.floor(at) - 0.5));
+        if (fallback && at >= 127.5) fell[r] = 1;
         qa[i] = Math.min(127, Math.max(-127, roundAway(t)));
       }
       const y = new Float64Array(L.out);
@@ -64,9 +88,9 @@ function referenceInt8(m: Model, rows: Float32Array): { scores: Float64Array; bo
     });
     let s = 0;
     for (let j = 0; j < d; j++) s += (a[j]! - z[j]!) ** 2;
-    scores[r] = s / d;
+    scores[r] = fell[r] ? referenceFp32(m, z) : s / d;
   }
-  return { scores, boundary };
+  return { scores, boundary, fell };
 }
 
 /** The int8 SIMD paths this CPU runs (avx512 needs VNNI), found by asking the binding. */
@@ -83,32 +107,53 @@ function int8Paths(m: Model): string[] {
 }
 
 describe('Scorer (cpu, int8)', () => {
-  const model = quantize(model29(), { calibration: randomRows(2048, 29, seed + 1, [28]) });
+  const calibration = randomRows(2048, 29, seed + 1, [28]);
+  // The default: 99.9th-percentile scales, rows beyond them rescored in fp32.
+  const model = quantize(model29(), { calibration });
+  const clamped = quantize(model29(), { calibration, outOfRange: 'clamp' });
 
-  it('computes the int8 contract on every int8 SIMD path (odd batch sizes included)', () => {
+  it('computes the int8 contract on every int8 SIMD path (odd batch sizes included), fp32 fallback or clamp', () => {
+    expect(model.quantization!.outOfRange).toBe('fp32');
+    expect(clamped.quantization!.outOfRange).toBe('clamp');
     const paths = int8Paths(model);
     expect(paths).toContain('sse2');
-    for (const simd of paths) {
-      const scorer = new Scorer(model, { backend: 'cpu', precision: 'int8', simd: simd as 'avx2' });
-      expect(scorer.engine).toContain('int8');
-      for (const n of [1, 7, 33, 4099]) {
-        const rows = randomRows(n, 29, seed + n, [28]);
-        const got = scorer.score(rows);
-        const { scores, boundary } = referenceInt8(model, rows);
-        let boundaryRows = 0;
-        for (let i = 0; i < n; i++) {
-          const e = Math.abs(got[i]! - scores[i]!) / Math.max(Math.abs(scores[i]!), 2e-3);
-          if (boundary[i]! < 1e-4) {
-            boundaryRows++;
-            expect(e, `${simd} n=${n} boundary row ${i}`).toBeLessThan(0.05);
-          } else {
-            // fp32 rounding only (5e-5: see the C++ test for why not fp32's 1e-5)
-            expect(e, `${simd} n=${n} row ${i}`).toBeLessThan(5e-5);
+    for (const m of [model, clamped]) {
+      const fallback = m.quantization!.outOfRange === 'fp32';
+      for (const simd of paths) {
+        const scorer = new Scorer(m, { backend: 'cpu', precision: 'int8', simd: simd as 'avx2' });
+        expect(scorer.engine).toContain('int8');
+        let fellRef = 0;
+        let edge = 0;
+        for (const n of [1, 7, 33, 4099]) {
+          const rows = randomRows(n, 29, seed + n, [28]);
+          const got = scorer.score(rows);
+          const { scores, boundary, fell } = referenceInt8(m, rows);
+          let boundaryRows = 0;
+          for (let i = 0; i < n; i++) {
+            fellRef += fell[i]!;
+            const e = Math.abs(got[i]! - scores[i]!) / Math.max(Math.abs(scores[i]!), 2e-3);
+            if (boundary[i]! < 1e-4) {
+              boundaryRows++;
+              // On the range's edge the row may go to fp32 in one and not the other.
+              if (fallback) edge++;
+              else expect(e, `${simd} n=${n} boundary row ${i}`).toBeLessThan(0.05);
+            } else {
+              // fp32 rounding only (5e-5: see the C++ test for why not fp32's 1e-5)
+              expect(e, `${simd} n=${n} row ${i}`).toBeLessThan(5e-5);
+            }
           }
+          expect(boundaryRows).toBeLessThanOrEqual(Math.max(2, n * 0.05));
         }
-        expect(boundaryRows).toBeLessThanOrEqual(Math.max(2, n * 0.05));
+        if (fallback) {
+          // The fallback ran, on the rows the reference sends to fp32 (give or take the edge rows).
+          expect(fellRef).toBeGreaterThan(4);
+          expect(Math.abs(scorer.fp32FallbackRows - fellRef)).toBeLessThanOrEqual(edge);
+        } else {
+          expect(fellRef).toBe(0);
+          expect(scorer.fp32FallbackRows).toBe(0);
+        }
+        scorer.dispose();
       }
-      scorer.dispose();
     }
   });
 

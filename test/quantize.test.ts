@@ -1,6 +1,6 @@
 // quantize() and prune(): the int8 contract's weight and scale rules (quant.h), calibration
 // options, exact error messages, and the artifact round trip of a quantized model.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -65,15 +65,17 @@ describe('quantize', () => {
     expect(Array.from(q.weights[1]!)).toEqual([0, 127, -64, 127]);
   });
 
-  it('sets static scales from the calibration rows: max |layer input| / 127', () => {
+  it('sets static scales from the calibration rows: max |layer input| / 127 (percentile 100)', () => {
     const m = tiny();
     // Row (1, 1): hidden = relu([0.5 - 127 + 0.5, -1]) = (0, 0); row (-3, 2): hidden =
     // relu([-1.5 - 254 + 0.5, -1]) = (0, 0): layer 1's input is all zero -> sx = 1.
-    const q = quantize(m, { calibration: Float32Array.from([1, 1, -3, 2]) }).quantization!;
+    const q = quantize(m, { calibration: Float32Array.from([1, 1, -3, 2]), percentile: 100 }).quantization!;
     expect(q.activations).toBe('static');
+    expect(q.outOfRange).toBe('fp32');
     expect(q.inputScales).toEqual([Math.fround(3 / 127), 1]);
-    // Row (4, 0): hidden = relu(2 + 0.5) = 2.5.
-    const q2 = quantize(m, { calibration: Float32Array.from([1, 1, 4, 0]) }).quantization!;
+    // Row (4, 0): hidden = relu(2 + 0.5) = 2.5. outOfRange 'clamp' defaults to the maximum.
+    const q2 = quantize(m, { calibration: Float32Array.from([1, 1, 4, 0]), outOfRange: 'clamp' }).quantization!;
+    expect(q2.outOfRange).toBe('clamp');
     expect(q2.inputScales).toEqual([Math.fround(4 / 127), Math.fround(2.5 / 127)]);
     expect(q2.calibration).toMatchObject({ method: 'max', rows: 2, skippedRows: 0 });
   });
@@ -99,10 +101,17 @@ describe('quantize', () => {
   it('clips at a percentile when asked: scales shrink, and 100 is the maximum', () => {
     const m = model29();
     const rows = randomRows(2000, 29, seed + 5, [28]);
-    const full = quantize(m, { calibration: rows }).quantization!;
+    const full = quantize(m, { calibration: rows, outOfRange: 'clamp' }).quantization!;
     const p100 = quantize(m, { calibration: rows, percentile: 100 }).quantization!;
     const p99 = quantize(m, { calibration: rows, percentile: 99 }).quantization!;
     expect(p100.inputScales).toEqual(full.inputScales);
+    // The fp32 fallback's default is the 99.9th percentile: between the two.
+    const dflt = quantize(m, { calibration: rows }).quantization!;
+    expect(dflt.calibration).toMatchObject({ method: 'percentile', percentile: 99.9, outOfRange: 'fp32' });
+    dflt.inputScales.forEach((s, l) => {
+      expect(s).toBeLessThan(full.inputScales[l]!);
+      expect(s).toBeGreaterThanOrEqual(p99.inputScales[l]!);
+    });
     p99.inputScales.forEach((s, l) => {
       expect(s).toBeLessThan(full.inputScales[l]!);
     });
@@ -133,6 +142,10 @@ describe('quantize', () => {
       "Expected `activations` to be 'static' or 'dynamic', got 'weekly'",
     );
     expect(() => quantize(m, { activations: 'dynamic', percentile: 99 })).toThrow(/no `percentile` with dynamic/);
+    expect(() => quantize(m, { calibration: new Float32Array(29), outOfRange: 'wrap' as 'fp32' })).toThrow(
+      "Expected `outOfRange` to be 'fp32' or 'clamp', got 'wrap'",
+    );
+    expect(() => quantize(m, { activations: 'dynamic', outOfRange: 'fp32' })).toThrow(/no `outOfRange` with dynamic/);
   });
 
   it('leaves the input model unchanged', () => {
@@ -209,6 +222,7 @@ describe('quantized artifact', () => {
     const bq = back.quantization!;
     expect(bq.scheme).toBe(q.scheme);
     expect(bq.activations).toBe('static');
+    expect(bq.outOfRange).toBe('fp32');
     expect(bq.inputScales).toEqual(q.inputScales);
     expect(bq.calibration).toEqual(q.calibration);
     expect(bq.pruning).toEqual(q.pruning);
@@ -221,8 +235,22 @@ describe('quantized artifact', () => {
     const a = new Scorer(m, { backend: 'cpu', precision: 'int8' });
     const b = new Scorer(back, { backend: 'cpu', precision: 'int8' });
     expect(b.score(rows)).toEqual(a.score(rows));
+    expect(b.fp32FallbackRows).toBe(a.fp32FallbackRows);
     a.dispose();
     b.dispose();
+    // An artifact written before outOfRange existed reads as 'clamp'; a wrong value is named.
+    const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
+    delete json.quantization.outOfRange;
+    await writeFile(join(dir, 'model.json'), JSON.stringify(json));
+    const old = await loadModel(dir);
+    expect(old.quantization!.outOfRange).toBeUndefined();
+    const c = new Scorer(old, { backend: 'cpu', precision: 'int8' });
+    c.score(rows);
+    expect(c.fp32FallbackRows).toBe(0);
+    c.dispose();
+    json.quantization.outOfRange = 'wrap';
+    await writeFile(join(dir, 'model.json'), JSON.stringify(json));
+    await expect(loadModel(dir)).rejects.toThrow(/quantization.outOfRange must be 'fp32' or 'clamp', got "wrap"/);
   });
 
   it('round-trips a dynamic quantization (no static scales stored)', async () => {

@@ -36,7 +36,7 @@ SimdPath defaultInt8Simd() {
 namespace {
 
 using KernelFn = bool (*)(const Int8Model&, const float*, size_t, size_t, float*, float*, NonFinite,
-                          void*, BadValue*, const std::atomic<int64_t>*);
+                          void*, BadValue*, const std::atomic<int64_t>*, std::vector<size_t>*);
 
 KernelFn kernelOf(SimdPath p) {
 #if defined(__x86_64__) || defined(_M_X64)
@@ -64,6 +64,7 @@ Int8Model packInt8(const ModelSpec& spec, const QuantSpec& q, bool dynamic, Simd
   P.lanes = lanesOf(path);
   P.k = vnni ? 4 : 2;
   P.dynamic = dynamic;
+  P.fallback = !dynamic && q.fallback;
   for (int j = 0; j < spec.features; ++j) {
     P.log1p.push_back(spec.transform[j] == Transform::kLog1p ? 1 : 0);
     P.mean.push_back(spec.mean[j]);
@@ -103,6 +104,15 @@ Int8Model packInt8(const ModelSpec& spec, const QuantSpec& q, bool dynamic, Simd
       Ly.scale[o] = Ly.sx * q.wscale[l][o];
       Ly.bias[o] = D.bias[o];
     }
+    if (!dynamic && l + 1 < nl) {
+      const float inv = 1.0f / q.xscale[l + 1];
+      Ly.scaleNext.assign(Ly.outPad, 0.f);
+      Ly.biasNext.assign(Ly.outPad, 0.f);
+      for (int o = 0; o < D.out; ++o) {
+        Ly.scaleNext[o] = Ly.scale[o] * inv;
+        Ly.biasNext[o] = Ly.bias[o] * inv;
+      }
+    }
     P.maxPad = std::max(P.maxPad, Ly.outPad);
     P.bytes += Ly.w.size() * 4 + Ly.init.size() * 4 + 3 * Ly.outPad * sizeof(float);
     P.layers.push_back(std::move(Ly));
@@ -122,7 +132,62 @@ struct CpuInt8Engine::Impl {
   Int8Activations act = Int8Activations::kStatic;
   Int8Model packed;
   KernelFn kernel = nullptr;
+  std::unique_ptr<CpuEngine> fp32;  // the fp32 fallback (QuantSpec::fallback), else null
+  mutable std::atomic<uint64_t> overflowRows{0};
+
+  // One range of rows: the int8 kernel, then the rows it left beyond the calibrated range rescored
+  // by the fp32 engine on this thread. The range goes kSpan rows at a time, so the rescored rows
+  // are still in L2 (re-reading them from memory cost ~100 ns a row), gathered so they take the
+  // fp32 engine's batch path. The fp32 engine shares this thread's scratch (threadScratch may move
+  // it), so the kernel's is fetched again for every span.
+  bool scoreRange(const float* rows, size_t begin, size_t end, float* scores, float* featureErrors,
+                  NonFinite mode, size_t words, BadValue* bad,
+                  const std::atomic<int64_t>* stopBelow) const {
+    if (!fp32)
+      return kernel(packed, rows, begin, end, scores, featureErrors, mode, threadScratch(words),
+                    bad, stopBelow, nullptr);
+    constexpr size_t kSpan = 1024;  // a whole number of dynamic blocks, ~116 KB of raw rows
+    static_assert(kSpan % kInt8DynamicBlockRows == 0, "spans keep blocks whole");
+    for (size_t s0 = begin; s0 < end; s0 += kSpan) {
+      const size_t s1 = std::min(end, s0 + kSpan);
+      over.clear();
+      const bool ok = kernel(packed, rows, s0, s1, scores, featureErrors, mode,
+                             threadScratch(words), bad, stopBelow, &over);
+      rescore(rows, scores, featureErrors);
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  static thread_local std::vector<size_t> over;
+
+  void rescore(const float* rows, float* scores, float* featureErrors) const {
+    if (over.empty()) return;
+    thread_local std::vector<float> gathered, gotScores, gotFe;
+    overflowRows.fetch_add(over.size(), std::memory_order_relaxed);
+    constexpr size_t kGather = 256;
+    const size_t d = static_cast<size_t>(features);
+    for (size_t g0 = 0; g0 < over.size(); g0 += kGather) {
+      const size_t m = std::min(kGather, over.size() - g0);
+      gathered.resize(m * d);
+      gotScores.resize(m);
+      if (featureErrors) gotFe.resize(m * d);
+      for (size_t k = 0; k < m; ++k)
+        std::memcpy(gathered.data() + k * d, rows + over[g0 + k] * d, d * sizeof(float));
+      // The rows are finite (the kernel flags only valid rows), so no bad value comes back.
+      fp32->score(gathered.data(), m, gotScores.data(), featureErrors ? gotFe.data() : nullptr,
+                  NonFinite::kNaN, 1);
+      for (size_t k = 0; k < m; ++k) {
+        const size_t r = over[g0 + k];
+        scores[r] = gotScores[k];
+        if (featureErrors)
+          std::memcpy(featureErrors + r * d, gotFe.data() + k * d, d * sizeof(float));
+      }
+    }
+  }
 };
+
+thread_local std::vector<size_t> CpuInt8Engine::Impl::over;
 
 CpuInt8Engine::CpuInt8Engine(const ModelSpec& spec, const QuantSpec& q, Int8Activations act,
                              SimdPath path)
@@ -140,6 +205,7 @@ CpuInt8Engine::CpuInt8Engine(const ModelSpec& spec, const QuantSpec& q, Int8Acti
   impl_->act = act;
   impl_->packed = packInt8(spec, checked, act == Int8Activations::kDynamic, path);
   impl_->kernel = kernelOf(path);
+  if (impl_->packed.fallback) impl_->fp32 = std::make_unique<CpuEngine>(spec);
 }
 
 CpuInt8Engine::~CpuInt8Engine() = default;
@@ -156,11 +222,17 @@ Int8Activations CpuInt8Engine::activations() const {
 size_t CpuInt8Engine::packedBytes() const {
   return impl_->packed.bytes;
 }
+bool CpuInt8Engine::fallback() const {
+  return impl_->packed.fallback;
+}
+uint64_t CpuInt8Engine::fallbackRows() const {
+  return impl_->overflowRows.load(std::memory_order_relaxed);
+}
 
 BadValue CpuInt8Engine::score(const float* rows, size_t n, float* scores, float* featureErrors,
                               NonFinite mode, int threads) const {
   const Int8Model& P = impl_->packed;
-  const KernelFn kernel = impl_->kernel;
+  const Impl& I = *impl_;
   const size_t words = int8ScratchWords(P);
   BadValue result;
   if (n == 0) return result;
@@ -169,7 +241,7 @@ BadValue CpuInt8Engine::score(const float* rows, size_t n, float* scores, float*
   const size_t useful = std::max<size_t>(1, n / kMinRowsPerThread);
   const int nt = static_cast<int>(std::min<size_t>(poolThreads, useful));
   if (nt <= 1) {
-    kernel(P, rows, 0, n, scores, featureErrors, mode, threadScratch(words), &result, nullptr);
+    I.scoreRange(rows, 0, n, scores, featureErrors, mode, words, &result, nullptr);
     return result;
   }
 
@@ -185,8 +257,8 @@ BadValue CpuInt8Engine::score(const float* rows, size_t n, float* scores, float*
     const size_t begin = c * chunkRows;
     const size_t end = std::min(n, begin + chunkRows);
     BadValue bad;
-    const bool ok = kernel(P, rows, begin, end, scores, featureErrors, mode, threadScratch(words),
-                           &bad, &firstBad);
+    const bool ok =
+        I.scoreRange(rows, begin, end, scores, featureErrors, mode, words, &bad, &firstBad);
     if (!ok) {
       std::lock_guard<std::mutex> g(badMu);
       if (bad.row < firstBad.load()) {

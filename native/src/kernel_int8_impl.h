@@ -34,8 +34,11 @@ struct Int8Layer {
   std::vector<float> wscale;  // [outPad]: sw[o] (1 for padding)
   std::vector<float> scale;   // [outPad]: sx * sw[o] rounded once to fp32 (static scales)
   std::vector<float> bias;    // [outPad] (0 for padding)
-  float sx = 1.f;             // static input scale
-  float invSx = 1.f;          // 1 / sx rounded to fp32: inputs are quantized as x * invSx
+  // Hidden layers, static scales: scale[o] and bias[o] times the next layer's 1 / sx, so that
+  // y / sx' is one FMA on the accumulator (rounded once to fp32 each).
+  std::vector<float> scaleNext, biasNext;
+  float sx = 1.f;     // static input scale
+  float invSx = 1.f;  // 1 / sx rounded to fp32: inputs are quantized as x * invSx
 };
 
 struct Int8Model {
@@ -45,6 +48,7 @@ struct Int8Model {
   int lanes = 0;    // rows per strip
   int k = 0;        // values packed per 32-bit lane
   bool dynamic = false;
+  bool fallback = false;  // static scales: rows beyond the calibrated range go to fp32
   std::vector<uint8_t> log1p;
   std::vector<float> mean;
   std::vector<float> invScale;  // 1 / std rounded once to fp32, as the fp32 engine
@@ -63,7 +67,8 @@ inline size_t int8ScratchWords(const Int8Model& P) {
   namespace ns {                                                                          \
   bool scoreRangeInt8(const Int8Model& P, const float* rows, size_t begin, size_t end,    \
                       float* scores, float* featureErrors, NonFinite mode, void* scratch, \
-                      BadValue* bad, const std::atomic<int64_t>* stopBelow);              \
+                      BadValue* bad, const std::atomic<int64_t>* stopBelow,               \
+                      std::vector<size_t>* overflow);                                     \
   }
 
 namespace int8k {
@@ -289,12 +294,15 @@ static FS_INLINE void layerDots(const Int8Layer& Ly, const vi* a, Sink& sink) {
   }
 }
 
-// Hidden layer, static scales: y -> quantized, packed input of the next layer.
+// Hidden layer, static scales: y / sx' = acc * (sx * sw[o] / sx') + b[o] / sx' (sx' the next
+// layer's scale) -> quantized, packed input of the next layer. With kTrack, also the running
+// maximum of y / sx' (the fp32 fallback's range test).
+template <bool kTrack>
 struct HiddenSink {
-  const float* scale;
-  const float* bias;
-  vf inv;  // 1 / sx of the next layer
+  const float* scale;  // scaleNext
+  const float* bias;   // biasNext
   vi* next;
+  vf mx;
   template <int CH>
   FS_INLINE void emit(int o0, const vi* acc) {
 #pragma GCC unroll 16
@@ -303,8 +311,10 @@ struct HiddenSink {
 #pragma GCC unroll 4
       for (int k = 0; k < K; ++k) {
         const int o = o0 + c + k;
-        const vf y = __builtin_convertvector(acc[c + k], vf) * splat(scale[o]) + splat(bias[o]);
-        q[k] = quantRelu(y, inv);
+        const vf t =
+            fmaAdd(__builtin_convertvector(acc[c + k], vf), splat(scale[o]), splat(bias[o]));
+        if constexpr (kTrack) mx = vmax(mx, t);
+        q[k] = quantRelu(t, splat(1.f));
       }
       next[(o0 + c) / K] = pack(q, 0);
     }
@@ -528,14 +538,22 @@ static FS_INLINE void writeStrip(const Int8Model& P, size_t r0, int cnt, vf sum,
   }
 }
 
-// Quantizes a strip's layer-l input x[inPad] into packed words a[inPad / K].
+// Quantizes a strip's layer-l input x[inPad] into packed words a[inPad / K]. With a non-null
+// `mx`, also the running maximum of |x| / sx (the fp32 fallback's range test).
 template <bool kFirst>
-static FS_INLINE void quantizeInput(const vf* x, int inPad, vf inv, vi* a) {
+static FS_INLINE void quantizeInput(const vf* x, int inPad, vf inv, vi* a, vf* mx = nullptr) {
   for (int i = 0; i < inPad; i += K) {
     vi q[K];
 #pragma GCC unroll 4
-    for (int k = 0; k < K; ++k)
-      q[k] = kFirst ? quantSigned(x[i + k], inv) : quantRelu(x[i + k], inv);
+    for (int k = 0; k < K; ++k) {
+      if (mx) {
+        const vf t = x[i + k] * inv;
+        *mx = vmax(*mx, kFirst ? vabs(t) : t);
+        q[k] = kFirst ? quantSigned(t, splat(1.f)) : quantRelu(t, splat(1.f));
+      } else {
+        q[k] = kFirst ? quantSigned(x[i + k], inv) : quantRelu(x[i + k], inv);
+      }
+    }
 #if FS_I8_VNNI
     a[i / K] = pack(q, kFirst ? 128 : 0);
 #else
@@ -544,9 +562,13 @@ static FS_INLINE void quantizeInput(const vf* x, int inPad, vf inv, vi* a) {
   }
 }
 
+// kFallback: rows whose inputs leave the calibrated range (any |x| / sx >= 127.5) are appended to
+// `overflow`; the engine rescores them in fp32 (fraudscore/quant.h).
+template <bool kFallback>
 static bool scoreStatic(const Int8Model& P, const float* rows, size_t begin, size_t end,
                         float* scores, float* featureErrors, NonFinite mode, int32_t* scratch,
-                        BadValue* badOut, const std::atomic<int64_t>* stopBelow) {
+                        BadValue* badOut, const std::atomic<int64_t>* stopBelow,
+                        std::vector<size_t>* overflow) {
   vf* z = reinterpret_cast<vf*>(scratch);
   vf* fe = z + P.featPad;
   vi* pa = reinterpret_cast<vi*>(fe + P.featPad);
@@ -574,15 +596,17 @@ static bool scoreStatic(const Int8Model& P, const float* rows, size_t begin, siz
       badOut->col = firstBadColumn(P, rows + (r0 + k) * static_cast<size_t>(P.features));
       return false;
     }
-    quantizeInput<true>(z, P.featPad, splat(P.layers[0].invSx), pa);
+    vf mx = {};
+    quantizeInput<true>(z, P.featPad, splat(P.layers[0].invSx), pa, kFallback ? &mx : nullptr);
     vi* a = pa;
     vi* b = pb;
     ErrorSink err{nullptr, nullptr, z, P.features, vf{}, featureErrors ? fe : nullptr};
     for (size_t l = 0; l < nLayers; ++l) {
       const Int8Layer& Ly = P.layers[l];
       if (l + 1 < nLayers) {
-        HiddenSink s{Ly.scale.data(), Ly.bias.data(), splat(P.layers[l + 1].invSx), b};
+        HiddenSink<kFallback> s{Ly.scaleNext.data(), Ly.biasNext.data(), b, mx};
         layerDots(Ly, a, s);
+        mx = s.mx;
         vi* t = a;
         a = b;
         b = t;
@@ -593,6 +617,12 @@ static bool scoreStatic(const Int8Model& P, const float* rows, size_t begin, siz
       }
     }
     writeStrip(P, r0, cnt, err.sum, bad, fe, scores, featureErrors);
+    if constexpr (kFallback) {
+      const vi over = (vi)(mx >= splat(127.5f)) & valid;
+      if (anyLane(over))
+        for (int k = 0; k < cnt; ++k)
+          if (over[k]) overflow->push_back(r0 + k);
+    }
   }
   return true;
 }
@@ -683,11 +713,15 @@ static bool scoreDynamic(const Int8Model& P, const float* rows, size_t begin, si
 
 bool scoreRangeInt8(const Int8Model& P, const float* rows, size_t begin, size_t end, float* scores,
                     float* featureErrors, NonFinite mode, void* scratch, BadValue* bad,
-                    const std::atomic<int64_t>* stopBelow) {
+                    const std::atomic<int64_t>* stopBelow, std::vector<size_t>* overflow) {
   int32_t* s = static_cast<int32_t*>(scratch);
-  return P.dynamic
-             ? scoreDynamic(P, rows, begin, end, scores, featureErrors, mode, s, bad, stopBelow)
-             : scoreStatic(P, rows, begin, end, scores, featureErrors, mode, s, bad, stopBelow);
+  if (P.dynamic)
+    return scoreDynamic(P, rows, begin, end, scores, featureErrors, mode, s, bad, stopBelow);
+  if (P.fallback && overflow)
+    return scoreStatic<true>(P, rows, begin, end, scores, featureErrors, mode, s, bad, stopBelow,
+                             overflow);
+  return scoreStatic<false>(P, rows, begin, end, scores, featureErrors, mode, s, bad, stopBelow,
+                            nullptr);
 }
 
 #undef FS_INLINE

@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "fraudscore/cpu.h"
 #include "fraudscore/quant.h"
 
 namespace fraudscore {
@@ -118,7 +119,7 @@ void calibrateActivations(const ModelSpec& model, const float* rows, size_t n, Q
 }
 
 void scoreReferenceInt8(const ModelSpec& model, const QuantSpec& q, const float* rows, size_t n,
-                        double* scores, double* featureErrors) {
+                        double* scores, double* featureErrors, unsigned char* overflowed) {
   const int d = model.features;
   const size_t nl = model.layers.size();
   std::vector<double> z(d), a, b;
@@ -135,9 +136,14 @@ void scoreReferenceInt8(const ModelSpec& model, const QuantSpec& q, const float*
       continue;
     }
     a = z;
-    for (size_t l = 0; l < nl; ++l) {
+    bool over = false;
+    for (size_t l = 0; l < nl && !over; ++l) {
       const DenseLayer& L = model.layers[l];
       const double sx = q.xscale[l];
+      if (q.fallback)
+        for (int i = 0; i < L.in; ++i)
+          if (std::fabs(a[i]) / sx >= 127.5) over = true;
+      if (over) break;
       b.assign(L.out, 0.0);
       for (int o = 0; o < L.out; ++o) {
         int64_t acc = 0;
@@ -149,6 +155,12 @@ void scoreReferenceInt8(const ModelSpec& model, const QuantSpec& q, const float*
         b[o] = (l + 1 < nl && s < 0) ? 0.0 : s;
       }
       a.swap(b);
+    }
+    if (overflowed) overflowed[r] = over ? 1 : 0;
+    if (over) {
+      scoreReferenceF64(model, rows + r * d, 1, scores + r,
+                        featureErrors ? featureErrors + r * d : nullptr);
+      continue;
     }
     double s = 0;
     for (int j = 0; j < d; ++j) {

@@ -1,6 +1,7 @@
 // The int8 engine against the float64 reference of the same integer arithmetic (quant.h), on every
 // SIMD path this CPU runs, fresh random models and rows each run, odd sizes, static and dynamic
-// scales, the non-finite contract and thread-count determinism.
+// scales, the fp32 fallback of rows beyond the calibrated range, the non-finite contract and
+// thread-count determinism.
 //
 // Tolerance. The engines and the reference compute the same int32 products; they differ only in
 // how the real numbers around them are rounded: the engine computes a layer's output
@@ -110,7 +111,7 @@ QuantSpec quantized(const ModelSpec& m, const std::vector<float>& calib) {
 }
 
 struct Tally {
-  size_t rows = 0, boundaryRows = 0;
+  size_t rows = 0, boundaryRows = 0, fallbackRows = 0;
   double worstClean = 0, worstBoundary = 0;
 };
 
@@ -122,6 +123,8 @@ void checkAgainstReference(const char* what, const CpuInt8Engine& eng, const Mod
   const size_t n = rows.size() / d;
   std::vector<float> scores(n, -1.f), fe(explain ? n * d : 0, -1.f);
   std::vector<double> ref(n), refFe(n * d);
+  std::vector<unsigned char> over(n, 0);
+  const uint64_t fellBefore = eng.fallbackRows();
   BadValue bad = eng.score(rows.data(), n, scores.data(), explain ? fe.data() : nullptr,
                            NonFinite::kNaN, threads);
   CHECK(bad.row == -1);
@@ -129,15 +132,23 @@ void checkAgainstReference(const char* what, const CpuInt8Engine& eng, const Mod
     scoreReferenceInt8Dynamic(m, q, rows.data(), n, kInt8DynamicBlockRows, ref.data(),
                               refFe.data());
   else
-    scoreReferenceInt8(m, q, rows.data(), n, ref.data(), refFe.data());
+    scoreReferenceInt8(m, q, rows.data(), n, ref.data(), refFe.data(), over.data());
+  size_t refOver = 0, boundaryOver = 0;
   const std::vector<double> dist =
       boundaryDistance(m, q, rows.data(), n, dynamic ? kInt8DynamicBlockRows : 0);
   for (size_t r = 0; r < n; ++r) {
     const double e = fstest::relErr(scores[r], ref[r]);
     ++t->rows;
+    refOver += over[r];
+    t->fallbackRows += over[r];
     if (dist[r] < kBoundary) {
       ++t->boundaryRows;
       t->worstBoundary = std::max(t->worstBoundary, e);
+      // A row on the range's edge (|x| / sx = 127.5) may go to fp32 in one and not the other.
+      if (q.fallback) {
+        ++boundaryOver;
+        continue;
+      }
       CHECK_MSG(e < 0.05, "%s: boundary row %zu: %.9g vs %.9g", what, r, scores[r], ref[r]);
       continue;
     }
@@ -157,6 +168,14 @@ void checkAgainstReference(const char* what, const CpuInt8Engine& eng, const Mod
       CHECK_MSG(scoreClose(s / d, scores[r]), "%s: row %zu: feature errors sum", what, r);
     }
   }
+  // The engine rescored as many rows as the reference sent to fp32, give or take the edge rows.
+  const uint64_t fell = eng.fallbackRows() - fellBefore;
+  if (q.fallback && !dynamic)
+    CHECK_MSG(fell + boundaryOver >= refOver && fell <= refOver + boundaryOver,
+              "%s: engine rescored %llu rows in fp32, reference %zu (%zu edge rows)", what,
+              static_cast<unsigned long long>(fell), refOver, boundaryOver);
+  else
+    CHECK(fell == 0);
 }
 
 void testAgainstReference(std::mt19937_64& rng) {
@@ -172,12 +191,16 @@ void testAgainstReference(std::mt19937_64& rng) {
       std::printf("int8 %s: not supported here, skipped\n", simdPathName(p));
       continue;
     }
-    for (bool dynamic : {false, true}) {
+    for (int variant : {0, 1, 2}) {  // static, static with fp32 fallback, dynamic
+      const bool dynamic = variant == 2;
       Tally t;
       for (const Shape& s : shapes) {
         const ModelSpec m = fstest::randomModel(rng, s.d, s.hidden);
-        const QuantSpec q = quantized(m, fstest::randomRows(rng, m, 512));
+        // With the fallback, calibrate on few rows so that a share of the others leave the range.
+        QuantSpec q = quantized(m, fstest::randomRows(rng, m, variant == 1 ? 24 : 512));
+        q.fallback = variant == 1;
         CpuInt8Engine eng(m, q, dynamic ? Int8Activations::kDynamic : Int8Activations::kStatic, p);
+        CHECK(eng.fallback() == (variant == 1));
         CHECK(eng.path() == p);
         for (size_t n : sizes) {
           const std::vector<float> rows = fstest::randomRows(rng, m, n);
@@ -186,9 +209,16 @@ void testAgainstReference(std::mt19937_64& rng) {
         }
       }
       std::printf(
-          "int8 %s %s: %zu rows, worst rel err %.2e (clean rows), %zu boundary rows (worst %.2e)\n",
-          simdPathName(p), dynamic ? "dynamic" : "static", t.rows, t.worstClean, t.boundaryRows,
-          t.worstBoundary);
+          "int8 %s %s: %zu rows, worst rel err %.2e (clean rows), %zu boundary rows (worst %.2e), "
+          "%zu rows in fp32\n",
+          simdPathName(p),
+          dynamic        ? "dynamic"
+          : variant == 1 ? "static+fallback"
+                         : "static",
+          t.rows, t.worstClean, t.boundaryRows, t.worstBoundary, t.fallbackRows);
+      if (variant == 1)  // the fallback was exercised, and most rows still took the int8 path
+        CHECK_MSG(t.fallbackRows > t.rows / 100 && t.fallbackRows < t.rows * 9 / 10,
+                  "%zu of %zu rows in fp32", t.fallbackRows, t.rows);
       // ~0.7% of rows have one of their ~110 rounded values within 1e-4 of a boundary; with
       // dynamic scales a whole 16-row block goes with any of its rows (~11%).
       CHECK_MSG(t.boundaryRows * (dynamic ? 4 : 20) < t.rows, "too many boundary rows: %zu of %zu",
@@ -211,6 +241,13 @@ void testClamping(std::mt19937_64& rng) {
     CpuInt8Engine eng(m, q, Int8Activations::kStatic, p);
     Tally t;
     checkAgainstReference("clamp", eng, m, q, false, rows, 1, true, &t);
+    // The same rows with the fp32 fallback: the out-of-range rows get fp32 scores and errors.
+    QuantSpec qf = q;
+    qf.fallback = true;
+    CpuInt8Engine ef(m, qf, Int8Activations::kStatic, p);
+    Tally tf;
+    checkAgainstReference("fallback", ef, m, qf, false, rows, 0, true, &tf);
+    CHECK_MSG(tf.fallbackRows > 100, "only %zu of 500 rows left the range", tf.fallbackRows);
   }
 }
 

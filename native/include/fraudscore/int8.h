@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "fraudscore/cpu.h"
@@ -59,6 +60,10 @@ class CpuInt8Engine {
   Int8Activations activations() const;
   // Bytes of packed weights held by this engine (reported to the JS heap accounting).
   size_t packedBytes() const;
+  // True when rows beyond the calibrated range are rescored in fp32 (QuantSpec::fallback, static).
+  bool fallback() const;
+  // Rows rescored in fp32 since construction, over all calls (for metrics and the benchmark).
+  uint64_t fallbackRows() const;
 
  private:
   struct Impl;

@@ -10,6 +10,14 @@
 // the fp32 standardized z. round() is round-half-away-from-zero (std::round / roundf).
 // Degenerate scales: an all-zero weight row gets sw[o] = 1 (so w_q = 0 and y[o] = b[o]); a layer
 // whose calibrated activations are all zero gets sx[l] = 1. Scales are always finite and > 0.
+//
+// fp32 fallback (QuantSpec::fallback, static scales only): a row any of whose layer inputs falls
+// outside the calibrated range, |x[i]| / sx[l] >= 127.5 (so round() would pass 127), is scored by
+// the fp32 arithmetic (the model's fp32 weights) instead, score and feature errors alike. The
+// inputs tested are the int8 path's own (layer l's input is the int8 output of layer l - 1). With
+// it the scales can be calibrated tight (a percentile, not the maximum) so that the bulk of rows
+// gets fine steps, while the rare rows beyond the range, which carry the fraud signal, lose
+// nothing. The engines compare |x| * fp32(1 / sx) >= 127.5 in fp32.
 #pragma once
 
 #include <cstddef>
@@ -25,6 +33,7 @@ struct QuantSpec {
   std::vector<std::vector<int8_t>> wq;  // per layer: out * in, [out][in] row-major, in [-127, 127]
   std::vector<std::vector<float>> wscale;  // per layer: out values, sw[o]
   std::vector<float> xscale;               // per layer: sx[l], the scale of that layer's input
+  bool fallback = false;  // rows beyond the calibrated range are scored in fp32 (see above)
 
   // Empty when the spec matches the model's shape and every scale is finite and > 0, else a
   // message naming the field ("wq[1] has 500 values, expected 512").
@@ -42,8 +51,9 @@ void calibrateActivations(const ModelSpec& model, const float* rows, size_t n, Q
 
 // [sync] Float64 reference of the int8 arithmetic above, straightforward loops, for tests. The
 // standardized z is computed in float64 and then rounded to fp32, as the engines compute it.
-// Non-finite rows get NaN. featureErrors may be null.
+// Non-finite rows get NaN. featureErrors may be null. With q.fallback, rows beyond the range get
+// the float64 fp32 reference (scoreReferenceF64) and, when `overflowed` is not null, a 1 there.
 void scoreReferenceInt8(const ModelSpec& model, const QuantSpec& q, const float* rows, size_t n,
-                        double* scores, double* featureErrors);
+                        double* scores, double* featureErrors, unsigned char* overflowed = nullptr);
 
 }  // namespace fraudscore
