@@ -105,9 +105,9 @@ describe('quantize', () => {
     const p100 = quantize(m, { calibration: rows, percentile: 100 }).quantization!;
     const p99 = quantize(m, { calibration: rows, percentile: 99 }).quantization!;
     expect(p100.inputScales).toEqual(full.inputScales);
-    // The fp32 fallback's default is the 99.9th percentile: between the two.
+    // The fp32 fallback's default is the 99.95th percentile: between the two.
     const dflt = quantize(m, { calibration: rows }).quantization!;
-    expect(dflt.calibration).toMatchObject({ method: 'percentile', percentile: 99.9, outOfRange: 'fp32' });
+    expect(dflt.calibration).toMatchObject({ method: 'percentile', percentile: 99.95, outOfRange: 'fp32' });
     dflt.inputScales.forEach((s, l) => {
       expect(s).toBeLessThan(full.inputScales[l]!);
       expect(s).toBeGreaterThanOrEqual(p99.inputScales[l]!);

@@ -19,6 +19,8 @@ export interface BenchData {
   /** Class per row (synthetic labels; all 0 for the random fallback). */
   labels: Uint8Array;
   n: number;
+  /** The seed the rows were made with (other rows of the same source: another seed). */
+  seed: number;
   /** Where the rows came from, for the report. */
   source: string;
 }
@@ -62,5 +64,5 @@ export async function benchData(n: number, seed: number): Promise<BenchData> {
     preprocessing,
     name: 'bench',
   });
-  return { model, rows: table.rows, labels: table.labels ?? new Uint8Array(n), n, source };
+  return { model, rows: table.rows, labels: table.labels ?? new Uint8Array(n), n, seed, source };
 }

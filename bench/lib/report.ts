@@ -141,6 +141,7 @@ export function evaluateTargets(scoring: EngineReport[]): TargetResult[] {
     detail: b1 ? `${fmtTime(b1.secondsPerCall)} per call (median)` : why(scoring, ['native-fp32'], 1),
   });
   ratioTarget('fp32-vs-ort-1', 'fraudscore fp32 (sync) vs onnxruntime fp32, batch 1', 'native-fp32', 'ort-fp32', 1, 10);
+  const ratioTargetsBefore = targets.length;
   ratioTarget(
     'int8-vs-fp32-65536',
     'fraudscore int8 vs fraudscore fp32, batch 65,536',
@@ -157,6 +158,13 @@ export function evaluateTargets(scoring: EngineReport[]): TargetResult[] {
     65536,
     2,
   );
+  // The int8 figures include the fp32 fallback of out-of-range rows: say how many rows it took.
+  const share = get('native-int8')?.detail.fp32FallbackShare;
+  if (typeof share === 'number') {
+    for (const t of targets.slice(ratioTargetsBefore)) {
+      if (t.status !== 'SKIP') t.detail += `; ${(100 * share).toFixed(2)}% of rows rescored in fp32`;
+    }
+  }
   return targets;
 }
 

@@ -5,7 +5,7 @@
 import type { Model } from '../../../src/model.js';
 import { addon } from '../../../src/native.js';
 import { backendInfo, Scorer, type ScorerOptions } from '../../../src/scorer.js';
-import type { BenchData } from '../data.js';
+import { type BenchData, makeTable } from '../data.js';
 import { importOptional } from '../optional.js';
 import { at, batchOutputs, batchViews, type Engine, type EngineContext, type EngineSetup } from './types.js';
 
@@ -22,8 +22,10 @@ export function quantizedModel(data: BenchData): Promise<Model | { skip: string 
     p = (async () => {
       const q = await importOptional<QuantizeModule>(['src/quantize.ts', 'src/quantize/index.ts'], ['quantize']);
       if (!q.ok) return { skip: q.reason };
-      // Calibrate on at most 16k rows: what a user would pass, and quick.
-      const calibration = data.rows.subarray(0, Math.min(data.n, 16_384) * data.model.features.length);
+      // Calibrate on 16k fresh rows of the same source (not the rows scored): what a user would
+      // pass, and quick. quantize()'s defaults: static 99.95th-percentile scales, rows beyond them
+      // rescored in fp32.
+      const calibration = (await makeTable(16_384, data.seed + 1)).table.rows;
       try {
         const m = await q.module.quantize(data.model, { calibration });
         if (!m?.quantization) return { skip: `${q.file}: quantize() returned a model without quantization` };
@@ -72,7 +74,16 @@ export const nativeInt8: Engine = {
     const m = await quantizedModel(ctx.data);
     if ('skip' in m) return m;
     const e = scorerEngine(ctx, m, { backend: 'cpu', precision: 'int8' });
-    if (!('skip' in e)) e.detail.activations = m.quantization?.activations;
+    if (!('skip' in e)) {
+      e.detail.activations = m.quantization?.activations;
+      e.detail.outOfRange = m.quantization?.outOfRange;
+      // The share of the scored rows (the largest batch) the fp32 fallback takes: its cost.
+      const n = Math.min(Math.max(...ctx.batches), ctx.data.n);
+      const probe = new Scorer(m, { backend: 'cpu', precision: 'int8' });
+      probe.score(ctx.data.rows.subarray(0, n * m.features.length));
+      e.detail.fp32FallbackShare = probe.fp32FallbackRows / n;
+      probe.dispose();
+    }
     return e;
   },
 };
