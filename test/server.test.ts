@@ -572,6 +572,14 @@ describe('server without a reference sample, with auth, CORS and reload', () => 
       const rel = got.map((g, i) => Math.abs(g - fp32[i]!) / fp32[i]!).sort((a, b) => a - b);
       expect(rel[12]!).toBeLessThan(0.1);
       expect((await app.inject({ method: 'GET', url: '/health' })).json().int8.engine).toMatch(/int8$/);
+      // The rows rescored in fp32 (static scales, quantize()'s default outOfRange) are exported.
+      const metricsText = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      const fell = Number(/^fraudscore_int8_fp32_fallback_rows (\S+)$/m.exec(metricsText)?.[1]);
+      const probe = new Scorer(m, { backend: 'cpu', precision: 'int8' });
+      probe.score(rows);
+      expect(fell).toBe(probe.fp32FallbackRows);
+      if (activations === 'dynamic') expect(fell).toBe(0);
+      probe.dispose();
       await app.close();
     }
   });

@@ -33,6 +33,9 @@ export class ServerMetrics {
   readonly modelInfo: Gauge<keyof ModelInfoLabels>;
   readonly logPending: Gauge;
   readonly logErrors: Counter;
+  readonly int8Fallback: Gauge;
+  /** Rows the served int8 scorer has rescored in fp32 (set by the server; read at scrape time). */
+  fp32FallbackRows: () => number = () => 0;
   // The last 1000 decisions, as a ring: the fraud-rate gauge without rate() arithmetic.
   #ring = new Uint8Array(1000);
   #ringAt = 0;
@@ -121,6 +124,15 @@ export class ServerMetrics {
       name: 'fraudscore_prediction_log_failed_rows_total',
       help: 'Predictions that could not be written to the SQLite log.',
       registers,
+    });
+    const self = this;
+    this.int8Fallback = new Gauge({
+      name: 'fraudscore_int8_fp32_fallback_rows',
+      help: "Rows /predict_optimized rescored with the fp32 weights since the model was loaded, because their activations left the int8 calibrated range (quantization.outOfRange fp32). A share of that route's predictions that grows says traffic has drifted from the calibration rows.",
+      registers,
+      collect() {
+        this.set(self.fp32FallbackRows());
+      },
     });
     collectDefaultMetrics({ register: this.registry });
     // promtool rejects gauges named *_total; each is the sum of its by-type sibling

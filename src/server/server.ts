@@ -168,6 +168,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     const old = state;
     state = s;
     loadError = null;
+    metrics.fp32FallbackRows = () => (s.int8 instanceof MicroBatcher ? s.int8.scorer.fp32FallbackRows : 0);
     metrics.setModel({
       name: s.model.name,
       version: s.model.version,
