@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTable } from '../src/data/load.js';
 import { fitPreprocessing } from '../src/data/preprocess.js';
 import { takeRows } from '../src/data/table.js';
-import { buildOnnx, createModel, inspectOnnx, type Model, Scorer } from '../src/index.js';
+import { buildOnnx, createModel, inspectOnnx, type Model, ONNX_DEFAULT_OPSET, quantize, Scorer } from '../src/index.js';
 import { addon } from '../src/native.js';
 import { maxRelErr, randomRows, realDataPath, testSeed } from './helpers.js';
 
@@ -28,7 +28,7 @@ function model29(s = seed): Model {
   return m;
 }
 
-// ---- the int8 contract in TS (quant.h), for tests until the library's quantize() lands ----------
+// ---- the int8 contract in TS (quant.h), independent of the library's quantize(): clamping scales ---------
 
 const roundHalfAway = (t: number) => Math.sign(t) * Math.round(Math.abs(t));
 const roundHalfEven = (t: number) => {
@@ -121,6 +121,11 @@ interface RefResult {
   /** Activations whose quantized value differs between the two rounding modes. */
   modeFlips: number;
   activations: number;
+  /**
+   * Per row, the fp32 fallback's range test (quant.h): the largest |x| * fp32(1 / sx[l]) over the
+   * layer inputs x of the int8 path (>= 127.5: the row is beyond the calibrated range).
+   */
+  range: Float64Array;
 }
 
 function int8Reference(m: Model, rows: Float32Array, opts: RefOptions): RefResult {
@@ -130,11 +135,19 @@ function int8Reference(m: Model, rows: Float32Array, opts: RefOptions): RefResul
   const lowest = opts.lowest ?? -127;
   const z = standardize(m, rows);
   const f = opts.rounding === 'ort' ? Math.fround : (v: number) => v;
-  const res: RefResult = { scores: new Float64Array(n), nearTie: new Uint8Array(n), modeFlips: 0, activations: 0 };
+  const res: RefResult = {
+    scores: new Float64Array(n),
+    nearTie: new Uint8Array(n),
+    modeFlips: 0,
+    activations: 0,
+    range: new Float64Array(n),
+  };
   for (let r = 0; r < n; r++) {
     let a = Array.from(z.subarray(r * d, (r + 1) * d));
     m.layers.forEach((L, l) => {
       const sx = q.inputScales[l]!;
+      const inv = Math.fround(1 / Math.fround(sx));
+      for (const v of a) res.range[r] = Math.max(res.range[r]!, Math.abs(v) * inv);
       const qa = a.map((v) => {
         const t = f(v / sx);
         if (Math.abs(Math.abs(t - Math.trunc(t)) - 0.5) < 1e-4) res.nearTie[r] = 1;
@@ -413,6 +426,197 @@ describe.skipIf(!addon.CpuInt8Scorer)('exportOnnx (int8) against the native int8
       ),
     ).toBeLessThan(1e-5);
     expect(differingRows(got, want).length).toBeLessThan((0.005 * rows.length) / D);
+  });
+});
+
+describe.skipIf(!addon.CpuInt8Scorer)("exportOnnx (int8, outOfRange 'fp32': rows beyond the range in fp32)", () => {
+  // The library's quantize() with tight scales (99.8th percentile of 400 rows), so that ~10-17% of
+  // fresh rows leave the calibrated range and take the fp32 path.
+  const calibration = randomRows(400, D, seed + 20, [AMOUNT]);
+  const model = quantize(model29(), { calibration, percentile: 99.8 });
+  const clamped = quantize(model29(), { calibration, percentile: 99.8, outOfRange: 'clamp' });
+  const bytes = buildOnnx(model, { precision: 'int8' });
+
+  async function run(b: Uint8Array, rows: Float32Array, level: 'disabled' | 'all' = 'all') {
+    const s = await ort.InferenceSession.create(b, { intraOpNumThreads: 1, graphOptimizationLevel: level });
+    const out = await s.run({ input: new ort.Tensor('float32', rows, [rows.length / D, D]) });
+    return {
+      score: out.score!.data as Float32Array,
+      featureErrors: out.feature_errors!.data as Float32Array,
+      reconstruction: out.reconstruction!.data as Float32Array,
+    };
+  }
+
+  it('holds the int8 and the fp32 layers and selects per row; clamp or no outOfRange keeps the plain int8 graph', () => {
+    expect(model.quantization!.outOfRange).toBe('fp32'); // quantize()'s default
+    const s = inspectOnnx(bytes);
+    const count = (ops: string[], op: string) => ops.filter((o) => o === op).length;
+    const ops = s.graph.nodes.map((n) => n.opType);
+    for (const [op, k] of [
+      ['MatMulInteger', 4],
+      ['QuantizeLinear', 4],
+      ['Gemm', 4],
+      ['ReduceMax', 4],
+      ['GreaterOrEqual', 1],
+      ['Where', 1],
+    ] as const) {
+      expect(count(ops, op), op).toBe(k);
+    }
+    expect(s.metadata['fraudscore.precision']).toBe('int8');
+    expect(s.metadata['fraudscore.out_of_range']).toBe('fp32');
+    expect(s.graph.docString).toContain("outOfRange 'fp32'");
+    // ReduceMax takes its axes as an attribute before opset 18
+    const old = inspectOnnx(buildOnnx(model, { precision: 'int8', opset: 17 })).graph.nodes;
+    expect(old.filter((n) => n.opType === 'ReduceMax').every((n) => n.inputs.length === 1)).toBe(true);
+
+    const plain = buildOnnx(clamped, { precision: 'int8' });
+    const { outOfRange: _, ...absent } = clamped.quantization!;
+    expect(buildOnnx({ ...clamped, quantization: absent }, { precision: 'int8' })).toEqual(plain);
+    const p = inspectOnnx(plain);
+    const plainOps = p.graph.nodes.map((n) => n.opType);
+    for (const op of ['Gemm', 'ReduceMax', 'Where']) expect(plainOps, op).not.toContain(op);
+    expect(p.metadata['fraudscore.out_of_range']).toBeUndefined();
+    expect(p.graph.docString).not.toContain('outOfRange');
+  });
+
+  it('gives the native int8 Scorer its scores and feature errors, the fp32 ones on rows beyond the range', async () => {
+    const n = 10_000;
+    const rows = testRows(n, seed + 21);
+    const scorer = new Scorer(model, { backend: 'cpu', precision: 'int8', threads: 1 });
+    const want = scorer.explain(rows);
+    const fallbackRows = scorer.fp32FallbackRows;
+    scorer.dispose();
+    expect(fallbackRows).toBeGreaterThan(0.03 * n);
+    expect(fallbackRows).toBeLessThan(0.4 * n);
+
+    const ref = int8Reference(model, rows, { rounding: 'contract' });
+    const beyond = Array.from(ref.range, (r) => r >= 127.5);
+    // Rows the engines may legitimately put on different sides of the range test: within 1e-4 of
+    // 127.5 (~13 fp32 ulps; ORT rounds y = acc * (sx * sw) + b, then y * (1 / sx'), where the native
+    // kernel computes y / sx' as one FMA with the scales folded; and Log(x + 1) is not log1p), or
+    // with an activation near a rounding tie (see above: one step moves the later layers' inputs).
+    const boundary = ref.range.filter((r) => Math.abs(r - 127.5) < 1e-4).length;
+    const clear = Array.from(ref.nearTie.keys()).filter(
+      (i) => ref.nearTie[i] === 0 && !(Math.abs(ref.range[i]! - 127.5) < 1e-4),
+    );
+    const excluded = n - clear.length;
+    expect(boundary).toBeLessThan(0.001 * n);
+    expect(clear.length).toBeGreaterThan(0.9 * n);
+    // The reference's range test picks the rows the native engine rescored, up to excluded rows.
+    expect(Math.abs(fallbackRows - beyond.filter(Boolean).length)).toBeLessThanOrEqual(excluded);
+
+    const fp32 = await run(buildOnnx(model), rows);
+    for (const opset of [ONNX_DEFAULT_OPSET, 17]) {
+      for (const level of ['all', 'disabled'] as const) {
+        const tag = `opset ${opset}, ${level}`;
+        const got = await run(buildOnnx(model, { precision: 'int8', opset }), rows, level);
+        // 1. A clear row beyond the range gets the fp32 graph's outputs bit for bit (Where picks
+        //    its reconstruction, the errors follow); a clear row within never does. Whole rows are
+        //    compared: an int8 score can equal the fp32 one by chance (seen once in 20 seeds).
+        const isFp32 = (i: number) => {
+          if (got.score[i] !== fp32.score[i]) return false;
+          for (let k = i * D; k < (i + 1) * D; k++) {
+            if (got.featureErrors[k] !== fp32.featureErrors[k] || got.reconstruction[k] !== fp32.reconstruction[k]) {
+              return false;
+            }
+          }
+          return true;
+        };
+        const wrongPath = clear.filter((i) => isFp32(i) !== beyond[i]);
+        expect(wrongPath, tag).toEqual([]);
+        let sameAsFp32 = 0;
+        for (let i = 0; i < n; i++) if (isFp32(i)) sameAsFp32++;
+        expect(Math.abs(sameAsFp32 - fallbackRows), tag).toBeLessThanOrEqual(excluded);
+        // 2. Against the native engine (int8 kernel or its fp32 rescoring): fp32 rounding on the
+        //    clear rows, relative 1e-5 as above; feature errors relative to the row's total error.
+        const gotClear = clear.map((i) => got.score[i]!);
+        const wantClear = clear.map((i) => want.scores[i]!);
+        expect(maxRelErr(gotClear, wantClear), tag).toBeLessThan(1e-5);
+        let feWorst = 0;
+        for (const i of clear) {
+          for (let j = 0; j < D; j++) {
+            const k = i * D + j;
+            const e = Math.abs(got.featureErrors[k]! - want.featureErrors[k]!) / Math.max(want.scores[i]! * D, 1e-3);
+            feWorst = Math.max(feWorst, e);
+          }
+        }
+        expect(feWorst, tag).toBeLessThan(1e-5);
+        const differing = differingRows(got.score, want.scores);
+        expect(differing.length, tag).toBeLessThanOrEqual(excluded);
+        if (opset === ONNX_DEFAULT_OPSET && level === 'all') {
+          console.log(
+            `int8 with fp32 fallback: ${fallbackRows} of ${n} rows rescored by the native engine, ` +
+              `${sameAsFp32} ONNX rows equal the fp32 graph's; ${boundary} rows within 1e-4 of the range limit, ` +
+              `${excluded} excluded in all; vs native: worst ${maxRelErr(gotClear, wantClear).toExponential(2)} on clear rows, ` +
+              `${maxRelErr(got.score, want.scores).toExponential(2)} on all (${differing.length} rows over 1e-5), ` +
+              `feature errors ${feWorst.toExponential(2)}`,
+          );
+        }
+      }
+    }
+  });
+
+  it("splits rows at the first layer's range limit as the native engine does, 127.5 itself going to fp32", async () => {
+    // Identity preprocessing (z = x exactly) and a power-of-two sx0, so that |x| * fp32(1 / sx0) is
+    // exact and rows land on the limit itself. One feature walks in ulps across it, the others are
+    // 0. Layer 0's test is the same fp32 arithmetic in ORT and in the engine, so no row may differ.
+    const q = model.quantization!;
+    const sx0 = 2 ** Math.round(Math.log2(q.inputScales[0]!));
+    const edge: Model = {
+      ...model,
+      preprocessing: { ...model.preprocessing, mean: model.features.map(() => 0), std: model.features.map(() => 1) },
+      quantization: { ...q, inputScales: [sx0, ...q.inputScales.slice(1)] },
+    };
+    const limit = 127.5 * sx0; // exact
+    const bits = new Float32Array(1);
+    const word = new Uint32Array(bits.buffer);
+    const steps = [-3, -2, -1, 0, 1, 2, 3];
+    const ratios: number[] = [];
+    const rows = new Float32Array(AMOUNT * 2 * steps.length * D);
+    let n = 0;
+    for (let j = 0; j < AMOUNT; j++) {
+      for (const sign of [1, -1]) {
+        for (const k of steps) {
+          bits[0] = sign * limit;
+          word[0]! += k; // |x| grows with the bits, whatever the sign
+          rows[n * D + j] = bits[0]!;
+          ratios.push(Math.abs(bits[0]!) / sx0);
+          n++;
+        }
+      }
+    }
+    const scorer = new Scorer(edge, { backend: 'cpu', precision: 'int8', threads: 1 });
+    const nativeFp32 = ratios.map((_, i) => {
+      const before = scorer.fp32FallbackRows;
+      scorer.score(rows.subarray(i * D, (i + 1) * D));
+      return scorer.fp32FallbackRows > before;
+    });
+    scorer.dispose();
+    const got = await run(buildOnnx(edge, { precision: 'int8' }), rows);
+    const fp32 = await run(buildOnnx(edge), rows);
+    const onnxFp32 = ratios.map((_, i) => {
+      for (let k = i * D; k < (i + 1) * D; k++) if (got.reconstruction[k] !== fp32.reconstruction[k]) return false;
+      return got.score[i] === fp32.score[i];
+    });
+    const all = ratios.map((_, i) => i);
+    expect(all.filter((i) => onnxFp32[i] !== nativeFp32[i])).toEqual([]);
+    const atLimit = all.filter((i) => ratios[i] === 127.5);
+    expect(atLimit).toHaveLength(AMOUNT * 2);
+    expect(all.filter((i) => ratios[i]! >= 127.5 && !nativeFp32[i])).toEqual([]);
+    // Below the limit a row stays int8 unless a later layer's input leaves its range (rare here).
+    const below = all.filter((i) => ratios[i]! < 127.5);
+    const int8Below = below.filter((i) => !nativeFp32[i]).length;
+    expect(int8Below).toBeGreaterThan(0.5 * below.length);
+  });
+
+  it('still gives a non-finite score to a row holding NaN or Inf', async () => {
+    const rows = randomRows(3, D, seed + 22, [AMOUNT]);
+    rows[0 * D + 2] = Number.NaN;
+    rows[1 * D + AMOUNT] = Number.POSITIVE_INFINITY; // beyond any range: the fp32 path
+    const got = await run(bytes, rows);
+    expect(Number.isFinite(got.score[0])).toBe(false);
+    expect(Number.isFinite(got.score[1])).toBe(false);
+    expect(Number.isFinite(got.score[2])).toBe(true);
   });
 });
 

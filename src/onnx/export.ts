@@ -6,7 +6,8 @@
 //        ONNX has no Log1p op; see accuracy note)
 //     -> standardized z = (t - mean) * (1 / std)          (the fp32 reciprocal, as the engines use)
 //     -> dense layers: Gemm(transB=1) + Relu ... last Gemm linear   (fp32)
-//        or the int8 forms below
+//        or the int8 forms below; with quantization.outOfRange 'fp32', both the int8 and the fp32
+//        layers, and per row the fp32 reconstruction where the int8 inputs left their range
 //     -> reconstruction y [N, d] (standardized space)
 //     -> feature_errors = (y - z)^2 [N, d], score = ReduceMean(feature_errors, axis 1) [N]
 //
@@ -31,6 +32,13 @@ import { DataType, encodeModel, type ValueInfoProto } from './proto.js';
  *   int32, the zero point subtracted) -> Cast -> Mul by sx*sw[o] -> Add bias. QuantizeLinear
  *   rounds x / sx (computed in fp32) half to even where the contract rounds half away from zero:
  *   an exact tie can land one step away (test/onnx-int8.test.ts measures how rarely).
+ *   With `model.quantization.outOfRange` 'fp32', the graph also holds the fp32 Gemm layers and
+ *   takes, per row, their reconstruction (so their feature errors and score) when any layer input
+ *   of the int8 layers leaves the calibrated range, max_i |x[i]| * fp32(1 / sx[l]) >= 127.5 (quant.h's
+ *   fp32 fallback; ReduceMax -> Mul -> GreaterOrEqual -> Where). Both paths run for every row.
+ *   Layer 0's test is the engines' fp32 arithmetic; a later layer's input within fp32 rounding of
+ *   the limit can fall on the other side (the engines compute y / sx as one FMA with the scales
+ *   folded). 'clamp' or absent: the plain int8 graph, which clamps.
  * - 'int8-dynamic': what onnxruntime.quantization.quantize_dynamic produces for these layers
  *   (DynamicQuantizeLinear: per-batch uint8 activations with a zero point, MatMulInteger with
  *   per-channel int8 weights, Cast, Mul by a_scale * b_scale, Add bias). ORT's quantizer is
@@ -175,6 +183,144 @@ function checkQuantization(model: Model, precision: OnnxPrecision): void {
   });
 }
 
+/** ReduceMean / ReduceMax over axis 1 at `opset`: axes is an attribute before opset 18, an input from 18. */
+type Reduce = (op: 'ReduceMean' | 'ReduceMax', x: string, keepdims: 0 | 1, output: string, exact?: boolean) => string;
+
+function reducer(g: GraphBuilder, opset: number): Reduce {
+  let axes: string | undefined; // one shared constant, made on first use
+  return (op, x, keepdims, output, exact = false) => {
+    const keep = { keepdims: { type: 'int', value: keepdims } } as const;
+    if (opset >= 18) {
+      axes ??= g.constant('reduce_axes', DataType.INT64, [1], [1]);
+      return g.op(op, [x, axes], { outputs: [output], exact, attributes: keep })[0]!;
+    }
+    return g.op(op, [x], {
+      outputs: [output],
+      exact,
+      attributes: { axes: { type: 'ints', value: [1] }, ...keep },
+    })[0]!;
+  };
+}
+
+interface DenseChain {
+  /** The last layer's output [N, d]. */
+  output: string;
+  /** Per layer, its input: z for layer 0, the previous layer's ReLU output after it. */
+  inputs: string[];
+}
+
+/**
+ * The dense layers from `z` in one of the precisions' arithmetic (see OnnxPrecision). The last
+ * layer's output is named `last.name` (a reserved graph output when `last.exact`); every other
+ * name gets `prefix`, so that two chains can share a graph.
+ */
+function denseLayers(
+  g: GraphBuilder,
+  model: Model,
+  z: string,
+  precision: OnnxPrecision,
+  last: { name: string; exact: boolean },
+  prefix = '',
+): DenseChain {
+  const nl = model.layers.length;
+  const q = model.quantization;
+  const dyn =
+    precision === 'int8-dynamic'
+      ? model.layers.map((l) => (q ? null : quantizeWeightsPerChannel(l.weight, l.out, l.in)))
+      : [];
+  const inputs: string[] = [];
+  let h = z;
+  model.layers.forEach((layer, i) => {
+    inputs.push(h);
+    const base = `${prefix}layer${i}`;
+    const isLast = i === nl - 1;
+    const outName = isLast ? last.name : `${prefix}hidden${i}`;
+    const exact = isLast && last.exact;
+    const b = g.constant(`${base}_bias`, DataType.FLOAT, [layer.out], layer.bias);
+    let y: string;
+    if (precision === 'fp32') {
+      const w = g.constant(`${base}_weight`, DataType.FLOAT, [layer.out, layer.in], layer.weight);
+      y = g.op1('Gemm', [h, w, b], {
+        outputs: [isLast ? outName : `${base}_linear`],
+        exact,
+        attributes: { transB: { type: 'int', value: 1 } },
+      });
+    } else {
+      const wq = q ? q.weights[i]! : dyn[i]!.q;
+      const sw = q ? q.weightScales[i]! : dyn[i]!.scale;
+      const wt = g.constant(
+        `${base}_weight_int8`,
+        DataType.INT8,
+        [layer.in, layer.out],
+        transposeInt8(wq, layer.out, layer.in),
+      );
+      let acc: string;
+      let scale: string;
+      if (precision === 'int8') {
+        // The engines take the scales as fp32 (Float32Array), so the graph does too.
+        const sx = Math.fround(q!.inputScales[i]!);
+        const sxC = g.scalar(`${base}_input_scale`, DataType.FLOAT, sx);
+        // Activations are stored as uint8 with zero point 128 (q + 128), so MatMulInteger runs
+        // ORT's u8 x s8 kernel, its fastest (measured: 0.81 vs 0.45 M rows/s for int8 x int8 with
+        // zero point 0 on one AVX-512 core) with the same int32 sums: sum((xq - 128) * w).
+        const zp = g.scalar(`${base}_input_zero_point`, DataType.UINT8, 128);
+        // QuantizeLinear computes saturate(round_half_even(x / sx) + 128) into [0, 255], i.e.
+        // q in [-128, 127]; the contract clamps q to [-127, 127]. Inputs of layers after the first
+        // are ReLU outputs (>= 0), so only the first layer's input can reach -128 (stored 0): clip
+        // it to 1 there, in uint8, exactly.
+        let xq = g.op1('QuantizeLinear', [h, sxC, zp], { outputs: [`${base}_input_uint8`] });
+        if (i === 0) {
+          const lo = g.scalar(`${prefix}uint8_min_symmetric`, DataType.UINT8, 1);
+          xq = g.op1('Clip', [xq, lo], { outputs: [`${base}_input_uint8_clipped`] });
+        }
+        acc = g.op1('MatMulInteger', [xq, wt, zp], { outputs: [`${base}_acc_int32`] });
+        // y = acc * (sx * sw[o]) + b: one fp32 scale per output channel, as the engines fold it.
+        scale = g.constant(
+          `${base}_output_scale`,
+          DataType.FLOAT,
+          [layer.out],
+          Array.from(sw, (s) => sx * s),
+        );
+      } else {
+        const [xq, xs, xzp] = g.op('DynamicQuantizeLinear', [h], {
+          outputs: [`${base}_input_quantized`, `${base}_input_scale`, `${base}_input_zero_point`],
+        });
+        // Symmetric int8 weights: zero point 0, so MatMulInteger's b_zero_point input is left out.
+        acc = g.op1('MatMulInteger', [xq!, wt, xzp!], { outputs: [`${base}_acc_int32`] });
+        const swC = g.constant(`${base}_weight_scale`, DataType.FLOAT, [layer.out], sw);
+        scale = g.op1('Mul', [xs!, swC], { outputs: [`${base}_output_scale`] });
+      }
+      const accF = g.op1('Cast', [acc], {
+        outputs: [`${base}_acc_float`],
+        attributes: { to: { type: 'int', value: DataType.FLOAT } },
+      });
+      const scaled = g.op1('Mul', [accF, scale], { outputs: [`${base}_scaled`] });
+      y = g.op1('Add', [scaled, b], { outputs: [isLast ? outName : `${base}_linear`], exact });
+    }
+    h = isLast ? y : g.op1('Relu', [y], { outputs: [outName] });
+  });
+  return { output: h, inputs };
+}
+
+/**
+ * quantization.outOfRange 'fp32' (quant.h's fp32 fallback): [N, 1] bool, true for the rows some
+ * layer input of the int8 chain (`inputs`) leaves the calibrated range in,
+ * max_i |x[i]| * fp32(1 / sx[l]) >= 127.5, the engines' fp32 test. The maximum is taken before
+ * the multiplication, which is the same value: rounding is monotonic and 1 / sx > 0.
+ */
+function outOfRangeRows(g: GraphBuilder, inputs: string[], inputScales: number[], reduce: Reduce): string {
+  const ratios = inputs.map((x, l) => {
+    // Layers after the first take ReLU outputs, >= 0 already.
+    const abs = l === 0 ? g.op1('Abs', [x], { outputs: [`layer${l}_input_abs`] }) : x;
+    const mx = reduce('ReduceMax', abs, 1, `layer${l}_input_max_abs`);
+    const inv = g.scalar(`layer${l}_input_inv_scale`, DataType.FLOAT, Math.fround(1 / Math.fround(inputScales[l]!)));
+    return g.op1('Mul', [mx, inv], { outputs: [`layer${l}_input_range`] });
+  });
+  const worst = ratios.length === 1 ? ratios[0]! : g.op1('Max', ratios, { outputs: ['input_range'] });
+  const limit = g.scalar('input_range_limit', DataType.FLOAT, 127.5);
+  return g.op1('GreaterOrEqual', [worst, limit], { outputs: ['out_of_range'] });
+}
+
 function checkOptions(options: ExportOnnxOptions): { precision: OnnxPrecision; opset: number } {
   const { precision = 'fp32', opset = ONNX_DEFAULT_OPSET } = options;
   if (precision !== 'fp32' && precision !== 'int8' && precision !== 'int8-dynamic') {
@@ -195,7 +341,6 @@ export function buildOnnx(model: Model, options: ExportOnnxOptions = {}): Uint8A
   validateModel(model);
   checkQuantization(model, precision);
   const d = model.features.length;
-  const nl = model.layers.length;
   const g = new GraphBuilder();
   const input = g.reserve(ONNX_NAMES.input);
   // Output names are reserved up front so no intermediate value can take them.
@@ -246,96 +391,26 @@ export function buildOnnx(model: Model, options: ExportOnnxOptions = {}): Uint8A
   const z = g.op('Mul', [centered, invStd], { outputs: [ONNX_NAMES.standardized], exact: true })[0]!;
 
   // ---- dense layers ----
-  let h = z;
   const q = model.quantization;
-  const dyn =
-    precision === 'int8-dynamic'
-      ? model.layers.map((l) => (q ? null : quantizeWeightsPerChannel(l.weight, l.out, l.in)))
-      : [];
-  model.layers.forEach((layer, l) => {
-    const last = l === nl - 1;
-    const outName = last ? ONNX_NAMES.reconstruction : `hidden${l}`;
-    const b = g.constant(`layer${l}_bias`, DataType.FLOAT, [layer.out], layer.bias);
-    let y: string;
-    if (precision === 'fp32') {
-      const w = g.constant(`layer${l}_weight`, DataType.FLOAT, [layer.out, layer.in], layer.weight);
-      y = g.op1('Gemm', [h, w, b], {
-        outputs: [last ? outName : `layer${l}_linear`],
-        exact: last,
-        attributes: { transB: { type: 'int', value: 1 } },
-      });
-    } else {
-      const wq = q ? q.weights[l]! : dyn[l]!.q;
-      const sw = q ? q.weightScales[l]! : dyn[l]!.scale;
-      const wt = g.constant(
-        `layer${l}_weight_int8`,
-        DataType.INT8,
-        [layer.in, layer.out],
-        transposeInt8(wq, layer.out, layer.in),
-      );
-      let acc: string;
-      let scale: string;
-      if (precision === 'int8') {
-        // The engines take the scales as fp32 (Float32Array), so the graph does too.
-        const sx = Math.fround(q!.inputScales[l]!);
-        const sxC = g.scalar(`layer${l}_input_scale`, DataType.FLOAT, sx);
-        // Activations are stored as uint8 with zero point 128 (q + 128), so MatMulInteger runs
-        // ORT's u8 x s8 kernel, its fastest (measured: 0.81 vs 0.45 M rows/s for int8 x int8 with
-        // zero point 0 on one AVX-512 core) with the same int32 sums: sum((xq - 128) * w).
-        const zp = g.scalar(`layer${l}_input_zero_point`, DataType.UINT8, 128);
-        // QuantizeLinear computes saturate(round_half_even(x / sx) + 128) into [0, 255], i.e.
-        // q in [-128, 127]; the contract clamps q to [-127, 127]. Inputs of layers after the first
-        // are ReLU outputs (>= 0), so only the first layer's input can reach -128 (stored 0): clip
-        // it to 1 there, in uint8, exactly.
-        let xq = g.op1('QuantizeLinear', [h, sxC, zp], { outputs: [`layer${l}_input_uint8`] });
-        if (l === 0) {
-          const lo = g.scalar('uint8_min_symmetric', DataType.UINT8, 1);
-          xq = g.op1('Clip', [xq, lo], { outputs: [`layer${l}_input_uint8_clipped`] });
-        }
-        acc = g.op1('MatMulInteger', [xq, wt, zp], { outputs: [`layer${l}_acc_int32`] });
-        // y = acc * (sx * sw[o]) + b: one fp32 scale per output channel, as the engines fold it.
-        scale = g.constant(
-          `layer${l}_output_scale`,
-          DataType.FLOAT,
-          [layer.out],
-          Array.from(sw, (s) => sx * s),
-        );
-      } else {
-        const [xq, xs, xzp] = g.op('DynamicQuantizeLinear', [h], {
-          outputs: [`layer${l}_input_quantized`, `layer${l}_input_scale`, `layer${l}_input_zero_point`],
-        });
-        // Symmetric int8 weights: zero point 0, so MatMulInteger's b_zero_point input is left out.
-        acc = g.op1('MatMulInteger', [xq!, wt, xzp!], { outputs: [`layer${l}_acc_int32`] });
-        const swC = g.constant(`layer${l}_weight_scale`, DataType.FLOAT, [layer.out], sw);
-        scale = g.op1('Mul', [xs!, swC], { outputs: [`layer${l}_output_scale`] });
-      }
-      const accF = g.op1('Cast', [acc], {
-        outputs: [`layer${l}_acc_float`],
-        attributes: { to: { type: 'int', value: DataType.FLOAT } },
-      });
-      const scaled = g.op1('Mul', [accF, scale], { outputs: [`layer${l}_scaled`] });
-      y = g.op1('Add', [scaled, b], { outputs: [last ? outName : `layer${l}_linear`], exact: last });
-    }
-    h = last ? y : g.op1('Relu', [y], { outputs: [outName] });
-  });
+  const fallback = precision === 'int8' && q?.outOfRange === 'fp32';
+  const reduce = reducer(g, opset);
+  let h: string;
+  if (fallback) {
+    // Both chains from the same z; per row, the fp32 one's reconstruction where the int8 one's
+    // inputs left the calibrated range. Errors and score follow from the selected reconstruction,
+    // so for those rows every output is the fp32 graph's, bit for bit.
+    const int8 = denseLayers(g, model, z, 'int8', { name: 'reconstruction_int8', exact: false });
+    const fp32 = denseLayers(g, model, z, 'fp32', { name: 'reconstruction_fp32', exact: false }, 'fp32_');
+    const over = outOfRangeRows(g, int8.inputs, q!.inputScales, reduce);
+    h = g.op('Where', [over, fp32.output, int8.output], { outputs: [ONNX_NAMES.reconstruction], exact: true })[0]!;
+  } else {
+    h = denseLayers(g, model, z, precision, { name: ONNX_NAMES.reconstruction, exact: true }).output;
+  }
 
   // ---- errors ----
   const diff = g.op1('Sub', [h, z], { outputs: ['residual'] });
   const fe = g.op('Mul', [diff, diff], { outputs: [ONNX_NAMES.featureErrors], exact: true })[0]!;
-  if (opset >= 18) {
-    const axes = g.constant('reduce_axes', DataType.INT64, [1], [1]);
-    g.op('ReduceMean', [fe, axes], {
-      outputs: [ONNX_NAMES.score],
-      exact: true,
-      attributes: { keepdims: { type: 'int', value: 0 } },
-    });
-  } else {
-    g.op('ReduceMean', [fe], {
-      outputs: [ONNX_NAMES.score],
-      exact: true,
-      attributes: { axes: { type: 'ints', value: [1] }, keepdims: { type: 'int', value: 0 } },
-    });
-  }
+  reduce('ReduceMean', fe, 0, ONNX_NAMES.score, true);
 
   const rowsDim = 'N';
   const logNames = log1pCols.map((j) => model.features[j]).join(', ');
@@ -379,7 +454,11 @@ export function buildOnnx(model: Model, options: ExportOnnxOptions = {}): Uint8A
       : precision === 'int8'
         ? 'int8 layers with static input scales (QuantizeLinear to uint8 with zero point 128 -> MatMulInteger u8 x s8 -> ' +
           'Cast -> Mul(sx*sw) -> Add bias); ' +
-          "QuantizeLinear rounds half to even where fraudscore's engines round half away from zero, so an exact tie can differ by one step."
+          "QuantizeLinear rounds half to even where fraudscore's engines round half away from zero, so an exact tie can differ by one step." +
+          (fallback
+            ? ' Rows beyond the calibrated range (some layer input with |x| * fp32(1/sx) >= 127.5) are scored by the fp32 Gemm layers ' +
+              "instead (quantization.outOfRange 'fp32'): Where selects their fp32 reconstruction, hence errors and score."
+            : '')
         : 'int8 layers with dynamic uint8 activations (DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul -> Add bias), ' +
           "onnxruntime quantize_dynamic's form; not fraudscore's int8 contract: activation scales are per batch, " +
           "so a row's score depends on the rows scored with it.";
@@ -401,6 +480,7 @@ export function buildOnnx(model: Model, options: ExportOnnxOptions = {}): Uint8A
     'fraudscore.features': JSON.stringify(model.features),
     'fraudscore.reconstruction_space': 'standardized',
   };
+  if (fallback) metadata['fraudscore.out_of_range'] = 'fp32';
   if (model.threshold) metadata['fraudscore.threshold'] = JSON.stringify(model.threshold);
   return encodeModel({
     irVersion: irVersionFor(opset),
