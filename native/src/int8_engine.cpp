@@ -36,7 +36,8 @@ SimdPath defaultInt8Simd() {
 namespace {
 
 using KernelFn = bool (*)(const Int8Model&, const float*, size_t, size_t, float*, float*, NonFinite,
-                          void*, BadValue*, const std::atomic<int64_t>*, std::vector<size_t>*);
+                          void*, BadValue*, const std::atomic<int64_t>*, std::vector<size_t>*,
+                          size_t);
 
 KernelFn kernelOf(SimdPath p) {
 #if defined(__x86_64__) || defined(_M_X64)
@@ -145,14 +146,15 @@ struct CpuInt8Engine::Impl {
                   const std::atomic<int64_t>* stopBelow) const {
     if (!fp32)
       return kernel(packed, rows, begin, end, scores, featureErrors, mode, threadScratch(words),
-                    bad, stopBelow, nullptr);
+                    bad, stopBelow, nullptr, end);
     constexpr size_t kSpan = 1024;  // a whole number of dynamic blocks, ~116 KB of raw rows
     static_assert(kSpan % kInt8DynamicBlockRows == 0, "spans keep blocks whole");
     for (size_t s0 = begin; s0 < end; s0 += kSpan) {
       const size_t s1 = std::min(end, s0 + kSpan);
       over.clear();
+      // Prefetching runs on into the next span, as it would over the whole range.
       const bool ok = kernel(packed, rows, s0, s1, scores, featureErrors, mode,
-                             threadScratch(words), bad, stopBelow, &over);
+                             threadScratch(words), bad, stopBelow, &over, end);
       rescore(rows, scores, featureErrors);
       if (!ok) return false;
     }

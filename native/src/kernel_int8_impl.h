@@ -68,7 +68,7 @@ inline size_t int8ScratchWords(const Int8Model& P) {
   bool scoreRangeInt8(const Int8Model& P, const float* rows, size_t begin, size_t end,    \
                       float* scores, float* featureErrors, NonFinite mode, void* scratch, \
                       BadValue* bad, const std::atomic<int64_t>* stopBelow,               \
-                      std::vector<size_t>* overflow);                                     \
+                      std::vector<size_t>* overflow, size_t prefetchEnd);                 \
   }
 
 namespace int8k {
@@ -223,7 +223,8 @@ static FS_INLINE vi dot(vi acc, vi a, const int32_t* wp) {
 }
 
 // Round half away from zero of v already clamped to [-127, 127]: truncate, then step away from
-// zero when the dropped fraction (exact in fp32 at this magnitude) is at least one half.
+// zero when the dropped fraction (exact in fp32 at this magnitude) is at least one half. Unclamped
+// (the fp32 fallback's lanes past the range) it gives garbage, never a fault.
 static FS_INLINE vi roundAway(vf v) {
   vi t = __builtin_convertvector(v, vi);
   const vf d = v - __builtin_convertvector(t, vf);
@@ -243,6 +244,19 @@ static FS_INLINE vi quantRelu(vf y, vf inv) {
 #if FS_I8_VNNI
   // v >= 0: round-half-away is floor(v + 0.5) with the sum rounded toward zero, so it can never
   // round up onto the next integer (embedded rounding, one instruction).
+  return (vi)_mm512_cvttps_epi32(
+      _mm512_add_round_ps((__m512)v, _mm512_set1_ps(0.5f), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC));
+#else
+  return roundAway(v);
+#endif
+}
+
+// The same without the upper clamp, for the fp32 fallback: a lane whose value passes 127 is
+// rescored in fp32 (its garbage q is never used), and every other lane's value is already below
+// 127.5, so the clamp would change nothing. It saves the instruction the range test costs.
+static FS_INLINE vi quantReluOpen(vf t) {
+  const vf v = vmax(t, splat(0.f));
+#if FS_I8_VNNI
   return (vi)_mm512_cvttps_epi32(
       _mm512_add_round_ps((__m512)v, _mm512_set1_ps(0.5f), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC));
 #else
@@ -313,8 +327,12 @@ struct HiddenSink {
         const int o = o0 + c + k;
         const vf t =
             fmaAdd(__builtin_convertvector(acc[c + k], vf), splat(scale[o]), splat(bias[o]));
-        if constexpr (kTrack) mx = vmax(mx, t);
-        q[k] = quantRelu(t, splat(1.f));
+        if constexpr (kTrack) {
+          mx = vmax(mx, t);
+          q[k] = quantReluOpen(t);
+        } else {
+          q[k] = quantRelu(t, splat(1.f));
+        }
       }
       next[(o0 + c) / K] = pack(q, 0);
     }
@@ -547,9 +565,10 @@ static FS_INLINE void quantizeInput(const vf* x, int inPad, vf inv, vi* a, vf* m
 #pragma GCC unroll 4
     for (int k = 0; k < K; ++k) {
       if (mx) {
+        // No clamps: see quantReluOpen (a lane past 127.5 is rescored in fp32).
         const vf t = x[i + k] * inv;
         *mx = vmax(*mx, kFirst ? vabs(t) : t);
-        q[k] = kFirst ? quantSigned(t, splat(1.f)) : quantRelu(t, splat(1.f));
+        q[k] = kFirst ? roundAway(t) : quantReluOpen(t);
       } else {
         q[k] = kFirst ? quantSigned(x[i + k], inv) : quantRelu(x[i + k], inv);
       }
@@ -563,12 +582,13 @@ static FS_INLINE void quantizeInput(const vf* x, int inPad, vf inv, vi* a, vf* m
 }
 
 // kFallback: rows whose inputs leave the calibrated range (any |x| / sx >= 127.5) are appended to
-// `overflow`; the engine rescores them in fp32 (fraudscore/quant.h).
+// `overflow`; the engine rescores them in fp32 (fraudscore/quant.h). Rows below prefetchEnd may be
+// prefetched (the engine calls this span by span; the rows go on past `end`).
 template <bool kFallback>
 static bool scoreStatic(const Int8Model& P, const float* rows, size_t begin, size_t end,
                         float* scores, float* featureErrors, NonFinite mode, int32_t* scratch,
                         BadValue* badOut, const std::atomic<int64_t>* stopBelow,
-                        std::vector<size_t>* overflow) {
+                        std::vector<size_t>* overflow, size_t prefetchEnd) {
   vf* z = reinterpret_cast<vf*>(scratch);
   vf* fe = z + P.featPad;
   vi* pa = reinterpret_cast<vi*>(fe + P.featPad);
@@ -581,7 +601,7 @@ static bool scoreStatic(const Int8Model& P, const float* rows, size_t begin, siz
     const int cnt = static_cast<int>(end - r0 < static_cast<size_t>(L) ? end - r0 : L);
     // The rows stream from memory once: fetch the strip kPrefetchStrips ahead while this one
     // computes (a strip is L * features floats, e.g. 29 cache lines with AVX-512).
-    if (r0 + (kPrefetchStrips + 1) * L <= end) {
+    if (r0 + (kPrefetchStrips + 1) * L <= prefetchEnd) {
       const char* ahead =
           reinterpret_cast<const char*>(rows + (r0 + kPrefetchStrips * L) * P.features);
       const size_t bytes = static_cast<size_t>(L) * P.features * sizeof(float);
@@ -713,15 +733,16 @@ static bool scoreDynamic(const Int8Model& P, const float* rows, size_t begin, si
 
 bool scoreRangeInt8(const Int8Model& P, const float* rows, size_t begin, size_t end, float* scores,
                     float* featureErrors, NonFinite mode, void* scratch, BadValue* bad,
-                    const std::atomic<int64_t>* stopBelow, std::vector<size_t>* overflow) {
+                    const std::atomic<int64_t>* stopBelow, std::vector<size_t>* overflow,
+                    size_t prefetchEnd) {
   int32_t* s = static_cast<int32_t*>(scratch);
   if (P.dynamic)
     return scoreDynamic(P, rows, begin, end, scores, featureErrors, mode, s, bad, stopBelow);
   if (P.fallback && overflow)
     return scoreStatic<true>(P, rows, begin, end, scores, featureErrors, mode, s, bad, stopBelow,
-                             overflow);
+                             overflow, prefetchEnd > end ? prefetchEnd : end);
   return scoreStatic<false>(P, rows, begin, end, scores, featureErrors, mode, s, bad, stopBelow,
-                            nullptr);
+                            nullptr, end);
 }
 
 #undef FS_INLINE
