@@ -226,11 +226,20 @@ static FS_INLINE vi dot(vi acc, vi a, const int32_t* wp) {
 // zero when the dropped fraction (exact in fp32 at this magnitude) is at least one half. Unclamped
 // (the fp32 fallback's lanes past the range) it gives garbage, never a fault.
 static FS_INLINE vi roundAway(vf v) {
+#if FS_I8_VNNI
+  // v + copysign(0.5, v) with the sum rounded toward zero, then truncated: the sum can never be
+  // rounded onto the next integer away from zero, so this is round-half-away in three instructions
+  // (the same trick as quantRelu's, mirrored for negative v).
+  const vf half = (vf)(((vi)v & (vi)splati(INT32_MIN)) | (vi)splat(0.5f));
+  return (vi)_mm512_cvttps_epi32(
+      _mm512_add_round_ps((__m512)v, (__m512)half, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC));
+#else
   vi t = __builtin_convertvector(v, vi);
   const vf d = v - __builtin_convertvector(t, vf);
   t -= (vi)(d >= splat(0.5f));  // a true comparison is -1
   t += (vi)(d <= splat(-0.5f));
   return t;
+#endif
 }
 
 // q = clamp(round(x * inv), -127, 127) for the signed first-layer input.
