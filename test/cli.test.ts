@@ -1,7 +1,7 @@
 // The CLI in-process: help, usage errors (exit 2), user errors (exit 1, message without stack),
 // and the synth -> evaluate -> score -> info chain on a model built in code.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { main } from '../src/cli.js';
 import { loadTable } from '../src/data/load.js';
-import { createModel, saveModel, Scorer } from '../src/index.js';
+import { createModel, loadModel, saveModel, Scorer } from '../src/index.js';
 import { DEFAULT_FEATURES } from '../src/data/table.js';
 
 let dir: string;
@@ -101,6 +101,51 @@ describe('fraudscore CLI', () => {
     expect(out.join('\n')).toContain('29 -> 32 -> 16 -> 32 -> 29');
     expect(await run('info', '--model', modelDir, '--json')).toBe(0);
     expect(JSON.parse(out.join('\n')).layerSizes).toEqual([29, 32, 16, 32, 29]);
+  });
+
+  it('quantizes a model from calibration rows, and scores with --precision int8', async () => {
+    const data = join(dir, 'calib.csv.gz');
+    expect(await run('synth', '--rows', '6000', '--fraud-rate', '0.01', '--seed', '9', '--output', data)).toBe(0);
+    const table = await loadTable(data);
+    const model = createModel({ features: [...DEFAULT_FEATURES], seed: 2 });
+    model.preprocessing.transform[28] = 'log1p';
+    model.preprocessing.mean[28] = 3;
+    model.threshold = { value: 5, strategy: 'fixed' };
+    const fp32Dir = join(dir, 'q-fp32');
+    await saveModel(model, fp32Dir);
+    await writeFile(join(fp32Dir, 'MODEL_CARD.md'), 'card\n');
+    const int8Dir = join(dir, 'q-int8');
+    expect(
+      await run('quantize', '--model', fp32Dir, '--calibration', data, '--out', int8Dir, '--max-rows', '4000'),
+    ).toBe(0);
+    const log = err.join('\n');
+    expect(log).toContain(`calibration: 4000 rows of ${data}`);
+    expect(log).toMatch(/decisions agree on \d+\.\d+%; \d+\.\d+% rescored in fp32/);
+    const q = await loadModel(int8Dir);
+    expect(q.quantization).toMatchObject({ activations: 'static', outOfRange: 'fp32' });
+    expect(q.quantization!.calibration).toMatchObject({ percentile: 99.95, rows: 4000 });
+    expect(existsSync(join(int8Dir, 'MODEL_CARD.md'))).toBe(true);
+    // The fp32 weights are kept; the int8 engine scores the file.
+    expect(q.layers[0]!.weight).toEqual(model.layers[0]!.weight);
+    const scored = join(dir, 'q-scores.csv');
+    expect(
+      await run('score', '--model', int8Dir, '--input', data, '--output', scored, '--precision', 'int8', '--quiet'),
+    ).toBe(0);
+    const lines = (await readFile(scored, 'utf8')).trim().split('\n');
+    const int8 = new Scorer(q, { backend: 'cpu', precision: 'int8' });
+    expect(Math.fround(Number(lines[1]!.split(',')[0]))).toBe(int8.score(table.rows.subarray(0, 29))[0]);
+    int8.dispose();
+    expect(await run('info', '--model', int8Dir)).toBe(0);
+    expect(out.join('\n')).toContain('static activations, out of range: fp32');
+    // Dynamic needs no calibration; pruning in place and bad flags are usage errors.
+    expect(await run('quantize', '--model', int8Dir, '--activations', 'dynamic')).toBe(0);
+    expect((await loadModel(int8Dir)).quantization!.activations).toBe('dynamic');
+    expect(await run('quantize', '--model', int8Dir, '--calibration', data, '--prune', '0.2')).toBe(2);
+    expect(err[0]).toContain('--prune changes the fp32 weights');
+    expect(await run('quantize', '--model', int8Dir)).toBe(2);
+    expect(err[0]).toContain('missing required option --calibration');
+    expect(await run('quantize', '--model', int8Dir, '--calibration', data, '--out-of-range', 'wrap')).toBe(2);
+    expect(err[0]).toContain("--out-of-range must be fp32 or clamp, got 'wrap'");
   });
 
   it('runs the pipeline end to end on synthetic data and rejects a bad override', async () => {

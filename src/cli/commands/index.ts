@@ -5,6 +5,7 @@ import { evaluate } from './evaluate.js';
 import { exportOnnxCommand } from './export-onnx.js';
 import { info } from './info.js';
 import { pipeline } from './pipeline.js';
+import { quantizeCommand } from './quantize.js';
 import { score } from './score.js';
 import { serve } from './serve.js';
 import { sweepCommand } from './sweep.js';
@@ -13,6 +14,7 @@ import { trainCommand } from './train.js';
 
 export const commands: Command[] = [
   exportOnnxCommand,
+  quantizeCommand,
   info,
   score,
   serve,

@@ -23,7 +23,9 @@ Options:
       ...meta,
       layerSizes: layerSizes(model),
       flopsPerRow: flopsPerRow(model),
-      quantized: quantization ? { scheme: quantization.scheme, activations: quantization.activations } : null,
+      quantized: quantization
+        ? { scheme: quantization.scheme, activations: quantization.activations, outOfRange: quantization.outOfRange }
+        : null,
       backends,
     };
     if (values.json) {
@@ -39,7 +41,7 @@ Options:
       `threshold  ${model.threshold ? `${model.threshold.value} (${model.threshold.strategy})` : 'none (scores only)'}`,
     );
     console.log(
-      `int8       ${quantization ? `${quantization.scheme}, ${quantization.activations} activations` : 'no'}`,
+      `int8       ${quantization ? `${quantization.scheme}, ${quantization.activations} activations${quantization.outOfRange ? `, out of range: ${quantization.outOfRange}` : ''}` : 'no'}`,
     );
     console.log(`created    ${model.provenance.createdAt} by fraudscore ${model.provenance.libraryVersion}`);
     if (model.provenance.dataFingerprint) console.log(`data       sha256 ${model.provenance.dataFingerprint}`);
