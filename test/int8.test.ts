@@ -252,6 +252,14 @@ describe('CpuInt8Scorer binding', () => {
     );
     expect(bad({ inputScales: new Float32Array(0) })).toThrow('Invalid `quant`: xscale has 0 values, expected 4');
     expect(bad({ dynamic: 'yes' })).toThrow('Expected `quant.dynamic` to be a boolean, got string');
+    expect(bad({ fallback: 1 })).toThrow('Expected `quant.fallback` to be a boolean, got number');
+    expect(bad({ dynamic: true, fallback: true })).toThrow(
+      'Expected `quant.fallback` only with static scales (`quant.dynamic` is true)',
+    );
+    const fb = new Ctor(spec, { ...quant(), fallback: true });
+    expect(fb.fallbackRows).toBe(0);
+    fb.dispose();
+    expect(() => fb.fallbackRows).toThrow();
     // dynamic scales need no static ones
     expect(() =>
       new Ctor(spec, { ...quant(), inputScales: new Float32Array(0), dynamic: true }).dispose(),
