@@ -63,7 +63,8 @@ Int8Model packInt8(const ModelSpec& spec, const QuantSpec& q, bool dynamic, Simd
   P.featPad = roundUp(spec.features, 4);
   P.maxPad = P.featPad;
   P.lanes = lanesOf(path);
-  P.k = vnni ? 4 : 2;
+  // Bytes packed four to a word for vpdpbusd (VNNI) and vpmaddubsw (AVX2); int16 pairs for pmaddwd.
+  P.k = vnni || path == SimdPath::kAvx2 ? 4 : 2;
   P.dynamic = dynamic;
   P.fallback = !dynamic && q.fallback;
   for (int j = 0; j < spec.features; ++j) {

@@ -102,6 +102,11 @@ namespace FS_I8_NS {
 
 constexpr int L = FS_I8_LANES;
 constexpr int K = FS_I8_K;
+#if FS_I8_VNNI
+constexpr bool kVnni = true;
+#else
+constexpr bool kVnni = false;
+#endif
 // Accumulators per output chunk: 16 of the 32 zmm registers with AVX-512, 8 of 16 otherwise.
 constexpr int kChunk = FS_I8_CHUNK;
 constexpr int kDynBlock = kInt8DynamicBlockRows;
@@ -198,6 +203,9 @@ static FS_INLINE vf vabs(vf a) {
 }
 
 // acc + sum over the K products of the lane's packed activations and the broadcast weight word.
+// kSigned: the first layer's activations (signed bytes on the AVX2 path; the VNNI path offsets them
+// to unsigned instead, the int16 paths need neither).
+template <bool kSigned>
 static FS_INLINE vi dot(vi acc, vi a, const int32_t* wp) {
 #if FS_I8_VNNI
   // The weight word as an embedded broadcast ({1to16}) memory operand: GCC would otherwise load it
@@ -209,7 +217,12 @@ static FS_INLINE vi dot(vi acc, vi a, const int32_t* wp) {
   return (vi)_mm512_dpbusd_epi32((__m512i)acc, (__m512i)a, _mm512_set1_epi32(*wp));
 #endif
 #elif FS_I8_AVX2
-  return (vi)_mm256_add_epi32((__m256i)acc, _mm256_madd_epi16((__m256i)a, _mm256_set1_epi32(*wp)));
+  const __m256i w = _mm256_set1_epi32(*wp);
+  // u8 x s8 -> int16 pair sums (exact: see fraudscore/int8.h), then pairs of those to int32.
+  const __m256i p =
+      kSigned ? _mm256_maddubs_epi16(_mm256_abs_epi8((__m256i)a), _mm256_sign_epi8(w, (__m256i)a))
+              : _mm256_maddubs_epi16((__m256i)a, w);
+  return (vi)_mm256_add_epi32((__m256i)acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 #elif defined(__SSE2__)
   return (vi)_mm_add_epi32((__m128i)acc, _mm_madd_epi16((__m128i)a, _mm_set1_epi32(*wp)));
 #else
@@ -234,11 +247,11 @@ static FS_INLINE vi roundAway(vf v) {
   return (vi)_mm512_cvttps_epi32(
       _mm512_add_round_ps((__m512)v, (__m512)half, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC));
 #else
-  vi t = __builtin_convertvector(v, vi);
-  const vf d = v - __builtin_convertvector(t, vf);
-  t -= (vi)(d >= splat(0.5f));  // a true comparison is -1
-  t += (vi)(d <= splat(-0.5f));
-  return t;
+  // v + copysign(0.5 - 2^-25, v), rounded to nearest, then truncated: the largest float below one
+  // half keeps v = 0.49999997 from reaching 1, and a true half (v = m + 0.5) still sums to a value
+  // that rounds onto m + 1, since the sum's spacing is at least 2^-24 > 2^-25 there.
+  const vf half = (vf)(((vi)v & (vi)splati(INT32_MIN)) | (vi)splat(0x1.fffffep-2f));
+  return __builtin_convertvector(v + half, vi);
 #endif
 }
 
@@ -276,7 +289,14 @@ static FS_INLINE vi quantReluOpen(vf t) {
 // K quantized values (one per output) into one word per lane; `offset` makes signed values
 // unsigned for vpdpbusd (its activations are u8).
 static FS_INLINE vi pack(const vi* q, int32_t offset) {
-  if constexpr (K == 4) {
+  if constexpr (K == 4 && !kVnni) {
+    // Signed first-layer values (offset 0) need their bytes masked; hidden ones are in [0, 127]
+    // (or garbage in a lane the fp32 fallback rescores) and masking them costs little.
+    const vu m = (vu)splati(0xff);
+    const vu b0 = (vu)(q[0] + offset) & m, b1 = (vu)(q[1] + offset) & m,
+             b2 = (vu)(q[2] + offset) & m, b3 = (vu)(q[3] + offset) & m;
+    return (vi)(b0 | (b1 << 8) | (b2 << 16) | (b3 << 24));
+  } else if constexpr (K == 4) {
     const vu b0 = (vu)(q[0] + offset), b1 = (vu)(q[1] + offset), b2 = (vu)(q[2] + offset),
              b3 = (vu)(q[3] + offset);
     return (vi)(b0 | (b1 << 8) | (b2 << 16) | (b3 << 24));
@@ -286,7 +306,7 @@ static FS_INLINE vi pack(const vi* q, int32_t offset) {
 }
 
 // One chunk of CH outputs of layer Ly for a strip whose packed input is a[groups].
-template <int CH, class Sink>
+template <int CH, bool kSigned, class Sink>
 static FS_INLINE void chunk(const Int8Layer& Ly, const vi* __restrict a, int o0, Sink& sink) {
   vi acc[CH];
 #pragma GCC unroll 16
@@ -298,23 +318,32 @@ static FS_INLINE void chunk(const Int8Layer& Ly, const vi* __restrict a, int o0,
     const vi av = a[g];
     const int32_t* wg = w + static_cast<size_t>(g) * ws;
 #pragma GCC unroll 16
-    for (int c = 0; c < CH; ++c) acc[c] = dot(acc[c], av, wg + c);
+    for (int c = 0; c < CH; ++c) acc[c] = dot<kSigned>(acc[c], av, wg + c);
   }
   sink.template emit<CH>(o0, acc);
 }
 
-template <class Sink>
-static FS_INLINE void layerDots(const Int8Layer& Ly, const vi* a, Sink& sink) {
+template <bool kSigned, class Sink>
+static FS_INLINE void layerDotsOf(const Int8Layer& Ly, const vi* a, Sink& sink) {
   int o = 0;
-  for (; o + kChunk <= Ly.outPad; o += kChunk) chunk<kChunk>(Ly, a, o, sink);
+  for (; o + kChunk <= Ly.outPad; o += kChunk) chunk<kChunk, kSigned>(Ly, a, o, sink);
   const int rem = Ly.outPad - o;  // a multiple of 4 below kChunk
   if constexpr (kChunk > 8) {
-    if (rem == 12) chunk<12>(Ly, a, o, sink);
-    if (rem == 8) chunk<8>(Ly, a, o, sink);
+    if (rem == 12) chunk<12, kSigned>(Ly, a, o, sink);
+    if (rem == 8) chunk<8, kSigned>(Ly, a, o, sink);
   }
   if constexpr (kChunk > 4) {
-    if (rem == 4) chunk<4>(Ly, a, o, sink);
+    if (rem == 4) chunk<4, kSigned>(Ly, a, o, sink);
   }
+}
+
+// Layer l's products: the first layer's input is signed (see dot).
+template <class Sink>
+static FS_INLINE void layerDots(const Int8Layer& Ly, size_t l, const vi* a, Sink& sink) {
+  if (l == 0)
+    layerDotsOf<true>(Ly, a, sink);
+  else
+    layerDotsOf<false>(Ly, a, sink);
 }
 
 // Hidden layer, static scales: y / sx' = acc * (sx * sw[o] / sx') + b[o] / sx' (sx' the next
@@ -634,7 +663,7 @@ static bool scoreStatic(const Int8Model& P, const float* rows, size_t begin, siz
       const Int8Layer& Ly = P.layers[l];
       if (l + 1 < nLayers) {
         HiddenSink<kFallback> s{Ly.scaleNext.data(), Ly.biasNext.data(), b, mx};
-        layerDots(Ly, a, s);
+        layerDots(Ly, l, a, s);
         mx = s.mx;
         vi* t = a;
         a = b;
@@ -642,7 +671,7 @@ static bool scoreStatic(const Int8Model& P, const float* rows, size_t begin, siz
       } else {
         err.scale = Ly.scale.data();
         err.bias = Ly.bias.data();
-        layerDots(Ly, a, err);
+        layerDots(Ly, l, a, err);
       }
     }
     writeStrip(P, r0, cnt, err.sum, bad, fe, scores, featureErrors);
@@ -720,12 +749,12 @@ static bool scoreDynamic(const Int8Model& P, const float* rows, size_t begin, si
           quantizeInput<false>(x + s * xs, inPad, inv, pa);
         if (l + 1 < nLayers) {
           HiddenStoreSink hs{scale, Ly.bias.data(), y + s * mp, validB[s], mNext};
-          layerDots(Ly, pa, hs);
+          layerDots(Ly, l, pa, hs);
           mNext = hs.mx;
         } else {
           ErrorSink err{scale,      Ly.bias.data(), zb + s * fp,
                         P.features, vf{},           featureErrors ? fe : nullptr};
-          layerDots(Ly, pa, err);
+          layerDots(Ly, l, pa, err);
           const size_t r0 = b0 + static_cast<size_t>(s) * L;
           const int cnt = nb - s * L < L ? nb - s * L : L;
           writeStrip(P, r0, cnt, err.sum, badB[s], fe, scores, featureErrors);

@@ -6,9 +6,13 @@
 //           signed activations are offset by +128 to make them unsigned, and 128 * sum_i w_q[o][i]
 //           is subtracted once per output (precomputed); hidden activations are post-ReLU, so they
 //           are already in [0, 127] and need no offset.
-//   avx2:   `vpmaddwd` on activations and weights sign-extended to int16 (two products per 32-bit
-//           lane, exact; it cannot saturate since |q * w| <= 127 * 127).
-//   sse2:   the same with `pmaddwd` on 128-bit vectors (and plain C++ off x86).
+//   avx2:   `vpmaddubsw` (u8 x s8, adjacent pairs summed to int16) then `vpmaddwd` by ones (to
+//           int32): four products per 32-bit lane. Hidden activations are in [0, 127], so a pair
+//           sum is at most 2 * 127 * 127 = 32258 and cannot saturate; the first layer's signed
+//           activations go in as |q| with the weight's sign flipped where q < 0 (`vpsignb`), which
+//           keeps that bound.
+//   sse2:   `pmaddwd` on activations and weights sign-extended to int16 (two products per lane).
+//           (plain C++ off x86).
 // All paths compute the same integers; they differ from the float64 reference only by fp32 rounding
 // (see test_int8_engine.cpp for the tolerance and why).
 #pragma once
