@@ -42,6 +42,8 @@ export interface ScoreFileOptions {
 export interface ScoreFileResult extends ScoreFileProgress {
   output: string;
   threshold: number | null;
+  /** int8 with quantization.outOfRange 'fp32': rows rescored with the fp32 weights (0 otherwise). */
+  fp32FallbackRows: number;
 }
 
 /**
@@ -62,6 +64,7 @@ export async function scoreFile(options: ScoreFileOptions): Promise<ScoreFileRes
     nonFinite: options.nonFinite ?? 'error',
   });
   const threshold = scorer.threshold;
+  let fp32FallbackRows = 0;
   // Same extension as the output so the writer picks the same format (.gz included).
   const tmp = join(dirname(options.output), `.partial-${process.pid}-${basename(options.output)}`);
   const sink = openTableWriter(
@@ -132,8 +135,9 @@ export async function scoreFile(options: ScoreFileOptions): Promise<ScoreFileRes
     await rm(tmp, { force: true });
     throw e;
   } finally {
+    fp32FallbackRows = scorer.fp32FallbackRows;
     scorer.dispose();
   }
   progress.seconds = (performance.now() - started) / 1000;
-  return { ...progress, output: options.output, threshold };
+  return { ...progress, output: options.output, threshold, fp32FallbackRows };
 }

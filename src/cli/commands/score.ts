@@ -78,6 +78,9 @@ Example:
           (res.threshold === null
             ? 'the model has no threshold'
             : `${res.flagged} flagged (threshold ${res.threshold})`) +
+          (res.fp32FallbackRows > 0
+            ? `; ${res.fp32FallbackRows} rows (${((100 * res.fp32FallbackRows) / res.rows).toFixed(2)}%) beyond the int8 range, scored in fp32`
+            : '') +
           ` -> ${res.output}`,
       );
     } catch (e) {
