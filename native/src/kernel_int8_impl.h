@@ -293,12 +293,12 @@ static FS_INLINE vi pack(const vi* q, int32_t offset) {
     // Signed first-layer values (offset 0) need their bytes masked; hidden ones are in [0, 127]
     // (or garbage in a lane the fp32 fallback rescores) and masking them costs little.
     const vu m = (vu)splati(0xff);
-    const vu b0 = (vu)(q[0] + offset) & m, b1 = (vu)(q[1] + offset) & m,
-             b2 = (vu)(q[2] + offset) & m, b3 = (vu)(q[3] + offset) & m;
+    const vu b0 = ((vu)q[0] + (uint32_t)offset) & m, b1 = ((vu)q[1] + (uint32_t)offset) & m,
+             b2 = ((vu)q[2] + (uint32_t)offset) & m, b3 = ((vu)q[3] + (uint32_t)offset) & m;
     return (vi)(b0 | (b1 << 8) | (b2 << 16) | (b3 << 24));
   } else if constexpr (K == 4) {
-    const vu b0 = (vu)(q[0] + offset), b1 = (vu)(q[1] + offset), b2 = (vu)(q[2] + offset),
-             b3 = (vu)(q[3] + offset);
+    const vu b0 = ((vu)q[0] + (uint32_t)offset), b1 = ((vu)q[1] + (uint32_t)offset),
+             b2 = ((vu)q[2] + (uint32_t)offset), b3 = ((vu)q[3] + (uint32_t)offset);
     return (vi)(b0 | (b1 << 8) | (b2 << 16) | (b3 << 24));
   } else {
     return (vi)(((vu)q[0] & 0xffffu) | ((vu)q[1] << 16));
