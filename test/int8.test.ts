@@ -124,11 +124,13 @@ describe('Scorer (cpu, int8)', () => {
         expect(scorer.engine).toContain('int8');
         let fellRef = 0;
         let edge = 0;
+        let boundaryRows = 0;
+        let rowsSeen = 0;
         for (const n of [1, 7, 33, 4099]) {
           const rows = randomRows(n, 29, seed + n, [28]);
           const got = scorer.score(rows);
           const { scores, boundary, fell } = referenceInt8(m, rows);
-          let boundaryRows = 0;
+          rowsSeen += n;
           for (let i = 0; i < n; i++) {
             fellRef += fell[i]!;
             const e = Math.abs(got[i]! - scores[i]!) / Math.max(Math.abs(scores[i]!), 2e-3);
@@ -142,8 +144,10 @@ describe('Scorer (cpu, int8)', () => {
               expect(e, `${simd} n=${n} row ${i}`).toBeLessThan(5e-5);
             }
           }
-          expect(boundaryRows).toBeLessThanOrEqual(Math.max(2, n * 0.05));
         }
+        // ~2% of rows have one of their ~110 rounded values within 1e-4 steps of a boundary: counted
+        // over all the sizes, since a small batch can hold a few by chance.
+        expect(boundaryRows).toBeLessThanOrEqual(rowsSeen * 0.05);
         if (fallback) {
           // The fallback ran, on the rows the reference sends to fp32 (give or take the edge rows).
           expect(fellRef).toBeGreaterThan(4);
