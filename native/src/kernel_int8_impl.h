@@ -260,30 +260,29 @@ static FS_INLINE vi quantSigned(vf x, vf inv) {
   return roundAway(vmin(vmax(x * inv, splat(-127.f)), splat(127.f)));
 }
 
-// q = clamp(round(relu(y) * inv), 0, 127) for a hidden layer's input (ReLU folded in, inv > 0).
-static FS_INLINE vi quantRelu(vf y, vf inv) {
-  const vf v = vmin(vmax(y * inv, splat(0.f)), splat(127.f));
+// Round half away from zero of v >= 0 (and below 2^23).
+static FS_INLINE vi roundNonNegative(vf v) {
 #if FS_I8_VNNI
-  // v >= 0: round-half-away is floor(v + 0.5) with the sum rounded toward zero, so it can never
-  // round up onto the next integer (embedded rounding, one instruction).
+  // floor(v + 0.5) with the sum rounded toward zero, so it can never round up onto the next
+  // integer (embedded rounding, one instruction).
   return (vi)_mm512_cvttps_epi32(
       _mm512_add_round_ps((__m512)v, _mm512_set1_ps(0.5f), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC));
 #else
-  return roundAway(v);
+  // The largest float below one half, as roundAway does, without the sign.
+  return __builtin_convertvector(v + splat(0x1.fffffep-2f), vi);
 #endif
+}
+
+// q = clamp(round(relu(y) * inv), 0, 127) for a hidden layer's input (ReLU folded in, inv > 0).
+static FS_INLINE vi quantRelu(vf y, vf inv) {
+  return roundNonNegative(vmin(vmax(y * inv, splat(0.f)), splat(127.f)));
 }
 
 // The same without the upper clamp, for the fp32 fallback: a lane whose value passes 127 is
 // rescored in fp32 (its garbage q is never used), and every other lane's value is already below
 // 127.5, so the clamp would change nothing. It saves the instruction the range test costs.
 static FS_INLINE vi quantReluOpen(vf t) {
-  const vf v = vmax(t, splat(0.f));
-#if FS_I8_VNNI
-  return (vi)_mm512_cvttps_epi32(
-      _mm512_add_round_ps((__m512)v, _mm512_set1_ps(0.5f), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC));
-#else
-  return roundAway(v);
-#endif
+  return roundNonNegative(vmax(t, splat(0.f)));
 }
 
 // K quantized values (one per output) into one word per lane; `offset` makes signed values
