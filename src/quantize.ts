@@ -195,7 +195,6 @@ export function quantize(model: Model, options: QuantizeOptions = {}): Model {
     });
     calibrationInfo = {
       method: percentile >= 100 ? 'max' : 'percentile',
-      outOfRange,
       percentile,
       rows: used,
       skippedRows: skipped,

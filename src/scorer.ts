@@ -114,15 +114,15 @@ export class Scorer {
     // The CUDA int8 kernel implements static activation scales that clamp: 'auto' falls back to the
     // CPU for dynamic scales and for the fp32 fallback of out-of-range rows; asking for 'cuda'
     // explicitly is an error naming why.
-    const dynamicInt8 = precision === 'int8' && (quant?.dynamic === true || quant?.fallback === true);
-    if (backend === 'cuda' && dynamicInt8) {
+    const cpuOnlyInt8 = precision === 'int8' && (quant?.dynamic === true || quant?.fallback === true);
+    if (backend === 'cuda' && cpuOnlyInt8) {
       throw new RangeError(
         quant?.dynamic
           ? "backend 'cuda' runs int8 with static activation scales only; this model's are dynamic"
           : "backend 'cuda' runs int8 with clamped static scales only; this model rescores out-of-range rows in fp32 (quantization.outOfRange 'fp32')",
       );
     }
-    if (cuda.available && addon.CudaScorer && !dynamicInt8) {
+    if (cuda.available && addon.CudaScorer && !cpuOnlyInt8) {
       this.backend = 'cuda';
       this.#native = new addon.CudaScorer(spec, { precision, quant });
       this.#simd = 'cuda';

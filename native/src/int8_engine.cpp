@@ -116,7 +116,8 @@ Int8Model packInt8(const ModelSpec& spec, const QuantSpec& q, bool dynamic, Simd
       }
     }
     P.maxPad = std::max(P.maxPad, Ly.outPad);
-    P.bytes += Ly.w.size() * 4 + Ly.init.size() * 4 + 3 * Ly.outPad * sizeof(float);
+    P.bytes += Ly.w.size() * 4 + Ly.init.size() * 4 +
+               (3 * Ly.outPad + Ly.scaleNext.size() + Ly.biasNext.size()) * sizeof(float);
     P.layers.push_back(std::move(Ly));
   }
   P.bytes += 3 * P.featPad * sizeof(float);
@@ -150,21 +151,22 @@ struct CpuInt8Engine::Impl {
                     bad, stopBelow, nullptr, end);
     constexpr size_t kSpan = 1024;  // a whole number of dynamic blocks, ~116 KB of raw rows
     static_assert(kSpan % kInt8DynamicBlockRows == 0, "spans keep blocks whole");
+    thread_local std::vector<size_t> over;
     for (size_t s0 = begin; s0 < end; s0 += kSpan) {
       const size_t s1 = std::min(end, s0 + kSpan);
       over.clear();
       // Prefetching runs on into the next span, as it would over the whole range.
       const bool ok = kernel(packed, rows, s0, s1, scores, featureErrors, mode,
                              threadScratch(words), bad, stopBelow, &over, end);
-      rescore(rows, scores, featureErrors);
+      rescore(over, rows, scores, featureErrors);
       if (!ok) return false;
     }
     return true;
   }
 
-  static thread_local std::vector<size_t> over;
-
-  void rescore(const float* rows, float* scores, float* featureErrors) const {
+  // The rows `over` lists, scored by the fp32 engine on this thread.
+  void rescore(const std::vector<size_t>& over, const float* rows, float* scores,
+               float* featureErrors) const {
     if (over.empty()) return;
     thread_local std::vector<float> gathered, gotScores, gotFe;
     overflowRows.fetch_add(over.size(), std::memory_order_relaxed);
@@ -189,8 +191,6 @@ struct CpuInt8Engine::Impl {
     }
   }
 };
-
-thread_local std::vector<size_t> CpuInt8Engine::Impl::over;
 
 CpuInt8Engine::CpuInt8Engine(const ModelSpec& spec, const QuantSpec& q, Int8Activations act,
                              SimdPath path)
