@@ -31,16 +31,17 @@ struct Errs {
   size_t unwritten = 0;
 };
 
+// Errors are relative to each row's conditioning (fstest::scoreErrorScale).
 Errs compare(const std::vector<float>& s, const std::vector<float>& fe,
-             const std::vector<double>& ref, const std::vector<double>& refFe, size_t n, int d) {
+             const std::vector<double>& ref, const std::vector<double>& refFe,
+             const std::vector<double>& scale, size_t n, int d) {
   Errs e;
   for (size_t i = 0; i < n; ++i) {
     if (s[i] == kPoison) ++e.unwritten;
-    e.score = std::max(e.score, fstest::relErr(s[i], ref[i]));
+    e.score = std::max(e.score, std::fabs(s[i] - ref[i]) / scale[i]);
     if (!fe.empty())
       for (int j = 0; j < d; ++j)
-        e.fe = std::max(e.fe,
-                        std::fabs(fe[i * d + j] - refFe[i * d + j]) / std::max(ref[i] * d, 1e-3));
+        e.fe = std::max(e.fe, std::fabs(fe[i * d + j] - refFe[i * d + j]) / (scale[i] * d));
   }
   return e;
 }
@@ -51,6 +52,7 @@ void fp32Case(std::mt19937_64& rng, const Case& c, int variant) {
   std::vector<float> rows = fstest::randomRows(rng, m, n);
   std::vector<double> ref(n), refFe(n * c.d);
   scoreReferenceF64(m, rows.data(), n, ref.data(), refFe.data());
+  const std::vector<double> scale = fstest::scoreErrorScale(m, rows.data(), n, refFe.data());
 
   CudaEngine::Options opt;
   opt.chunkRows = 16384;  // several chunks per call: exercises the stream pipeline
@@ -63,7 +65,7 @@ void fp32Case(std::mt19937_64& rng, const Case& c, int variant) {
   std::vector<float> s(n, kPoison), fe(n * c.d, kPoison);
   BadValue bad = eng.score(rows.data(), n, s.data(), fe.data(), NonFinite::kError);
   CHECK(bad.row == -1);
-  Errs e = compare(s, fe, ref, refFe, n, c.d);
+  Errs e = compare(s, fe, ref, refFe, scale, n, c.d);
   CHECK_MSG(e.unwritten == 0, "%s: %zu scores unwritten", c.name, e.unwritten);
   CHECK_MSG(e.score < 1e-5, "%s fp32 pageable: worst score rel err %.3g", c.name, e.score);
   CHECK_MSG(e.fe < 1e-5, "%s fp32 pageable: worst feature err %.3g", c.name, e.fe);
@@ -81,7 +83,7 @@ void fp32Case(std::mt19937_64& rng, const Case& c, int variant) {
   size_t nan = 0;
   for (float v : s2) nan += std::isnan(v) ? 1 : 0;
   CHECK_MSG(nan == 0, "%s pinned: %zu scores unwritten (NaN poison)", c.name, nan);
-  e = compare(s2, {}, ref, refFe, n, c.d);
+  e = compare(s2, {}, ref, refFe, scale, n, c.d);
   CHECK_MSG(e.score < 1e-5, "%s fp32 pinned: worst rel err %.3g", c.name, e.score);
 
   // Device-resident call.
@@ -95,7 +97,7 @@ void fp32Case(std::mt19937_64& rng, const Case& c, int variant) {
   CHECK(ms >= 0);
   std::vector<float> s3(n);
   ds.download(s3.data(), n * sizeof(float));
-  e = compare(s3, {}, ref, refFe, n, c.d);
+  e = compare(s3, {}, ref, refFe, scale, n, c.d);
   CHECK_MSG(e.score < 1e-5, "%s fp32 device: worst rel err %.3g", c.name, e.score);
   CHECK(std::memcmp(s3.data(), s2.data(), n * sizeof(float)) == 0);  // same kernel, same bits
 
@@ -118,7 +120,7 @@ void fp32Case(std::mt19937_64& rng, const Case& c, int variant) {
         std::isnan(fe[r2 * c.d + 3]));
   s[r1] = static_cast<float>(ref[r1]);
   s[r2] = static_cast<float>(ref[r2]);
-  e = compare(s, {}, ref, refFe, n, c.d);
+  e = compare(s, {}, ref, refFe, scale, n, c.d);
   CHECK_MSG(e.score < 1e-5 && e.unwritten == 0, "%s kNaN: other rows rel err %.3g, unwritten %zu",
             c.name, e.score, e.unwritten);
   // log1p input <= -1 is non-finite too (feature 6 is log1p in randomModel when d > 6).

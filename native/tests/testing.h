@@ -105,4 +105,29 @@ inline double relErr(double got, double want) {
   return std::fabs(got - want) / std::max(std::fabs(want), 1e-3);
 }
 
+// What an fp32 score's error is measured against, per row. A score is mean_j e_j^2 with
+// e_j = z_j - r_j (standardized input minus reconstruction). fp32 gets e_j to within a few ulps of
+// |z_j| + |r_j|, not of |e_j|: where r_j nearly cancels z_j, e_j^2 is ill-conditioned and its
+// relative error grows by (|z_j| + |r_j|) / |e_j| (seed 3032561282 met one at d = 1: 1.27e-5).
+// So the scale is mean_j |e_j| (|z_j| + |r_j|), with |r_j| <= |z_j| + |e_j|: never below the score
+// itself, and equal to it up to a small factor on rows without cancellation. Floored at 1e-3 as in
+// relErr. refFe is scoreReferenceF64's per-feature errors e_j^2 of the same rows.
+inline std::vector<double> scoreErrorScale(const fraudscore::ModelSpec& m, const float* rows,
+                                           size_t n, const double* refFe) {
+  const int d = m.features;
+  std::vector<double> scale(n);
+  for (size_t r = 0; r < n; ++r) {
+    double s = 0;
+    for (int j = 0; j < d; ++j) {
+      double x = rows[r * d + j];
+      if (m.transform[j] == fraudscore::Transform::kLog1p) x = std::log1p(x);
+      const double z = std::fabs((x - m.mean[j]) / m.scale[j]);
+      const double e = std::sqrt(refFe[r * d + j]);
+      s += e * (2 * z + e);
+    }
+    scale[r] = std::isfinite(s) ? std::max(s / d, 1e-3) : 1e-3;
+  }
+  return scale;
+}
+
 }  // namespace fstest
