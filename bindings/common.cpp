@@ -2,7 +2,16 @@
 
 #include <cmath>
 
+#include "fraudscore/cuda.h"
+
 namespace fsbind {
+
+void throwCuda(Napi::Env env, const fraudscore::CudaError& e) {
+  Napi::Error err = Napi::Error::New(env, e.what());
+  err.Set("code", Napi::String::New(env, e.code()));
+  err.Set("cudaStatus", Napi::Number::New(env, e.status()));
+  throw err;
+}
 
 void throwType(Napi::Env env, const std::string& msg) {
   throw Napi::TypeError::New(env, msg);

@@ -8,6 +8,10 @@
 
 #include "fraudscore/model.h"
 
+namespace fraudscore {
+class CudaError;
+}
+
 namespace fsbind {
 
 // The arguments every scorer's score()/scoreAsync() takes:
@@ -32,6 +36,9 @@ Napi::Value badToJs(Napi::Env env, const fraudscore::BadValue& bad);
 // "Expected `rows` to be a Float32Array, got number".
 [[noreturn]] void throwType(Napi::Env env, const std::string& msg);
 [[noreturn]] void throwRange(Napi::Env env, const std::string& msg);
+
+// Throws a JS Error carrying the CUDA error's code (ERR_FRAUDSCORE_CUDA_*) and cudaStatus.
+[[noreturn]] void throwCuda(Napi::Env env, const fraudscore::CudaError& e);
 
 std::string describe(const Napi::Value& v);
 

@@ -22,13 +22,6 @@ using fraudscore::CudaPrecision;
 using fraudscore::CudaTrainer;
 using fraudscore::NonFinite;
 
-[[noreturn]] void throwCuda(Napi::Env env, const CudaError& e) {
-  Napi::Error err = Napi::Error::New(env, e.what());
-  err.Set("code", Napi::String::New(env, e.code()));
-  err.Set("cudaStatus", Napi::Number::New(env, e.status()));
-  throw err;
-}
-
 Napi::Value CudaInfoJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int device = 0;

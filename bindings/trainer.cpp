@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "common.h"
+#include "fraudscore/cuda.h"
 #include "fraudscore/train.h"
 
 namespace fsbind {
@@ -73,6 +74,8 @@ TrainOptions optionsFrom(Napi::Env env, const Napi::Value& v) {
   o.threads = static_cast<int>(numberOption(env, obj, "threads", 1, 1, 1024, false, false, true));
   o.batchSize =
       static_cast<int>(numberOption(env, obj, "batchSize", 256, 1, 16777216, false, false, true));
+  o.cudaDevice =
+      static_cast<int>(numberOption(env, obj, "cudaDevice", -1, -1, 1024, false, false, true));
   return o;
 }
 
@@ -156,6 +159,8 @@ class Trainer : public Napi::ObjectWrap<Trainer> {
     TrainOptions opt = optionsFrom(env, info[1]);
     try {
       state_ = std::make_shared<TrainerState>(std::make_unique<fraudscore::Trainer>(spec, opt));
+    } catch (const fraudscore::CudaError& e) {
+      throwCuda(env, e);
     } catch (const std::exception& e) {
       throwRange(env, std::string("Invalid `model` or `options`: ") + e.what());
     }
@@ -183,7 +188,11 @@ class Trainer : public Napi::ObjectWrap<Trainer> {
   Napi::Value GetWeights(const Napi::CallbackInfo& info) {
     auto s = live(info.Env());
     BusyGuard g(info.Env(), *s, "getWeights");
-    return layersToJs(info.Env(), s->trainer->weights());
+    try {
+      return layersToJs(info.Env(), s->trainer->weights());
+    } catch (const fraudscore::CudaError& e) {  // the device trainer copies them back
+      throwCuda(info.Env(), e);
+    }
   }
 
   // setWeights(layers: [{in, out, weight, bias}]): same shapes as the model.
@@ -192,7 +201,12 @@ class Trainer : public Napi::ObjectWrap<Trainer> {
     auto s = live(env);
     BusyGuard g(env, *s, "setWeights");
     // Reuse the model converter for the layer checks: a spec with the trainer's preprocessing.
-    fraudscore::ModelSpec base = s->trainer->spec();
+    fraudscore::ModelSpec base;
+    try {
+      base = s->trainer->spec();
+    } catch (const fraudscore::CudaError& e) {
+      throwCuda(env, e);
+    }
     Napi::Value lv = info[0];
     if (!lv.IsArray()) throwType(env, "Expected `layers` to be an Array, got " + describe(lv));
     Napi::Object m = Napi::Object::New(env);
@@ -212,8 +226,10 @@ class Trainer : public Napi::ObjectWrap<Trainer> {
     fraudscore::ModelSpec spec = modelSpecFrom(env, m);
     try {
       s->trainer->setWeights(spec.layers);
-    } catch (const std::exception& e) {
+    } catch (const std::invalid_argument& e) {
       throwRange(env, std::string("Invalid `layers`: ") + e.what());
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, std::string("Trainer.setWeights: ") + e.what());
     }
     return env.Undefined();
   }
@@ -270,6 +286,9 @@ class TrainerEpochWorker : public Napi::AsyncWorker {
   void Execute() override {
     try {
       result_ = state_->trainer->trainEpoch(rows_, n_, &state_->cancel);
+    } catch (const fraudscore::CudaError& e) {
+      code_ = e.code();
+      SetError(std::string("Trainer.trainEpoch failed: ") + e.what());
     } catch (const std::exception& e) {
       SetError(std::string("Trainer.trainEpoch failed: ") + e.what());
     } catch (...) {
@@ -297,7 +316,7 @@ class TrainerEpochWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& e) override {
     state_->busy.store(false);
     Napi::Error err = Napi::Error::New(Env(), e.Message());
-    err.Set("code", Napi::String::New(Env(), "ERR_FRAUDSCORE_NATIVE"));
+    err.Set("code", Napi::String::New(Env(), code_));
     deferred_.Reject(err.Value());
   }
 
@@ -306,6 +325,7 @@ class TrainerEpochWorker : public Napi::AsyncWorker {
   std::shared_ptr<TrainerState> state_;
   const float* rows_;
   size_t n_;
+  std::string code_ = "ERR_FRAUDSCORE_NATIVE";
   EpochResult result_;
   Napi::ObjectReference owner_;
   Napi::ObjectReference keep_;

@@ -40,8 +40,8 @@ export interface ScoreResult {
   featureErrors?: Float32Array;
 }
 
-/** Why a backend was not used, for backendInfo() and errors. */
-function cudaStatus(): { available: boolean; reason?: string } {
+/** Whether CUDA answers, and why not when it does not (backendInfo(), errors, train()). @internal */
+export function cudaStatus(): { available: boolean; reason?: string } {
   if (!addon.cudaInfo || !addon.CudaScorer) return { available: false, reason: 'this build has no CUDA backend' };
   try {
     const info = addon.cudaInfo();

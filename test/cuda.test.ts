@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { backendInfo, createModel, type Model, Scorer } from '../src/index.js';
 import { toAddonSpec } from '../src/model.js';
 import { addon } from '../src/native.js';
+import { nativeTrainerClass } from '../src/train/native-trainer.js';
 import { maxRelErr, randomRows, testSeed } from './helpers.js';
 
 const seed = testSeed();
@@ -100,6 +101,25 @@ describe('CUDA availability (every machine)', () => {
     expect(err).toBeInstanceOf(Error);
     expect(err!.code).toBe('ERR_FRAUDSCORE_CUDA_UNAVAILABLE');
     expect(err!.message).toMatch(/^CudaEngine: /);
+  });
+
+  it('the native Trainer steps on CUDA only when a device answers, and checks cudaDevice', () => {
+    const Trainer = nativeTrainerClass();
+    const spec = toAddonSpec(model29());
+    expect(() => new Trainer(spec, { cudaDevice: -2 })).toThrow(
+      new RangeError('Expected `options.cudaDevice` to be an integer in [-1, 1024], got -2'),
+    );
+    expect(() => new Trainer(spec, { cudaDevice: 0.5 })).toThrow(/`options.cudaDevice` to be an integer/);
+    if (gpu) return;
+    let err: (Error & { code?: string }) | undefined;
+    try {
+      new Trainer(spec, { cudaDevice: 0 });
+    } catch (e) {
+      err = e as Error & { code?: string };
+    }
+    expect(err).toBeInstanceOf(Error);
+    expect(err!.code).toBe('ERR_FRAUDSCORE_CUDA_UNAVAILABLE');
+    expect(err!.message).toMatch(/^CudaTrainer: .{5,}/);
   });
 
   it.runIf(addon.CudaScorer !== undefined)('checks its arguments before touching a device', () => {

@@ -3,14 +3,14 @@
 // synthetic file (run directory, early stopping keeping the best weights, abort), plus the quality
 // target on the real sample when it is present.
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { createModel, loadModel, mulberry32, toAddonSpec } from '../src/model.js';
-import { Scorer } from '../src/scorer.js';
+import { cudaStatus, Scorer } from '../src/scorer.js';
 import { applyOverrides, DEFAULT_CONFIG, loadConfig, type TrainConfig } from '../src/train/config.js';
 import { nativeTrainerClass } from '../src/train/native-trainer.js';
 import { type EpochRecord, train } from '../src/train/train.js';
@@ -271,12 +271,28 @@ describe('train()', () => {
       { signal: ac.signal, onEpoch: (e) => e.epoch === 2 && ac.abort(reason) },
     );
     await expect(p).rejects.toBe(reason);
-    const { readdir } = await import('node:fs/promises');
     const runs = await readdir(cfg.output.runs_dir);
     const runDir = join(cfg.output.runs_dir, runs[0]!);
     expect(JSON.parse(await readFile(join(runDir, 'run.json'), 'utf8')).status).toBe('cancelled');
     expect((await readFile(join(runDir, 'metrics.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(2);
     await expect(train(cfg, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+  });
+
+  // The CUDA path of train(): same splits, shuffles and batches as the CPU, steps on the device.
+  // Without dropout the two runs differ only by float rounding, so their curves agree closely.
+  it.runIf(cudaStatus().available)("backend 'cuda' trains like the CPU (GPU)", async () => {
+    const { cfg } = await fixture(testSeed());
+    const short = applyOverrides(cfg, ['training.epochs=3', 'training.patience=0', 'model.dropout=0']);
+    const cpu = await train(short, { noRunDir: true });
+    const gpu = await train(applyOverrides(short, ['training.backend=cuda']), { noRunDir: true });
+    expect(gpu.history).toHaveLength(3);
+    for (let e = 0; e < 3; e++) {
+      const a = cpu.history[e]!;
+      const b = gpu.history[e]!;
+      expect(Math.abs(b.trainLoss - a.trainLoss) / a.trainLoss, `epoch ${e + 1} train`).toBeLessThan(1e-3);
+      expect(Math.abs(b.valLoss - a.valLoss) / a.valLoss, `epoch ${e + 1} validation`).toBeLessThan(1e-3);
+    }
+    expect(Math.abs(gpu.test.rocAuc - cpu.test.rocAuc)).toBeLessThan(0.01);
   });
 
   it('names what is wrong with unusable data or options', async () => {
@@ -286,9 +302,12 @@ describe('train()', () => {
     await expect(
       train(applyOverrides(cfg, [`data.path=${unlabeled}`, 'data.features=[f0,f1]']), { noRunDir: true }),
     ).rejects.toThrow(/has no Class column/);
-    await expect(train(applyOverrides(cfg, ['training.backend=cuda']), { noRunDir: true })).rejects.toThrow(
-      /Expected `training.backend` to be 'cpu', got 'cuda'/,
-    );
+    if (!cudaStatus().available) {
+      await expect(train(applyOverrides(cfg, ['training.backend=cuda']))).rejects.toThrow(
+        /Config key "training.backend" is 'cuda', but CUDA is not available: \S/,
+      );
+      await expect(readdir(cfg.output.runs_dir)).rejects.toThrow(/ENOENT/); // failed before any run dir
+    }
     await expect(train(applyOverrides(cfg, ['output.name=a/b']))).rejects.toThrow(/Expected `output.name` to use only/);
     await expect(train({ ...cfg, training: { ...cfg.training, lr: -1 } }, { noRunDir: true })).rejects.toThrow(
       /Config key "training.lr" \(from train\(\) config\) must be a number in \(0, 1000\], got -1/,

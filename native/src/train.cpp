@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "fraudscore/cpu.h"
+#include "fraudscore/cuda.h"
 #include "packed.h"
 #include "train_kernel.h"
 
@@ -173,6 +174,7 @@ std::string optionsError(const TrainOptions& o) {
   if (!(o.eps > 0.f) || !std::isfinite(o.eps)) return "eps must be finite and > 0";
   if (o.threads < 1 || o.threads > 1024) return "threads must be in [1, 1024]";
   if (o.batchSize < 1 || o.batchSize > (1 << 24)) return "batchSize must be in [1, 16777216]";
+  if (o.cudaDevice < -1) return "cudaDevice must be -1 (CPU) or a device index >= 0";
   return "";
 }
 
@@ -229,6 +231,39 @@ struct Trainer::Impl {
   AlignedBuf sliceGrads;  // maxSlices * paramCount
   std::vector<float> sliceLoss;
   int maxSlices = 0;
+  // With options.cudaDevice >= 0: the device trainer that takes the steps (it holds the weights
+  // and Adam's state; params above stay the initial weights), and one standardized minibatch.
+  std::unique_ptr<CudaTrainer> gpu;
+  std::vector<float> zBatch;
+
+  void requireCpu(const char* what) const {
+    if (gpu)
+      throw std::logic_error(std::string(what) +
+                             " is not available when the steps run on CUDA (cudaDevice >= 0)");
+  }
+
+  // One epoch whose steps run on the device: the rows were checked and perm drawn by the caller.
+  // Each minibatch is gathered in perm's order, standardized on the host and stepped there.
+  EpochResult gpuEpoch(const float* rows, size_t n, const std::atomic<bool>* cancel) {
+    EpochResult res;
+    const size_t B = static_cast<size_t>(opt.batchSize);
+    const int d = spec.features;
+    zBatch.resize(std::min(B, n) * d);
+    double lossSum = 0;
+    for (size_t b0 = 0; b0 < n; b0 += B) {
+      const size_t count = std::min(B, n - b0);
+      for (size_t i = 0; i < count; ++i)
+        standardize(rows + perm[b0 + i] * d, zBatch.data() + i * d);
+      lossSum += static_cast<double>(gpu->step(zBatch.data(), static_cast<int>(count))) *
+                 static_cast<double>(count);
+      ++res.batches;
+      res.rows += count;
+      if (cancel && cancel->load(std::memory_order_relaxed)) break;
+    }
+    res.cancelled = res.rows < n;
+    res.loss = res.rows ? lossSum / static_cast<double>(res.rows) : 0.0;
+    return res;
+  }
 
   void buildLayout() {
     const int nl = static_cast<int>(spec.layers.size());
@@ -460,6 +495,18 @@ Trainer::Trainer(const ModelSpec& spec, const TrainOptions& options) : impl_(new
   }
   m.buildLayout();
   m.loadWeights(spec.layers);
+  if (options.cudaDevice >= 0) {
+    CudaTrainOptions g;
+    g.lr = options.lr;
+    g.beta1 = options.beta1;
+    g.beta2 = options.beta2;
+    g.eps = options.eps;
+    g.weightDecay = options.weightDecay;
+    if (options.dropout > 0.f && spec.layers.size() > 1) g.dropout = {options.dropout};
+    g.seed = options.seed;
+    g.device = options.cudaDevice;
+    m.gpu = std::make_unique<CudaTrainer>(spec, g);
+  }
 }
 
 Trainer::~Trainer() = default;
@@ -475,6 +522,16 @@ EpochResult Trainer::trainEpoch(const float* rows, size_t n, const std::atomic<b
   m.perm.resize(n);
   for (size_t i = 0; i < n; ++i) m.perm[i] = i;
   for (size_t i = n - 1; i > 0; --i) std::swap(m.perm[i], m.perm[rng.below(i + 1)]);
+
+  if (m.gpu) {
+    const BadValue bad = m.firstBad(rows, n);
+    if (bad.row >= 0) {
+      res.bad = bad;
+      return res;
+    }
+    m.rng = rng;
+    return m.gpuEpoch(rows, n, cancel);
+  }
 
   const size_t B = static_cast<size_t>(m.opt.batchSize);
   const size_t batches = (n + B - 1) / B;
@@ -602,6 +659,7 @@ double Trainer::evalLoss(const float* rows, size_t n, BadValue* bad, int threads
 double Trainer::batchGradients(const float* rows, size_t n, bool dropout, uint64_t step,
                                std::vector<DenseLayer>* grads) {
   Impl& m = *impl_;
+  m.requireCpu("batchGradients");
   if (n == 0) throw std::invalid_argument("batchGradients needs at least one row");
   const BadValue bad = m.firstBad(rows, n);
   if (bad.row >= 0)
@@ -647,16 +705,20 @@ double Trainer::batchGradients(const float* rows, size_t n, bool dropout, uint64
 }
 
 std::vector<DenseLayer> Trainer::weights() const {
-  return impl_->readWeights();
+  return spec().layers;
 }
 
 ModelSpec Trainer::spec() const {
   ModelSpec s = impl_->spec;
-  s.layers = impl_->readWeights();
+  if (impl_->gpu)
+    impl_->gpu->weights(&s);
+  else
+    s.layers = impl_->readWeights();
   return s;
 }
 
 void Trainer::setWeights(const std::vector<DenseLayer>& layers) {
+  impl_->requireCpu("setWeights");
   if (layers.size() != impl_->spec.layers.size())
     throw std::invalid_argument("invalid weights: " + std::to_string(layers.size()) +
                                 " layers, expected " + std::to_string(impl_->spec.layers.size()));
@@ -674,7 +736,7 @@ void Trainer::setWeights(const std::vector<DenseLayer>& layers) {
 }
 
 uint64_t Trainer::steps() const {
-  return impl_->step;
+  return impl_->gpu ? impl_->gpu->steps() : impl_->step;
 }
 const TrainOptions& Trainer::options() const {
   return impl_->opt;

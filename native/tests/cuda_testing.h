@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "fraudscore/cuda.h"
+#include "fraudscore/train.h"
 #include "testing.h"
 
 namespace fstest {
@@ -29,6 +30,18 @@ inline bool cudaDeviceOrSkip(const char* name) {
     threw = true;
     CHECK_MSG(e.code() == "ERR_FRAUDSCORE_CUDA_UNAVAILABLE", "code %s: %s", e.code().c_str(),
               e.what());
+  }
+  CHECK(threw);
+  // The CPU trainer asked to step on a device throws the same error from its constructor.
+  threw = false;
+  try {
+    fraudscore::TrainOptions opt;
+    opt.cudaDevice = 0;
+    fraudscore::Trainer tr(m, opt);
+  } catch (const fraudscore::CudaError& e) {
+    threw = true;
+    CHECK_MSG(e.code() == "ERR_FRAUDSCORE_CUDA_UNAVAILABLE", "Trainer: code %s: %s",
+              e.code().c_str(), e.what());
   }
   CHECK(threw);
   std::printf("%s: SKIPPED GPU checks: %s (built with CUDA: %s)\n", name, info.reason.c_str(),

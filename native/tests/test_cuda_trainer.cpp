@@ -1,10 +1,14 @@
 // The CUDA training step against a float64 CPU reference on small random nets: the loss and every
 // weight/bias gradient of one batch, then several Adam steps (weight decay, bias correction) from
 // the same start, and dropout's effect (masks drop about p of the units, scaled by 1 / (1 - p)).
+// Then the CPU Trainer stepping on the device (cudaDevice = 0) against the CPU Trainer itself.
 // Skips (exit 0, saying why) when no CUDA device answers.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <stdexcept>
 #include <vector>
 
 #include "cuda_testing.h"
@@ -212,6 +216,59 @@ void dropoutCheck(std::mt19937_64& rng) {
 
 }  // namespace
 
+// Trainer with cudaDevice = 0 (the path train({ backend: 'cuda' }) takes) against the CPU Trainer
+// on the same model, rows, seed and options, without dropout (the device draws its own masks):
+// same checks, same order, same batches, so the epoch losses and the final validation loss agree
+// up to float rounding (summation order differs; Adam amplifies it a little over the steps).
+// Then the epoch contract: cancel, a bad row (nothing trained), the CPU-only methods refusing.
+void epochCheck(std::mt19937_64& rng) {
+  ModelSpec m = fstest::randomModel(rng, 29, {32, 16, 32});
+  const size_t n = 3001;
+  std::vector<float> rows = fstest::randomRows(rng, m, n);
+  TrainOptions opt;
+  opt.batchSize = 256;
+  opt.seed = rng() >> 12;
+  opt.threads = 2;
+  TrainOptions gopt = opt;
+  gopt.cudaDevice = 0;
+  Trainer cpu(m, opt), gpu(m, gopt);
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    const EpochResult a = cpu.trainEpoch(rows.data(), n), b = gpu.trainEpoch(rows.data(), n);
+    CHECK(b.bad.row == -1 && !b.cancelled && b.rows == n && b.batches == a.batches);
+    CHECK_MSG(fstest::relErr(b.loss, a.loss) < 1e-3, "epoch %d: GPU loss %.8g, CPU %.8g", epoch,
+              b.loss, a.loss);
+  }
+  CHECK(gpu.steps() == cpu.steps());
+  BadValue bad;
+  const double la = cpu.evalLoss(rows.data(), n, &bad, 2), lb = gpu.evalLoss(rows.data(), n, &bad);
+  CHECK_MSG(fstest::relErr(lb, la) < 1e-3, "after 3 epochs: GPU loss %.8g, CPU %.8g", lb, la);
+  std::printf("Trainer cudaDevice=0 vs CPU after 3 epochs: loss %.8g vs %.8g\n", lb, la);
+
+  std::atomic<bool> cancel{true};
+  const uint64_t before = gpu.steps();
+  const EpochResult c = gpu.trainEpoch(rows.data(), n, &cancel);
+  CHECK(c.cancelled && c.batches == 1 && c.rows == 256 && gpu.steps() == before + 1);
+  std::vector<float> badRows = rows;
+  badRows[2000 * 29 + 4] = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<DenseLayer> w0 = gpu.weights();
+  const EpochResult e = gpu.trainEpoch(badRows.data(), n);
+  CHECK(e.bad.row == 2000 && e.bad.col == 4 && e.batches == 0 && gpu.steps() == before + 1);
+  CHECK(gpu.weights()[0].weight == w0[0].weight);
+  int refused = 0;
+  try {
+    gpu.setWeights(w0);
+  } catch (const std::logic_error&) {
+    ++refused;
+  }
+  try {
+    std::vector<DenseLayer> g;
+    gpu.batchGradients(rows.data(), 10, false, 0, &g);
+  } catch (const std::logic_error&) {
+    ++refused;
+  }
+  CHECK(refused == 2);
+}
+
 int main() {
   if (!fstest::cudaDeviceOrSkip("test_cuda_trainer")) return fstest::finish("test_cuda_trainer");
   std::mt19937_64 rng(fstest::testSeed());
@@ -221,6 +278,7 @@ int main() {
     gradientCheck(rng, 40, {70, 9, 70}, 3001);  // widths beyond one tile, K split across blocks
     adamCheck(rng);
     dropoutCheck(rng);
+    epochCheck(rng);
   } catch (const CudaError& e) {
     std::fprintf(stderr, "CUDA error %s: %s\n", e.code().c_str(), e.what());
     ++fstest::failures();

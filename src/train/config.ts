@@ -52,7 +52,11 @@ export interface TrainingConfig {
   seed: number;
   /** Training threads; 0 = every core. Weights do not depend on it. @default 0 */
   threads: number;
-  /** @default 'cpu' */
+  /**
+   * Where the minibatch steps run: 'cuda' takes each forward, backward and Adam step on CUDA device
+   * 0 (epochs, shuffles, validation and scoring stay on the host); an error when no device answers.
+   * @default 'cpu'
+   */
   backend: 'cpu' | 'cuda';
 }
 

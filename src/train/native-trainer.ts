@@ -20,6 +20,13 @@ export interface AddonTrainerOptions {
   threads?: number;
   /** Rows per minibatch. */
   batchSize?: number;
+  /**
+   * -1 (default): steps on the CPU. A device index: each minibatch's forward, backward and Adam
+   * step run on that CUDA device; checks, shuffles and batches stay the same (dropout masks are the
+   * device's own). The constructor throws (code ERR_FRAUDSCORE_CUDA_UNAVAILABLE) when no device
+   * answers; setWeights() is then refused.
+   */
+  cudaDevice?: number;
 }
 
 export interface AddonEpochResult {

@@ -12,7 +12,7 @@ import { rowsWithLabel, type Table } from '../data/table.js';
 import { evaluateScores, type Metrics } from '../eval/metrics.js';
 import { chooseThreshold } from '../eval/threshold.js';
 import { createModel, type DenseLayer, type Model, saveModel, toAddonSpec } from '../model.js';
-import { Scorer } from '../scorer.js';
+import { cudaStatus, Scorer } from '../scorer.js';
 import { type PartialConfig, resolveConfig, type TrainConfig } from './config.js';
 import { type AddonTrainer, nativeTrainerClass } from './native-trainer.js';
 import { fingerprintFile, RunDir } from './run-dir.js';
@@ -88,10 +88,12 @@ export async function train(input: TrainConfig | PartialConfig, options: TrainOp
   if (signal?.aborted) throw abortError(signal);
   const config = resolveConfig(input, 'train() config');
   const tc = config.training;
-  if (tc.backend !== 'cpu') {
-    throw new RangeError(
-      `Expected \`training.backend\` to be 'cpu', got '${tc.backend}': the CUDA training step is not wired into train() yet`,
-    );
+  if (tc.backend === 'cuda') {
+    // Before any file is read or run directory made: the environment, not the data, is at fault.
+    const cuda = cudaStatus();
+    if (!cuda.available) {
+      throw new Error(`Config key "training.backend" is 'cuda', but CUDA is not available: ${cuda.reason}`);
+    }
   }
   const threads = tc.threads === 0 ? availableParallelism() : tc.threads;
   const run = options.noRunDir ? null : await RunDir.create(config);
@@ -132,6 +134,7 @@ export async function train(input: TrainConfig | PartialConfig, options: TrainOp
       seed: tc.seed,
       threads,
       batchSize: tc.batch_size,
+      cudaDevice: tc.backend === 'cuda' ? 0 : -1,
     });
     const onAbort = () => trainer.cancel();
     signal?.addEventListener('abort', onAbort, { once: true });

@@ -42,6 +42,11 @@ struct TrainOptions {
   uint64_t seed = 0;    // shuffling and dropout
   int threads = 1;      // worker threads for an epoch (the caller's thread is one of them)
   int batchSize = 256;  // rows per minibatch (>= 1)
+  // -1: the steps run on the CPU. >= 0: each minibatch's forward, backward and Adam step run on
+  // that CUDA device (CudaTrainer); the epoch's checks, order and batches stay as above, so only
+  // float rounding and the dropout masks (CudaTrainer draws its own) differ from a CPU run.
+  // `threads` then only sizes evalLoss. The constructor throws CudaError when no device answers.
+  int cudaDevice = -1;
 };
 
 // Result of one pass over the training rows.
@@ -83,6 +88,7 @@ class Trainer {
   // [sync] For tests and the CUDA cross-check: the loss and gradient of ONE minibatch made of
   // these n rows in this order (no weight decay, no update). With `dropout`, masks are those of
   // optimizer step `step`. grads gets one layer per spec layer in the [out][in] layout.
+  // CPU steps only (@throws std::logic_error with cudaDevice >= 0).
   double batchGradients(const float* rows, size_t n, bool dropout, uint64_t step,
                         std::vector<DenseLayer>* grads);
 
@@ -91,7 +97,8 @@ class Trainer {
   ModelSpec spec() const;
   // Replaces the weights (same shapes, finite). Adam's moments and step count are kept, so
   // restoring a snapshot and continuing behaves like PyTorch's load_state_dict on the model only.
-  // @throws std::invalid_argument naming the bad layer/field.
+  // @throws std::invalid_argument naming the bad layer/field; std::logic_error with
+  //   cudaDevice >= 0 (the device trainer keeps its weights to itself).
   void setWeights(const std::vector<DenseLayer>& layers);
 
   uint64_t steps() const;  // optimizer steps taken so far
