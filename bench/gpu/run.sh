@@ -50,7 +50,7 @@ GEN=(); command -v ninja >/dev/null && GEN=(-G Ninja)
 rm -rf "$BUILD"
 if command -v nvcc >/dev/null &&
    cmake -S "$SRC" -B "$BUILD" "${GEN[@]}" -DWITH_CUDA=ON -DFRAUDSCORE_CUDA_ARCHS=90 -DCMAKE_BUILD_TYPE=Release >"$OUT/build.log" 2>&1 &&
-   cmake --build "$BUILD" --target test_cuda_score test_cuda_trainer bench_cuda -j "$JOBS" >>"$OUT/build.log" 2>&1; then
+   cmake --build "$BUILD" --target test_cuda_score test_cuda_trainer bench_cuda bench_train -j "$JOBS" >>"$OUT/build.log" 2>&1; then
   BIN=$BUILD; STATUS[build]="ok (built here in ${SECONDS}s)"
 else
   tail -30 "$OUT/build.log"
@@ -78,6 +78,12 @@ if [[ -n $BIN ]]; then
   run_step test_cuda_score 120 "$BIN/test_cuda_score"
   run_step test_cuda_trainer 90 "$BIN/test_cuda_trainer"
   run_step bench_cuda 200 "$BIN/bench_cuda" --json "$OUT/bench.json"
+  # train({ backend: 'cuda' })'s epochs (host gather, one upload and one step per minibatch), at the
+  # config's batch and the original project's; next to bench_cuda's device-resident step figure.
+  if [[ -x $BIN/bench_train ]]; then
+    run_step train_epochs 60 bash -c "'$BIN/bench_train' --cuda --rows 1000000 --batch 1024 --epochs 3 --dropout 0 &&
+      '$BIN/bench_train' --cuda --rows 1000000 --batch 256 --epochs 2 --dropout 0"
+  fi
 fi
 
 if [[ -s .device/node.xz && -f $PRE/fraudscore.node ]]; then
@@ -101,17 +107,17 @@ else
 fi
 
 note "summary (${SECONDS}s)"
-for k in build test_cuda_score test_cuda_trainer bench_cuda node_check sanitizer; do
+for k in build test_cuda_score test_cuda_trainer bench_cuda train_epochs node_check sanitizer; do
   printf '%-18s %s\n' "$k" "${STATUS[$k]:-not run}"
 done
 grep -hE "worst|p99|gradient|adam|dropout" "$OUT"/test_cuda_*.log 2>/dev/null | head -20
-grep -hE "Mrows/s" "$OUT/node_check.log" 2>/dev/null
+grep -hE "Mrows/s" "$OUT/node_check.log" "$OUT/train_epochs.log" 2>/dev/null
 if [[ -f $OUT/bench_cuda.log ]]; then
   grep -E "^device:|^measured:|^floors:|CPU trainer" "$OUT/bench_cuda.log"
   sed -n '/^measurement/,$p' "$OUT/bench_cuda.log"
 fi
 fail=0
-for k in build test_cuda_score test_cuda_trainer bench_cuda node_check; do
+for k in build test_cuda_score test_cuda_trainer bench_cuda train_epochs node_check; do
   [[ ${STATUS[$k]:-} == FAILED* || ${STATUS[$k]:-} == TIMED* ]] && fail=1
 done
 exit $fail

@@ -1,7 +1,10 @@
 // C++-level training throughput on the benchmark shape [29, 32, 16, 32, 29] (rows/s of full
 // epochs: shuffle, forward, backward, Adam), per SIMD path and thread count. The target is
 // >= 1.2M rows/s at batch 256 on 2 threads (PyTorch: ~230k rows/s on 2 threads).
-//   bench_train [--rows N] [--batch B] [--epochs E] [--threads T] [--dropout P]
+//   bench_train [--rows N] [--batch B] [--epochs E] [--threads T] [--dropout P] [--cuda]
+// --cuda measures the path of train({ backend: 'cuda' }) instead: the same epochs with each
+// minibatch's step on CUDA device 0 (Trainer with cudaDevice = 0: host gather and standardize, one
+// upload and one step per minibatch); it prints SKIPPED and exits 0 when no device answers.
 #include <time.h>
 
 #include <chrono>
@@ -12,6 +15,7 @@
 #include <thread>
 
 #include "fraudscore/cpu.h"
+#include "fraudscore/cuda.h"
 #include "fraudscore/train.h"
 #include "testing.h"
 
@@ -30,6 +34,7 @@ int main(int argc, char** argv) {
   size_t n = 200000;
   int batch = 256, epochs = 3, threadsArg = 0;
   float dropout = 0.1f;
+  bool cuda = false;
   for (int i = 1; i < argc; ++i) {
     const bool more = i + 1 < argc;
     if (!std::strcmp(argv[i], "--rows") && more)
@@ -42,6 +47,8 @@ int main(int argc, char** argv) {
       threadsArg = std::stoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--dropout") && more)
       dropout = std::stof(argv[++i]);
+    else if (!std::strcmp(argv[i], "--cuda"))
+      cuda = true;
     else {
       std::fprintf(stderr, "unknown argument %s\n", argv[i]);
       return 2;
@@ -50,6 +57,29 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(7);
   ModelSpec m = fstest::randomModel(rng, 29, {32, 16, 32});
   std::vector<float> rows = fstest::randomRows(rng, m, n);
+  if (cuda) {
+    const CudaInfo info = cudaInfo();
+    if (!info.available) {
+      std::printf("bench_train --cuda: SKIPPED: %s\n", info.reason.c_str());
+      return 0;
+    }
+    TrainOptions opt;
+    opt.batchSize = batch;
+    opt.dropout = dropout;
+    opt.weightDecay = 1e-5f;
+    opt.seed = 42;
+    opt.cudaDevice = 0;
+    Trainer tr(m, opt);
+    tr.trainEpoch(rows.data(), std::min<size_t>(n, 20000));  // warm up: allocations, clocks
+    double loss = 0;
+    const auto t0 = Clock::now();
+    for (int e = 0; e < epochs; ++e) loss = tr.trainEpoch(rows.data(), n).loss;
+    const double el = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double rps = static_cast<double>(n) * epochs / el;
+    std::printf("cuda    %s batch=%d rows=%zu: %.3f Mrows/s of train() epochs, last loss %.4f\n",
+                info.name.c_str(), batch, n, rps / 1e6, loss);
+    return 0;
+  }
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<int> threadList = threadsArg > 0
                                     ? std::vector<int>{threadsArg}
