@@ -12,14 +12,18 @@
 //     boundary (x / sx = m + 0.5) gets exactly the reference's integers, and its score differs only
 //     by fp32 rounding of the final layer and sum: relative error < 1e-5;
 //   - a row with a value that close to a boundary may round the other way in one engine (one q off
-//     by one step), which moves its score by a fraction of a step's weight: such rows are counted
-//     (they must be rare, a few percent) and only held to a loose bound. With dynamic scales a
-//     flip can move its block's maximum, hence every row of the block (see boundaryDistance).
+//     by one step). Such rows are counted (they must be rare, a few percent) and must match the
+//     reference with each near-tie rounded either way (matchesEitherRounding): a flat relative
+//     bound does not hold, since in a narrow net (d = 1, one hidden unit) one step moves the score
+//     by up to ~30% (seeds 71, 86, 2456025086 met 5-28%). With dynamic scales a flip can move its
+//     block's maximum, hence every row of the block (see boundaryDistance), so the flips tried are
+//     those of the whole block.
 // The clean-row bound is kScoreTol (see scoreClose for why it is 5e-5 rather than fp32's 1e-5).
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "fraudscore/int8.h"
@@ -103,6 +107,93 @@ bool scoreClose(double got, double want) {
   return std::fabs(got - want) <= kScoreTol * std::max(std::fabs(want), 2e-3);
 }
 
+// One rounded value of the reference path: row (within the whole batch), layer, input unit.
+struct Tie {
+  size_t row = SIZE_MAX;
+  size_t layer = 0;
+  int unit = 0;
+};
+
+// The int8 reference's scores of rows [b0, b0 + nb), as scoreReferenceInt8 (static: q.xscale, no
+// fallback) or scoreReferenceInt8Dynamic (scales from the block's maxima) compute them, except that
+// the rounding at `flip` (if any) is taken the other way. `ties` (when not null) receives every
+// rounded value within kBoundary steps of a rounding boundary.
+std::vector<double> referenceBlock(const ModelSpec& m, const QuantSpec& q, const float* rows,
+                                   size_t b0, size_t nb, bool dynamic, const Tie& flip,
+                                   std::vector<Tie>* ties) {
+  const int d = m.features;
+  const size_t nl = m.layers.size();
+  std::vector<std::vector<double>> z(nb, std::vector<double>(d)), a, b;
+  std::vector<char> ok(nb, 1);
+  for (size_t r = 0; r < nb; ++r)
+    for (int j = 0; j < d; ++j) {
+      float x = rows[(b0 + r) * d + j];
+      if (m.transform[j] == Transform::kLog1p) x = std::log1p(x);
+      const float v = (x - m.mean[j]) * static_cast<float>(1.0 / static_cast<double>(m.scale[j]));
+      if (!std::isfinite(v)) ok[r] = 0;
+      z[r][j] = v;
+    }
+  a = z;
+  for (size_t l = 0; l < nl; ++l) {
+    const DenseLayer& L = m.layers[l];
+    double sx = q.xscale[l];
+    if (dynamic) {
+      double mx = 0;
+      for (size_t r = 0; r < nb; ++r)
+        if (ok[r])
+          for (int i = 0; i < L.in; ++i) mx = std::max(mx, std::fabs(a[r][i]));
+      sx = mx > 0 ? static_cast<double>(static_cast<float>(mx / 127.0)) : 1.0;
+    }
+    b.assign(nb, std::vector<double>(L.out, 0.0));
+    for (size_t r = 0; r < nb; ++r) {
+      if (!ok[r]) continue;
+      std::vector<double> qv(L.in);
+      for (int i = 0; i < L.in; ++i) {
+        const double t = a[r][i] / sx;
+        double v = std::round(t);
+        if (ties && std::fabs(std::fabs(t) - std::floor(std::fabs(t)) - 0.5) < kBoundary)
+          ties->push_back(Tie{b0 + r, l, i});
+        if (flip.row == b0 + r && flip.layer == l && flip.unit == i)
+          v = v == std::floor(t) ? v + 1 : std::floor(t);
+        qv[i] = std::min(127.0, std::max(-127.0, v));
+      }
+      for (int o = 0; o < L.out; ++o) {
+        int64_t acc = 0;
+        for (int i = 0; i < L.in; ++i)
+          acc += static_cast<int64_t>(qv[i]) * q.wq[l][static_cast<size_t>(o) * L.in + i];
+        const double y = static_cast<double>(acc) * (sx * static_cast<double>(q.wscale[l][o])) +
+                         static_cast<double>(L.bias[o]);
+        b[r][o] = (l + 1 < nl && y < 0) ? 0.0 : y;
+      }
+    }
+    a.swap(b);
+  }
+  std::vector<double> scores(nb, std::numeric_limits<double>::quiet_NaN());
+  for (size_t r = 0; r < nb; ++r) {
+    if (!ok[r]) continue;
+    double sum = 0;
+    for (int j = 0; j < d; ++j) sum += (a[r][j] - z[r][j]) * (a[r][j] - z[r][j]);
+    scores[r] = sum / d;
+  }
+  return scores;
+}
+
+// A boundary row's score is right when it is the reference's with every near-tie rounded as the
+// reference rounds it, or with one of them (in the row's dynamic block, any row's) rounded the
+// other way: the engines' fp32 arithmetic may land on either side of such a tie.
+bool matchesEitherRounding(double got, const ModelSpec& m, const QuantSpec& q, const float* rows,
+                           size_t n, size_t r, bool dynamic) {
+  const size_t b0 = dynamic ? r - r % kInt8DynamicBlockRows : r;
+  const size_t nb = dynamic ? std::min<size_t>(kInt8DynamicBlockRows, n - b0) : 1;
+  std::vector<Tie> ties;
+  const std::vector<double> base = referenceBlock(m, q, rows, b0, nb, dynamic, Tie{}, &ties);
+  if (scoreClose(got, base[r - b0])) return true;
+  for (const Tie& t : ties)
+    if (scoreClose(got, referenceBlock(m, q, rows, b0, nb, dynamic, t, nullptr)[r - b0]))
+      return true;
+  return false;
+}
+
 QuantSpec quantized(const ModelSpec& m, const std::vector<float>& calib) {
   QuantSpec q;
   quantizeWeights(m, &q);
@@ -149,7 +240,9 @@ void checkAgainstReference(const char* what, const CpuInt8Engine& eng, const Mod
         ++boundaryOver;
         continue;
       }
-      CHECK_MSG(e < 0.05, "%s: boundary row %zu: %.9g vs %.9g", what, r, scores[r], ref[r]);
+      CHECK_MSG(matchesEitherRounding(scores[r], m, q, rows.data(), n, r, dynamic),
+                "%s: boundary row %zu: %.9g, reference %.9g, and no one-tie flip gives it", what, r,
+                scores[r], ref[r]);
       continue;
     }
     t->worstClean = std::max(t->worstClean, e);
@@ -193,6 +286,7 @@ void testAgainstReference(std::mt19937_64& rng) {
     }
     for (int variant : {0, 1, 2}) {  // static, static with fp32 fallback, dynamic
       const bool dynamic = variant == 2;
+      const char* variantName = dynamic ? "dynamic" : variant == 1 ? "static+fallback" : "static";
       Tally t;
       for (const Shape& s : shapes) {
         const ModelSpec m = fstest::randomModel(rng, s.d, s.hidden);
@@ -204,18 +298,16 @@ void testAgainstReference(std::mt19937_64& rng) {
         CHECK(eng.path() == p);
         for (size_t n : sizes) {
           const std::vector<float> rows = fstest::randomRows(rng, m, n);
-          checkAgainstReference(simdPathName(p), eng, m, q, dynamic, rows, n % 2 ? 1 : 0, n < 200,
-                                &t);
+          const std::string what = std::string(simdPathName(p)) + " " + variantName +
+                                   " d=" + std::to_string(s.d) + " n=" + std::to_string(n);
+          checkAgainstReference(what.c_str(), eng, m, q, dynamic, rows, n % 2 ? 1 : 0, n < 200, &t);
         }
       }
       std::printf(
           "int8 %s %s: %zu rows, worst rel err %.2e (clean rows), %zu boundary rows (worst %.2e), "
           "%zu rows in fp32\n",
-          simdPathName(p),
-          dynamic        ? "dynamic"
-          : variant == 1 ? "static+fallback"
-                         : "static",
-          t.rows, t.worstClean, t.boundaryRows, t.worstBoundary, t.fallbackRows);
+          simdPathName(p), variantName, t.rows, t.worstClean, t.boundaryRows, t.worstBoundary,
+          t.fallbackRows);
       if (variant == 1)  // the fallback was exercised, and most rows still took the int8 path
         CHECK_MSG(t.fallbackRows > t.rows / 100 && t.fallbackRows < t.rows * 9 / 10,
                   "%zu of %zu rows in fp32", t.fallbackRows, t.rows);
