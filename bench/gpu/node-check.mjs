@@ -1,7 +1,8 @@
 // GPU check of the Node addon (run by bench/gpu/run.sh on the GPU machine, where no npm packages
 // are installed): loads the .node file given as argv[2], then checks CudaScorer (fp32) against the
 // addon's float64 referenceScore on fresh random rows, scoreAsync while the event loop keeps
-// ticking, the non-finite contract, CudaTrainer steps, and times scoreAsync at batch 65,536.
+// ticking, the non-finite contract, CudaTrainer steps, the Trainer with cudaDevice 0 against the CPU
+// Trainer, and times scoreAsync at batch 65,536 and both trainers' epochs.
 // Exits 1 on the first failed check.
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
@@ -137,5 +138,32 @@ check(
   'CudaTrainer weights() shape',
 );
 tr.dispose();
+
+// train({ backend: 'cuda' })'s path: the native Trainer with cudaDevice 0 against the CPU Trainer on
+// the same raw rows, seed and batches, no dropout: epoch losses agree up to float rounding.
+const epochRows = randomRows(200_000);
+const opts = { lr: 1e-3, weightDecay: 1e-5, seed: 7, batchSize: 1024, threads: 2 };
+const cpuT = new addon.Trainer(model, opts);
+const gpuT = new addon.Trainer(model, { ...opts, cudaDevice: 0 });
+const secs = { cpu: 0, gpu: 0 };
+for (let e = 0; e < 3; e++) {
+  let t = performance.now();
+  const a = await cpuT.trainEpoch(epochRows);
+  secs.cpu += (performance.now() - t) / 1000;
+  t = performance.now();
+  const g = await gpuT.trainEpoch(epochRows);
+  secs.gpu += (performance.now() - t) / 1000;
+  const rel = Math.abs(g.loss - a.loss) / a.loss;
+  check(
+    g.batches === a.batches && rel < 1e-3,
+    `Trainer epoch ${e + 1}: cuda loss ${g.loss.toFixed(6)}, cpu ${a.loss.toFixed(6)} (rel ${rel.toExponential(1)})`,
+  );
+}
+check(gpuT.steps === cpuT.steps, `Trainer steps ${gpuT.steps}`);
+console.log(
+  `node Trainer epochs (200k rows, batch 1024): cuda ${((3 * 200_000) / secs.gpu / 1e6).toFixed(2)} Mrows/s, cpu (2 threads) ${((3 * 200_000) / secs.cpu / 1e6).toFixed(2)} Mrows/s`,
+);
+cpuT.dispose();
+gpuT.dispose();
 console.log(`node-check: ${failures ? `${failures} check(s) failed` : 'all checks passed'}`);
 process.exit(failures ? 1 : 0);

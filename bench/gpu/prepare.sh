@@ -17,9 +17,9 @@ git archive --format=tar.gz -o .device/src.tar.gz HEAD
 rm -rf "$SNAP" && mkdir -p "$SNAP" && tar -xzf .device/src.tar.gz -C "$SNAP"
 ln -s "$ROOT/node_modules" "$SNAP/node_modules"
 (cd "$SNAP" && cmake -S . -B build -DWITH_CUDA=ON -DFRAUDSCORE_CUDA_ARCHS=90 >/dev/null &&
-  cmake --build build -j "$(nproc)" --target test_cuda_score test_cuda_trainer bench_cuda &&
+  cmake --build build -j "$(nproc)" --target test_cuda_score test_cuda_trainer bench_cuda bench_train &&
   npx cmake-js compile --out build-addon --CDWITH_CUDA=ON --CDFRAUDSCORE_BUILD_TESTS=OFF)
-for b in test_cuda_score test_cuda_trainer bench_cuda; do
+for b in test_cuda_score test_cuda_trainer bench_cuda bench_train; do
   strip -o "$SNAP/$b.stripped" "$SNAP/build/$b"
   xz -T0 -6 -c "$SNAP/$b.stripped" >".device/prebuilt/$b.xz"
 done
