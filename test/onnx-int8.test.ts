@@ -303,9 +303,14 @@ describe('exportOnnx (int8, static)', () => {
     const got = await ortScores(bytes, rows);
     const contract = int8Reference(model, rows, { rounding: 'contract' });
     const at128 = int8Reference(model, rows, { rounding: 'contract', lowest: -128 });
-    expect(maxRelErr(got, contract.scores)).toBeLessThan(1e-5);
+    // Rows with a value within 1e-4 steps of a rounding tie are left out, as in the tests above:
+    // ORT's fp32 quotient may round them the other way (1 run in 28 here met one, rel err 8e-4).
+    const clear = Array.from({ length: 64 }, (_, i) => i).filter((i) => contract.nearTie[i] === 0);
+    expect(clear.length).toBeGreaterThan(48);
+    const pick = (v: ArrayLike<number>) => clear.map((i) => v[i]!);
+    expect(maxRelErr(pick(got), pick(contract.scores))).toBeLessThan(1e-5);
     // one step on ~14 inputs: far above fp32 noise (~1e-7), though the scores here are large
-    expect(maxRelErr(got, at128.scores)).toBeGreaterThan(1e-4);
+    expect(maxRelErr(pick(got), pick(at128.scores))).toBeGreaterThan(1e-4);
   });
 
   it('gives a non-finite score to a row holding NaN or Inf (quantization alone would hide it)', async () => {
