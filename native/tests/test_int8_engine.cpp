@@ -37,6 +37,24 @@ namespace {
 constexpr double kBoundary = 1e-4;
 constexpr double kScoreTol = 5e-5;
 
+// Standardized rows [b0, b0 + nb) exactly as the engines compute them in fp32 (log1p, then times
+// the fp32 reciprocal of the scale), widened; ok[r] = 0 for a row with a non-finite value.
+std::vector<std::vector<double>> standardizedBlock(const ModelSpec& m, const float* rows, size_t b0,
+                                                   size_t nb, std::vector<char>* ok) {
+  const int d = m.features;
+  std::vector<std::vector<double>> z(nb, std::vector<double>(d));
+  ok->assign(nb, 1);
+  for (size_t r = 0; r < nb; ++r)
+    for (int j = 0; j < d; ++j) {
+      float x = rows[(b0 + r) * d + j];
+      if (m.transform[j] == Transform::kLog1p) x = std::log1p(x);
+      const float v = (x - m.mean[j]) * static_cast<float>(1.0 / static_cast<double>(m.scale[j]));
+      if (!std::isfinite(v)) (*ok)[r] = 0;
+      z[r][j] = v;
+    }
+  return z;
+}
+
 // Per row: the smallest distance, in quantization steps, between a value the arithmetic rounds and
 // a rounding boundary (m + 0.5), along the float64 reference path. blockRows > 0: dynamic scales.
 std::vector<double> boundaryDistance(const ModelSpec& m, const QuantSpec& q, const float* rows,
@@ -47,16 +65,8 @@ std::vector<double> boundaryDistance(const ModelSpec& m, const QuantSpec& q, con
   const size_t B = blockRows > 0 ? blockRows : n;
   for (size_t b0 = 0; b0 < n; b0 += B) {
     const size_t nb = std::min(B, n - b0);
-    std::vector<std::vector<double>> a(nb, std::vector<double>(d));
-    std::vector<char> ok(nb, 1);
-    for (size_t r = 0; r < nb; ++r)
-      for (int j = 0; j < d; ++j) {
-        float x = rows[(b0 + r) * d + j];
-        if (m.transform[j] == Transform::kLog1p) x = std::log1p(x);
-        const float v = (x - m.mean[j]) * static_cast<float>(1.0 / static_cast<double>(m.scale[j]));
-        if (!std::isfinite(v)) ok[r] = 0;
-        a[r][j] = v;
-      }
+    std::vector<char> ok;
+    std::vector<std::vector<double>> a = standardizedBlock(m, rows, b0, nb, &ok);
     for (size_t l = 0; l < nl; ++l) {
       const DenseLayer& L = m.layers[l];
       double sx = q.xscale.empty() ? 1.0 : q.xscale[l];
@@ -123,17 +133,9 @@ std::vector<double> referenceBlock(const ModelSpec& m, const QuantSpec& q, const
                                    std::vector<Tie>* ties) {
   const int d = m.features;
   const size_t nl = m.layers.size();
-  std::vector<std::vector<double>> z(nb, std::vector<double>(d)), a, b;
-  std::vector<char> ok(nb, 1);
-  for (size_t r = 0; r < nb; ++r)
-    for (int j = 0; j < d; ++j) {
-      float x = rows[(b0 + r) * d + j];
-      if (m.transform[j] == Transform::kLog1p) x = std::log1p(x);
-      const float v = (x - m.mean[j]) * static_cast<float>(1.0 / static_cast<double>(m.scale[j]));
-      if (!std::isfinite(v)) ok[r] = 0;
-      z[r][j] = v;
-    }
-  a = z;
+  std::vector<char> ok;
+  const std::vector<std::vector<double>> z = standardizedBlock(m, rows, b0, nb, &ok);
+  std::vector<std::vector<double>> a = z, b;
   for (size_t l = 0; l < nl; ++l) {
     const DenseLayer& L = m.layers[l];
     double sx = q.xscale[l];
