@@ -10,6 +10,14 @@
 #include <mutex>
 #include <stdexcept>
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#endif
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include "fraudscore/int8.h"
 #include "fraudscore/thread_pool.h"
 #include "kernel_int8_impl.h"
@@ -23,6 +31,28 @@ bool int8SimdSupported(SimdPath p) {
   if (p == SimdPath::kAvx512) return simdSupported(p) && __builtin_cpu_supports("avx512vnni");
 #endif
   return simdSupported(p);
+}
+
+bool int8AmxSupported() {
+#if FRAUDSCORE_HAVE_AMX && defined(__linux__) && (defined(__x86_64__) || defined(_M_X64))
+  static const bool ok = [] {
+    if (!int8SimdSupported(SimdPath::kAvx512)) return false;
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    if (!(d & (1u << 24)) || !(d & (1u << 25))) return false;                // AMX-TILE, AMX-INT8
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return false;  // OSXSAVE
+    uint32_t lo = 0, hi = 0;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    const uint64_t xcr0 = (static_cast<uint64_t>(hi) << 32) | lo;
+    if ((xcr0 & (3ull << 17)) != (3ull << 17)) return false;  // XTILECFG, XTILEDATA
+    // Linux hands out the 8 KB of tile state per process on request (ARCH_REQ_XCOMP_PERM,
+    // XFEATURE_XTILEDATA); without it the first tile instruction would kill the process.
+    return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+  }();
+  return ok;
+#else
+  return false;
+#endif
 }
 
 SimdPath detectInt8Simd() {
@@ -39,12 +69,16 @@ using KernelFn = bool (*)(const Int8Model&, const float*, size_t, size_t, float*
                           void*, BadValue*, const std::atomic<int64_t>*, std::vector<size_t>*,
                           size_t);
 
-KernelFn kernelOf(SimdPath p) {
+KernelFn kernelOf(SimdPath p, bool amx) {
 #if defined(__x86_64__) || defined(_M_X64)
+#if FRAUDSCORE_HAVE_AMX
+  if (p == SimdPath::kAvx512 && amx) return int8k::avx512_amx::scoreRangeInt8;
+#endif
   if (p == SimdPath::kAvx512) return int8k::avx512::scoreRangeInt8;
   if (p == SimdPath::kAvx2) return int8k::avx2::scoreRangeInt8;
 #endif
   (void)p;
+  (void)amx;
   return int8k::sse2::scoreRangeInt8;
 }
 
@@ -56,7 +90,34 @@ int lanesOf(SimdPath p) {
   }
 }
 
-Int8Model packInt8(const ModelSpec& spec, const QuantSpec& q, bool dynamic, SimdPath path) {
+// The AMX tiles of a packed layer (see Int8Layer::amxW): A[o][g] = w[g][o], 16 x 16 words a tile.
+void packAmx(Int8Layer& Ly) {
+  Ly.amx = true;
+  Ly.amxChunks = (Ly.outPad + 15) / 16;
+  Ly.amxKBlocks = (Ly.groups + 15) / 16;
+  Ly.amxW.assign(static_cast<size_t>(Ly.amxChunks) * Ly.amxKBlocks * 256, 0);
+  for (int c = 0; c < Ly.amxChunks; ++c)
+    for (int kb = 0; kb < Ly.amxKBlocks; ++kb)
+      for (int r = 0; r < 16; ++r)
+        for (int g = 0; g < 16; ++g) {
+          const int o = c * 16 + r, gi = kb * 16 + g;
+          if (o < Ly.outPad && gi < Ly.groups)
+            Ly.amxW[(static_cast<size_t>(c) * Ly.amxKBlocks + kb) * 256 + r * 16 + g] =
+                Ly.w[static_cast<size_t>(gi) * Ly.outPad + o];
+        }
+  bool anyInit = false;
+  for (int32_t v : Ly.init) anyInit = anyInit || v != 0;
+  Ly.amxInit.clear();
+  if (anyInit) {
+    Ly.amxInit.assign(static_cast<size_t>(Ly.amxChunks) * 256, 0);
+    for (int o = 0; o < Ly.outPad; ++o)
+      for (int lane = 0; lane < 16; ++lane)
+        Ly.amxInit[static_cast<size_t>(o / 16) * 256 + (o % 16) * 16 + lane] = Ly.init[o];
+  }
+}
+
+Int8Model packInt8(const ModelSpec& spec, const QuantSpec& q, bool dynamic, SimdPath path,
+                   bool amx) {
   Int8Model P;
   const bool vnni = path == SimdPath::kAvx512;
   P.features = spec.features;
@@ -115,8 +176,9 @@ Int8Model packInt8(const ModelSpec& spec, const QuantSpec& q, bool dynamic, Simd
         Ly.biasNext[o] = Ly.bias[o] * inv;
       }
     }
+    if (amx) packAmx(Ly);
     P.maxPad = std::max(P.maxPad, Ly.outPad);
-    P.bytes += Ly.w.size() * 4 + Ly.init.size() * 4 +
+    P.bytes += Ly.w.size() * 4 + Ly.init.size() * 4 + (Ly.amxW.size() + Ly.amxInit.size()) * 4 +
                (3 * Ly.outPad + Ly.scaleNext.size() + Ly.biasNext.size()) * sizeof(float);
     P.layers.push_back(std::move(Ly));
   }
@@ -132,6 +194,7 @@ constexpr size_t kMinRowsPerThread = 1024;
 struct CpuInt8Engine::Impl {
   int features = 0;
   SimdPath path = SimdPath::kSse2;
+  bool amx = false;
   Int8Activations act = Int8Activations::kStatic;
   Int8Model packed;
   KernelFn kernel = nullptr;
@@ -193,7 +256,7 @@ struct CpuInt8Engine::Impl {
 };
 
 CpuInt8Engine::CpuInt8Engine(const ModelSpec& spec, const QuantSpec& q, Int8Activations act,
-                             SimdPath path)
+                             SimdPath path, Int8Matmul mm)
     : impl_(new Impl) {
   std::string err = spec.validate();
   if (!err.empty()) throw std::invalid_argument("invalid model: " + err);
@@ -203,11 +266,17 @@ CpuInt8Engine::CpuInt8Engine(const ModelSpec& spec, const QuantSpec& q, Int8Acti
   err = checked.validate(spec);
   if (!err.empty()) throw std::invalid_argument("invalid quantization: " + err);
   if (!int8SimdSupported(path)) path = detectInt8Simd();
+  bool amx = false;
+  if (path == SimdPath::kAvx512 && mm != Int8Matmul::kVnni && int8AmxSupported()) {
+    const char* env = std::getenv("FRAUDSCORE_INT8_AMX");
+    amx = mm == Int8Matmul::kAmx || (env && std::strcmp(env, "1") == 0);
+  }
   impl_->features = spec.features;
   impl_->path = path;
+  impl_->amx = amx;
   impl_->act = act;
-  impl_->packed = packInt8(spec, checked, act == Int8Activations::kDynamic, path);
-  impl_->kernel = kernelOf(path);
+  impl_->packed = packInt8(spec, checked, act == Int8Activations::kDynamic, path, amx);
+  impl_->kernel = kernelOf(path, amx);
   if (impl_->packed.fallback) impl_->fp32 = std::make_unique<CpuEngine>(spec);
 }
 
@@ -218,6 +287,9 @@ int CpuInt8Engine::features() const {
 }
 SimdPath CpuInt8Engine::path() const {
   return impl_->path;
+}
+bool CpuInt8Engine::amx() const {
+  return impl_->amx;
 }
 Int8Activations CpuInt8Engine::activations() const {
   return impl_->act;

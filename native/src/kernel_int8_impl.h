@@ -39,6 +39,14 @@ struct Int8Layer {
   std::vector<float> scaleNext, biasNext;
   float sx = 1.f;     // static input scale
   float invSx = 1.f;  // 1 / sx rounded to fp32: inputs are quantized as x * invSx
+  // AMX (tdpbsud) form of w, packed only for the avx512_amx kernel: A tiles of 16 outputs x 16
+  // input words (64 bytes), [chunk][kblock][16 rows][16 words], zero past outPad and groups;
+  // amxInit holds each chunk's accumulator start as a C tile ([chunk][16 rows][16 lanes]), empty
+  // when every start is 0.
+  bool amx = false;
+  int amxChunks = 0;   // outPad / 16 rounded up
+  int amxKBlocks = 0;  // groups / 16 rounded up
+  std::vector<int32_t> amxW, amxInit;
 };
 
 struct Int8Model {
@@ -56,11 +64,33 @@ struct Int8Model {
   size_t bytes = 0;
 };
 
+// Vectors in each packed-activation buffer of a strip: one per activation (more than the words a
+// layer reads), and at least whole 16-word AMX B tiles, which may read past a layer's last word
+// (their weights there are 0).
+inline size_t int8ActVectors(const Int8Model& P) {
+  const size_t tiles = (static_cast<size_t>(P.maxPad) / 4 + 15) / 16 * 16;
+  return static_cast<size_t>(P.maxPad) > tiles ? P.maxPad : tiles;
+}
+
+// Strips the AMX kernel carries through each layer together: the tile unit works on one while the
+// vector units requantize another, and a tile store is read back (or a vector store tile-loaded)
+// only strips later, when it has reached L1 (tile loads and stores do not forward).
+constexpr int kInt8AmxStrips = 4;
+
 // 4-byte words of per-thread scratch one scoreRange call needs.
 inline size_t int8ScratchWords(const Int8Model& P) {
   const size_t B = kInt8DynamicBlockRows;
-  return B * P.featPad + 2 * B * P.maxPad + 2 * B + 2 * static_cast<size_t>(P.featPad) * P.lanes +
-         2 * static_cast<size_t>(P.maxPad) * P.lanes + 64;
+  const size_t words = B * P.featPad + 2 * B * P.maxPad + 2 * B +
+                       2 * static_cast<size_t>(P.featPad) * P.lanes +
+                       2 * int8ActVectors(P) * P.lanes + 64;
+  size_t chunks = 0;
+  for (const Int8Layer& Ly : P.layers)
+    chunks = Ly.amxChunks > 0 && static_cast<size_t>(Ly.amxChunks) > chunks ? Ly.amxChunks : chunks;
+  if (chunks == 0) return words;
+  const size_t amx = kInt8AmxStrips * (2 * static_cast<size_t>(P.featPad) * P.lanes +
+                                       2 * int8ActVectors(P) * P.lanes + chunks * 256) +
+                     64;
+  return words > amx ? words : amx;
 }
 
 #define FS_DECLARE_INT8_KERNEL(ns)                                                        \
@@ -75,6 +105,9 @@ namespace int8k {
 #if defined(__x86_64__) || defined(_M_X64)
 FS_DECLARE_INT8_KERNEL(avx512)
 FS_DECLARE_INT8_KERNEL(avx2)
+#if FRAUDSCORE_HAVE_AMX
+FS_DECLARE_INT8_KERNEL(avx512_amx)
+#endif
 #endif
 FS_DECLARE_INT8_KERNEL(sse2)
 }  // namespace int8k
@@ -336,9 +369,69 @@ static FS_INLINE void layerDotsOf(const Int8Layer& Ly, const vi* a, Sink& sink) 
   }
 }
 
+#if FS_I8_AMX
+// The sink of one 16-output AMX chunk: rows of the stored C tile are outputs o0.., lanes are rows.
+template <class Sink>
+static FS_INLINE void emitTile(const int32_t* c, int o0, int rem, Sink& sink) {
+  const vi* acc = reinterpret_cast<const vi*>(c);
+  if (rem >= 16)
+    sink.template emit<16>(o0, acc);
+  else if (rem == 12)
+    sink.template emit<12>(o0, acc);
+  else if (rem == 8)
+    sink.template emit<8>(o0, acc);
+  else if (rem == 4)
+    sink.template emit<4>(o0, acc);
+}
+
+// One chunk's products on the tile unit: C (tmm C) = init (or 0) + sum over k-blocks of
+// A (weights, tmm A, signed) x B (the strip's packed activations, tmm2, unsigned), stored to `out`.
+// tdpbsud sums the same exact int32 products as vpdpbusd, so scores are bit-identical to the VNNI
+// kernel's. Tile numbers are immediates in the instructions: hence a macro, not a template.
+#define FS_AMX_CHUNK(C, A, w, init, a, KB, out)                 \
+  do {                                                          \
+    if (init)                                                   \
+      _tile_loadd(C, (init), 64);                               \
+    else                                                        \
+      _tile_zero(C);                                            \
+    for (int kb_ = 0; kb_ < (KB); ++kb_) {                      \
+      if ((KB) > 1) _tile_loadd(2, (a) + kb_ * 16, 64);         \
+      _tile_loadd(A, (w) + static_cast<size_t>(kb_) * 256, 64); \
+      _tile_dpbsud(C, A, 2);                                    \
+    }                                                           \
+    _tile_stored(C, (out), 64);                                 \
+  } while (0)
+
+// A layer's products on AMX: chunk c + 1 is issued (tmm0/tmm3 in turn) before chunk c's sink runs,
+// so the tile unit works while the vector units requantize.
+template <class Sink>
+static FS_INLINE void amxLayerDots(const Int8Layer& Ly, const vi* a, Sink& sink) {
+  alignas(64) int32_t cbuf[2][256];
+  const int KB = Ly.amxKBlocks, NC = Ly.amxChunks;
+  const int32_t* w = Ly.amxW.data();
+  const int32_t* init = Ly.amxInit.empty() ? nullptr : Ly.amxInit.data();
+  if (KB == 1) _tile_loadd(2, a, 64);
+  FS_AMX_CHUNK(0, 1, w, init, a, KB, cbuf[0]);
+  for (int c = 0; c < NC; ++c) {
+    if (c + 1 < NC) {
+      const int32_t* wn = w + static_cast<size_t>(c + 1) * KB * 256;
+      const int32_t* in = init ? init + static_cast<size_t>(c + 1) * 256 : nullptr;
+      if ((c + 1) & 1)
+        FS_AMX_CHUNK(3, 4, wn, in, a, KB, cbuf[1]);
+      else
+        FS_AMX_CHUNK(0, 1, wn, in, a, KB, cbuf[0]);
+    }
+    emitTile(cbuf[c & 1], c * 16, Ly.outPad - c * 16, sink);
+  }
+}
+#endif
+
 // Layer l's products: the first layer's input is signed (see dot).
 template <class Sink>
 static FS_INLINE void layerDots(const Int8Layer& Ly, size_t l, const vi* a, Sink& sink) {
+#if FS_I8_AMX
+  if (Ly.amx) return amxLayerDots(Ly, a, sink);
+#endif
   if (l == 0)
     layerDotsOf<true>(Ly, a, sink);
   else
@@ -629,7 +722,7 @@ static bool scoreStatic(const Int8Model& P, const float* rows, size_t begin, siz
   vf* z = reinterpret_cast<vf*>(scratch);
   vf* fe = z + P.featPad;
   vi* pa = reinterpret_cast<vi*>(fe + P.featPad);
-  vi* pb = pa + P.maxPad;
+  vi* pb = pa + int8ActVectors(P);
   const size_t nLayers = P.layers.size();
   for (size_t r0 = begin; r0 < end; r0 += L) {
     if (stopBelow && (r0 - begin) % kDynBlock == 0 &&
@@ -684,6 +777,109 @@ static bool scoreStatic(const Int8Model& P, const float* rows, size_t begin, siz
   return true;
 }
 
+#if FS_I8_AMX
+// scoreStatic on AMX: kInt8AmxStrips strips go through each layer together, first every strip's
+// tile products (stored to C buffers), then every strip's requantization (see kInt8AmxStrips).
+// The arithmetic per row is scoreStatic's, in the same order.
+template <bool kFallback>
+static bool scoreStaticAmx(const Int8Model& P, const float* rows, size_t begin, size_t end,
+                           float* scores, float* featureErrors, NonFinite mode, int32_t* scratch,
+                           BadValue* badOut, const std::atomic<int64_t>* stopBelow,
+                           std::vector<size_t>* overflow, size_t prefetchEnd) {
+  constexpr int G = kInt8AmxStrips;
+  const int fp = P.featPad;
+  const size_t av = int8ActVectors(P);
+  int maxChunks = 0;
+  for (const Int8Layer& Ly : P.layers)
+    maxChunks = Ly.amxChunks > maxChunks ? Ly.amxChunks : maxChunks;
+  vf* z = reinterpret_cast<vf*>(scratch);       // [G][fp]
+  vf* fe = z + G * fp;                          // [G][fp]
+  vi* pa = reinterpret_cast<vi*>(fe + G * fp);  // [G][av]
+  vi* pb = pa + G * av;                         // [G][av]
+  // [G][maxChunks][256], 64-byte aligned (the scratch is; every part above is whole vectors).
+  int32_t* cb = reinterpret_cast<int32_t*>(pb + G * av);
+  const size_t nLayers = P.layers.size();
+  const size_t step = static_cast<size_t>(G) * L;
+  for (size_t r0 = begin; r0 < end; r0 += step) {
+    if (stopBelow && (r0 - begin) % kDynBlock == 0 &&
+        stopBelow->load(std::memory_order_relaxed) < static_cast<int64_t>(r0))
+      return true;
+    const size_t left = end - r0;
+    const int ns = static_cast<int>(left >= step ? G : (left + L - 1) / L);
+    if (r0 + (kPrefetchStrips + G) * L <= prefetchEnd) {
+      const char* ahead =
+          reinterpret_cast<const char*>(rows + (r0 + kPrefetchStrips * L) * P.features);
+      const size_t bytes = step * P.features * sizeof(float);
+      for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(ahead + off, 0, 0);
+    }
+    vi valid[G], bad[G];
+    vf mx[G];
+    int cnt[G];
+    for (int s = 0; s < ns; ++s) {
+      const size_t rs = r0 + static_cast<size_t>(s) * L;
+      cnt[s] = static_cast<int>(end - rs < static_cast<size_t>(L) ? end - rs : L);
+      bad[s] = preprocess(P, rows, rs, cnt[s], z + s * fp, &valid[s]);
+      if (mode == NonFinite::kError && anyLane(bad[s])) {
+        int k = 0;
+        while (!bad[s][k]) ++k;
+        badOut->row = static_cast<int64_t>(rs) + k;
+        badOut->col = firstBadColumn(P, rows + (rs + k) * static_cast<size_t>(P.features));
+        return false;
+      }
+      mx[s] = vf{};
+      quantizeInput<true>(z + s * fp, fp, splat(P.layers[0].invSx), pa + s * av,
+                          kFallback ? &mx[s] : nullptr);
+    }
+    vi* a = pa;
+    vi* b = pb;
+    for (size_t l = 0; l < nLayers; ++l) {
+      const Int8Layer& Ly = P.layers[l];
+      const int KB = Ly.amxKBlocks, NC = Ly.amxChunks;
+      const int32_t* w = Ly.amxW.data();
+      const int32_t* init = Ly.amxInit.empty() ? nullptr : Ly.amxInit.data();
+      for (int s = 0; s < ns; ++s) {
+        const vi* as = a + s * av;
+        if (KB == 1) _tile_loadd(2, as, 64);
+        for (int c = 0; c < NC; ++c) {
+          const int32_t* wc = w + static_cast<size_t>(c) * KB * 256;
+          const int32_t* ic = init ? init + static_cast<size_t>(c) * 256 : nullptr;
+          int32_t* out = cb + (static_cast<size_t>(s) * maxChunks + c) * 256;
+          if (c & 1)
+            FS_AMX_CHUNK(3, 4, wc, ic, as, KB, out);
+          else
+            FS_AMX_CHUNK(0, 1, wc, ic, as, KB, out);
+        }
+      }
+      for (int s = 0; s < ns; ++s) {
+        const int32_t* cs = cb + static_cast<size_t>(s) * maxChunks * 256;
+        if (l + 1 < nLayers) {
+          HiddenSink<kFallback> hs{Ly.scaleNext.data(), Ly.biasNext.data(), b + s * av, mx[s]};
+          for (int c = 0; c < NC; ++c) emitTile(cs + c * 256, c * 16, Ly.outPad - c * 16, hs);
+          mx[s] = hs.mx;
+        } else {
+          vf* fes = fe + s * fp;
+          ErrorSink err{Ly.scale.data(), Ly.bias.data(), z + s * fp,
+                        P.features,      vf{},           featureErrors ? fes : nullptr};
+          for (int c = 0; c < NC; ++c) emitTile(cs + c * 256, c * 16, Ly.outPad - c * 16, err);
+          const size_t rs = r0 + static_cast<size_t>(s) * L;
+          writeStrip(P, rs, cnt[s], err.sum, bad[s], fes, scores, featureErrors);
+          if constexpr (kFallback) {
+            const vi over = (vi)(mx[s] >= splat(127.5f)) & valid[s];
+            if (anyLane(over))
+              for (int k = 0; k < cnt[s]; ++k)
+                if (over[k]) overflow->push_back(rs + k);
+          }
+        }
+      }
+      vi* t = a;
+      a = b;
+      b = t;
+    }
+  }
+  return true;
+}
+#endif
+
 static bool scoreDynamic(const Int8Model& P, const float* rows, size_t begin, size_t end,
                          float* scores, float* featureErrors, NonFinite mode, int32_t* scratch,
                          BadValue* badOut, const std::atomic<int64_t>* stopBelow) {
@@ -696,7 +892,7 @@ static bool scoreDynamic(const Int8Model& P, const float* rows, size_t begin, si
   vi* badB = validB + S;
   vf* fe = reinterpret_cast<vf*>(badB + S);
   vi* pa = reinterpret_cast<vi*>(fe + fp);
-  float* scale = reinterpret_cast<float*>(pa + mp);  // [mp]: sx * sw[o] of the current layer
+  float* scale = reinterpret_cast<float*>(pa + int8ActVectors(P));  // [mp]: sx * sw[o], this layer
   const size_t nLayers = P.layers.size();
   for (size_t b0 = begin; b0 < end; b0 += kDynBlock) {
     if (stopBelow && stopBelow->load(std::memory_order_relaxed) < static_cast<int64_t>(b0))
@@ -768,13 +964,51 @@ static bool scoreDynamic(const Int8Model& P, const float* rows, size_t begin, si
   return true;
 }
 
+#if FS_I8_AMX
+// The tile shapes of the AMX kernel (palette 1): tmm0/tmm3 C, tmm1/tmm4 A, tmm2 B, each 16 rows of
+// 64 bytes. Loaded for one call and released when it returns, so no tile state outlives it (a
+// thread holding tile data makes every context switch save 8 KB more).
+struct alignas(64) AmxTileConfig {
+  uint8_t palette = 1;
+  uint8_t startRow = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+struct AmxTiles {
+  AmxTiles() {
+    AmxTileConfig cfg;
+    for (int t = 0; t < 5; ++t) {
+      cfg.colsb[t] = 64;
+      cfg.rows[t] = 16;
+    }
+    _tile_loadconfig(&cfg);
+  }
+  ~AmxTiles() { _tile_release(); }
+  AmxTiles(const AmxTiles&) = delete;
+  AmxTiles& operator=(const AmxTiles&) = delete;
+};
+#endif
+
 bool scoreRangeInt8(const Int8Model& P, const float* rows, size_t begin, size_t end, float* scores,
                     float* featureErrors, NonFinite mode, void* scratch, BadValue* bad,
                     const std::atomic<int64_t>* stopBelow, std::vector<size_t>* overflow,
                     size_t prefetchEnd) {
+#if FS_I8_AMX
+  const AmxTiles tiles;
+#endif
   int32_t* s = static_cast<int32_t*>(scratch);
   if (P.dynamic)
     return scoreDynamic(P, rows, begin, end, scores, featureErrors, mode, s, bad, stopBelow);
+#if FS_I8_AMX
+  if (P.layers[0].amx) {
+    if (P.fallback && overflow)
+      return scoreStaticAmx<true>(P, rows, begin, end, scores, featureErrors, mode, s, bad,
+                                  stopBelow, overflow, prefetchEnd > end ? prefetchEnd : end);
+    return scoreStaticAmx<false>(P, rows, begin, end, scores, featureErrors, mode, s, bad,
+                                 stopBelow, nullptr, end);
+  }
+#endif
   if (P.fallback && overflow)
     return scoreStatic<true>(P, rows, begin, end, scores, featureErrors, mode, s, bad, stopBelow,
                              overflow, prefetchEnd > end ? prefetchEnd : end);
@@ -783,6 +1017,7 @@ bool scoreRangeInt8(const Int8Model& P, const float* rows, size_t begin, size_t 
 }
 
 #undef FS_INLINE
+#undef FS_AMX_CHUNK
 
 }  // namespace FS_I8_NS
 }  // namespace int8k

@@ -21,6 +21,7 @@
 // The clean-row bound is kScoreTol (see scoreClose for why it is 5e-5 rather than fp32's 1e-5).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -273,6 +274,31 @@ void checkAgainstReference(const char* what, const CpuInt8Engine& eng, const Mod
     CHECK(fell == 0);
 }
 
+// Every int8 kernel this machine runs: each SIMD path, and the avx512 path's AMX form where the
+// CPU and OS allow it (skipped with a line saying so elsewhere, never faked).
+struct Int8Kernel {
+  SimdPath path;
+  Int8Matmul mm;
+  const char* name;
+};
+const std::vector<Int8Kernel>& int8Kernels() {
+  static const std::vector<Int8Kernel> kernels = [] {
+    std::vector<Int8Kernel> k;
+    for (const Int8Kernel& c : {Int8Kernel{SimdPath::kAvx512, Int8Matmul::kVnni, "avx512-vnni"},
+                                Int8Kernel{SimdPath::kAvx512, Int8Matmul::kAmx, "avx512-amx"},
+                                Int8Kernel{SimdPath::kAvx2, Int8Matmul::kVnni, "avx2"},
+                                Int8Kernel{SimdPath::kSse2, Int8Matmul::kVnni, "sse2"}}) {
+      const bool ok = int8SimdSupported(c.path) && (c.mm != Int8Matmul::kAmx || int8AmxSupported());
+      if (ok)
+        k.push_back(c);
+      else
+        std::printf("int8 %s: not supported here, skipped\n", c.name);
+    }
+    return k;
+  }();
+  return kernels;
+}
+
 void testAgainstReference(std::mt19937_64& rng) {
   struct Shape {
     int d;
@@ -281,11 +307,8 @@ void testAgainstReference(std::mt19937_64& rng) {
   const std::vector<Shape> shapes = {{29, {32, 16, 32}}, {5, {3}},      {13, {7, 5, 9}},
                                      {1, {1}},           {30, {64, 4}}, {33, {17, 33, 2}}};
   const std::vector<size_t> sizes = {1, 3, 4, 15, 16, 17, 95, 96, 97, 1000, 3001};
-  for (SimdPath p : {SimdPath::kAvx512, SimdPath::kAvx2, SimdPath::kSse2}) {
-    if (!int8SimdSupported(p)) {
-      std::printf("int8 %s: not supported here, skipped\n", simdPathName(p));
-      continue;
-    }
+  for (const Int8Kernel& k : int8Kernels()) {
+    const SimdPath p = k.path;
     for (int variant : {0, 1, 2}) {  // static, static with fp32 fallback, dynamic
       const bool dynamic = variant == 2;
       const char* variantName = dynamic ? "dynamic" : variant == 1 ? "static+fallback" : "static";
@@ -295,12 +318,14 @@ void testAgainstReference(std::mt19937_64& rng) {
         // With the fallback, calibrate on few rows so that a share of the others leave the range.
         QuantSpec q = quantized(m, fstest::randomRows(rng, m, variant == 1 ? 24 : 512));
         q.fallback = variant == 1;
-        CpuInt8Engine eng(m, q, dynamic ? Int8Activations::kDynamic : Int8Activations::kStatic, p);
+        CpuInt8Engine eng(m, q, dynamic ? Int8Activations::kDynamic : Int8Activations::kStatic, p,
+                          k.mm);
         CHECK(eng.fallback() == (variant == 1));
         CHECK(eng.path() == p);
+        CHECK(eng.amx() == (k.mm == Int8Matmul::kAmx));
         for (size_t n : sizes) {
           const std::vector<float> rows = fstest::randomRows(rng, m, n);
-          const std::string what = std::string(simdPathName(p)) + " " + variantName +
+          const std::string what = std::string(k.name) + " " + variantName +
                                    " d=" + std::to_string(s.d) + " n=" + std::to_string(n);
           checkAgainstReference(what.c_str(), eng, m, q, dynamic, rows, n % 2 ? 1 : 0, n < 200, &t);
         }
@@ -308,7 +333,7 @@ void testAgainstReference(std::mt19937_64& rng) {
       std::printf(
           "int8 %s %s: %zu rows, worst rel err %.2e (clean rows), %zu boundary rows (worst %.2e), "
           "%zu rows in fp32\n",
-          simdPathName(p), variantName, t.rows, t.worstClean, t.boundaryRows, t.worstBoundary,
+          k.name, variantName, t.rows, t.worstClean, t.boundaryRows, t.worstBoundary,
           t.fallbackRows);
       if (variant == 1)  // the fallback was exercised, and most rows still took the int8 path
         CHECK_MSG(t.fallbackRows > t.rows / 100 && t.fallbackRows < t.rows * 9 / 10,
@@ -330,15 +355,15 @@ void testClamping(std::mt19937_64& rng) {
   for (size_t k = 0; k < rows.size(); k += 3) rows[k] *= 4.f;  // beyond the calibrated range
   for (size_t k = 0; k < rows.size(); ++k)
     if (m.transform[k % 29] == Transform::kLog1p) rows[k] = std::fabs(rows[k]);
-  for (SimdPath p : {SimdPath::kAvx512, SimdPath::kAvx2, SimdPath::kSse2}) {
-    if (!int8SimdSupported(p)) continue;
-    CpuInt8Engine eng(m, q, Int8Activations::kStatic, p);
+  for (const Int8Kernel& k : int8Kernels()) {
+    const SimdPath p = k.path;
+    CpuInt8Engine eng(m, q, Int8Activations::kStatic, p, k.mm);
     Tally t;
     checkAgainstReference("clamp", eng, m, q, false, rows, 1, true, &t);
     // The same rows with the fp32 fallback: the out-of-range rows get fp32 scores and errors.
     QuantSpec qf = q;
     qf.fallback = true;
-    CpuInt8Engine ef(m, qf, Int8Activations::kStatic, p);
+    CpuInt8Engine ef(m, qf, Int8Activations::kStatic, p, k.mm);
     Tally tf;
     checkAgainstReference("fallback", ef, m, qf, false, rows, 0, true, &tf);
     CHECK_MSG(tf.fallbackRows > 100, "only %zu of 500 rows left the range", tf.fallbackRows);
@@ -355,17 +380,17 @@ void testNonFinite(std::mt19937_64& rng) {
   rows[3100 * 29 + 2] = inf;  // the first bad column of row 3100 is 2
   rows[4200 * 29 + 0] = -inf;
   rows[17 * 29 + 6] = -1.f;  // log1p(-1) = -inf (feature 6 is log1p in randomModel)
-  for (SimdPath p : {SimdPath::kAvx512, SimdPath::kAvx2, SimdPath::kSse2}) {
-    if (!int8SimdSupported(p)) continue;
+  for (const Int8Kernel& k : int8Kernels()) {
+    const SimdPath p = k.path;
     for (Int8Activations act : {Int8Activations::kStatic, Int8Activations::kDynamic}) {
-      CpuInt8Engine eng(m, q, act, p);
+      CpuInt8Engine eng(m, q, act, p, k.mm);
       std::vector<float> s(n), fe(n * 29);
       for (int threads : {1, 0, 3}) {
         BadValue b = eng.score(rows.data(), n, s.data(), nullptr, NonFinite::kError, threads);
-        CHECK_MSG(b.row == 17 && b.col == 6, "%s threads=%d: got (%lld, %d)", simdPathName(p),
-                  threads, static_cast<long long>(b.row), b.col);
+        CHECK_MSG(b.row == 17 && b.col == 6, "%s threads=%d: got (%lld, %d)", k.name, threads,
+                  static_cast<long long>(b.row), b.col);
         b = eng.score(rows.data() + 18 * 29, n - 18, s.data(), nullptr, NonFinite::kError, threads);
-        CHECK_MSG(b.row == 3100 - 18 && b.col == 2, "%s: got (%lld, %d)", simdPathName(p),
+        CHECK_MSG(b.row == 3100 - 18 && b.col == 2, "%s: got (%lld, %d)", k.name,
                   static_cast<long long>(b.row), b.col);
       }
       const BadValue b = eng.score(rows.data(), n, s.data(), fe.data(), NonFinite::kNaN, 0);
@@ -407,6 +432,44 @@ void testThreadsDeterministic(std::mt19937_64& rng) {
     eng.score(rows.data(), n, c.data(), nullptr, NonFinite::kError, 7);
     CHECK(a == b);
     CHECK(a == c);
+  }
+}
+
+// The AMX kernel sums the same int32 products as the VNNI one and requantizes alike: every score
+// and feature error must be bit-identical, on layers wider than one tile (> 16 outputs, > 64
+// inputs: several chunks and k-blocks), with and without the fp32 fallback, at every strip count.
+void testAmxMatchesVnni(std::mt19937_64& rng) {
+  if (!int8AmxSupported()) {
+    std::printf("int8 avx512-amx: not supported here, AMX/VNNI identity skipped\n");
+    return;
+  }
+  struct Shape {
+    int d;
+    std::vector<int> hidden;
+  };
+  for (const Shape& s :
+       {Shape{29, {32, 16, 32}}, Shape{100, {70, 130, 20}}, Shape{7, {200}}, Shape{3, {1}}}) {
+    const ModelSpec m = fstest::randomModel(rng, s.d, s.hidden);
+    for (bool fallback : {false, true}) {
+      QuantSpec q = quantized(m, fstest::randomRows(rng, m, fallback ? 24 : 512));
+      q.fallback = fallback;
+      for (Int8Activations act : {Int8Activations::kStatic, Int8Activations::kDynamic}) {
+        CpuInt8Engine vnni(m, q, act, SimdPath::kAvx512, Int8Matmul::kVnni);
+        CpuInt8Engine amx(m, q, act, SimdPath::kAvx512, Int8Matmul::kAmx);
+        CHECK(amx.amx() && !vnni.amx());
+        for (size_t n :
+             {size_t(1), size_t(17), size_t(64), size_t(65), size_t(1000), size_t(4099)}) {
+          const std::vector<float> rows = fstest::randomRows(rng, m, n);
+          std::vector<float> sa(n), sv(n), fa(n * s.d), fv(n * s.d);
+          CHECK(vnni.score(rows.data(), n, sv.data(), fv.data(), NonFinite::kNaN, 0).row == -1);
+          CHECK(amx.score(rows.data(), n, sa.data(), fa.data(), NonFinite::kNaN, 0).row == -1);
+          CHECK_MSG(std::memcmp(sa.data(), sv.data(), n * sizeof(float)) == 0 &&
+                        std::memcmp(fa.data(), fv.data(), fa.size() * sizeof(float)) == 0,
+                    "AMX differs from VNNI: d=%d n=%zu fallback=%d dynamic=%d", s.d, n, fallback,
+                    act == Int8Activations::kDynamic);
+        }
+      }
+    }
   }
 }
 
@@ -455,6 +518,7 @@ int main() {
   testClamping(rng);
   testNonFinite(rng);
   testThreadsDeterministic(rng);
+  testAmxMatchesVnni(rng);
   testValidation(rng);
   return fstest::finish("test_int8_engine");
 }

@@ -27,6 +27,20 @@
 
 namespace fraudscore {
 
+// How the avx512 path multiplies: VNNI `vpdpbusd` (16 rows x 4 inputs per instruction), or AMX
+// `tdpbsud` (a 16 outputs x 16 rows x 64 inputs tile per instruction; the requantization between
+// layers stays in AVX-512). Both sum the same exact int32 products: scores are bit-identical.
+// kAuto takes VNNI, or AMX where int8AmxSupported() and FRAUDSCORE_INT8_AMX=1. VNNI is the
+// default because it measured faster on Sapphire Rapids (bench_int8: AMX int8 ~0.7x the VNNI
+// kernel at batch 65,536): this network's products are not what bounds the VNNI kernel (with the
+// tile products skipped, the rest alone runs as fast as the whole VNNI kernel), and every AMX chunk
+// adds a tile store that the vector units must read back.
+enum class Int8Matmul : uint8_t { kAuto = 0, kVnni = 1, kAmx = 2 };
+
+// True when this build has the AMX kernel and this CPU (CPUID AMX-TILE + AMX-INT8), the OS (XCR0
+// tile state) and Linux (arch_prctl ARCH_REQ_XCOMP_PERM, asked once per process) allow tile data.
+bool int8AmxSupported();
+
 // True when this CPU (and OS) can run the int8 kernel of `p` (avx512 needs AVX512-VNNI and BW).
 bool int8SimdSupported(SimdPath p);
 // The best int8 path this CPU supports.
@@ -48,8 +62,9 @@ class CpuInt8Engine {
  public:
   // [sync] @throws std::invalid_argument when the model or the quantization is inconsistent (the
   // message names the field). With kDynamic, q.xscale is ignored (it may be empty).
+  // `mm` matters on the avx512 path only; kAmx where AMX is not supported runs VNNI (see amx()).
   CpuInt8Engine(const ModelSpec& spec, const QuantSpec& q, Int8Activations act,
-                SimdPath path = defaultInt8Simd());
+                SimdPath path = defaultInt8Simd(), Int8Matmul mm = Int8Matmul::kAuto);
   ~CpuInt8Engine();
   CpuInt8Engine(const CpuInt8Engine&) = delete;
   CpuInt8Engine& operator=(const CpuInt8Engine&) = delete;
@@ -61,6 +76,8 @@ class CpuInt8Engine {
 
   int features() const;
   SimdPath path() const;
+  // True when the layers' products run on AMX tiles.
+  bool amx() const;
   Int8Activations activations() const;
   // Bytes of packed weights held by this engine (reported to the JS heap accounting).
   size_t packedBytes() const;
