@@ -88,6 +88,7 @@ class CpuInt8Scorer : public EngineScorerWrap<CpuInt8Scorer, CpuInt8Engine> {
     auto members = commonMembers();
     members.push_back(InstanceAccessor<&CpuInt8Scorer::Dynamic>("dynamic"));
     members.push_back(InstanceAccessor<&CpuInt8Scorer::FallbackRows>("fallbackRows"));
+    members.push_back(InstanceAccessor<&CpuInt8Scorer::Amx>("amx"));
     return DefineClass(env, kName, members);
   }
 
@@ -113,6 +114,10 @@ class CpuInt8Scorer : public EngineScorerWrap<CpuInt8Scorer, CpuInt8Engine> {
  private:
   Napi::Value FallbackRows(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(live(info.Env())->fallbackRows()));
+  }
+
+  Napi::Value Amx(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), live(info.Env())->amx());
   }
 
   Napi::Value Dynamic(const Napi::CallbackInfo& info) {

@@ -4,6 +4,7 @@
 
 #include "common.h"
 #include "fraudscore/cpu.h"
+#include "fraudscore/int8.h"
 #include "fraudscore/peak.h"
 #include "fraudscore/thread_pool.h"
 
@@ -22,6 +23,9 @@ Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
        {fraudscore::SimdPath::kAvx512, fraudscore::SimdPath::kAvx2, fraudscore::SimdPath::kSse2})
     if (fraudscore::simdSupported(p)) avail.Set(k++, fraudscore::simdPathName(p));
   o.Set("available", avail);
+  o.Set("int8", fraudscore::simdPathName(fraudscore::defaultInt8Simd()));
+  // AMX int8 is opt-in (FRAUDSCORE_INT8_AMX=1): see fraudscore::Int8Matmul.
+  o.Set("amx", fraudscore::int8AmxSupported());
   o.Set("threads", fraudscore::poolSize());
   o.Set("hardwareConcurrency", static_cast<double>(std::thread::hardware_concurrency()));
   return o;

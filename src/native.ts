@@ -42,6 +42,10 @@ export interface AddonCpuInfo {
   simd: string;
   best: string;
   available: string[];
+  /** The int8 kernel's SIMD path (its avx512 path needs AVX512-VNNI). */
+  int8: string;
+  /** Whether this build, CPU and OS can run int8 on AMX tiles (opt-in: FRAUDSCORE_INT8_AMX=1). */
+  amx: boolean;
   threads: number;
   hardwareConcurrency: number;
 }
@@ -74,7 +78,7 @@ export interface BindingModule {
     model: AddonModelSpec,
     quant: AddonQuantSpec,
     simd?: string,
-  ) => AddonScorer & { readonly simd: string; readonly fallbackRows: number };
+  ) => AddonScorer & { readonly simd: string; readonly fallbackRows: number; readonly amx: boolean };
   CudaScorer?: new (
     model: AddonModelSpec,
     options?: { precision?: 'fp32' | 'int8'; quant?: AddonQuantSpec; device?: number },

@@ -131,7 +131,8 @@ export class Scorer {
       this.backend = 'cpu';
       const n = new addon.CpuInt8Scorer(spec, quant!, simd === 'auto' ? undefined : simd);
       this.#native = n;
-      this.#simd = n.simd;
+      // 'avx512-amx' when the products run on AMX tiles (FRAUDSCORE_INT8_AMX=1).
+      this.#simd = n.amx ? `${n.simd}-amx` : n.simd;
     } else {
       this.backend = 'cpu';
       const n = new addon.CpuScorer(spec, simd === 'auto' ? undefined : simd);

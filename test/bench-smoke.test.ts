@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { runBench } from '../bench/lib/bench.js';
 import { parseArgs, USAGE, UsageError } from '../bench/lib/config.js';
 import { makeTsScorer } from '../bench/lib/engines/ts-loop.js';
+import { cpuFamily } from '../bench/lib/machine.js';
 import { evaluateTargets, formatMarkdown, formatResult, primaryCell } from '../bench/lib/report.js';
 import type { EngineReport, ScoringCell } from '../bench/lib/scoring.js';
 import { relativeErrors } from '../bench/lib/scoring.js';
@@ -136,6 +137,52 @@ describe('targets', () => {
     expect(t['int8-vs-fp32-65536']).toMatchObject({ status: 'SKIP', value: null });
     expect(t['int8-vs-fp32-65536']!.detail).toContain('native-int8 skipped: not built');
     expect(t['int8-vs-ort-int8-65536']!.detail).toContain('ort-int8 not run');
+    expect(t['int8-batch1-vs-fp32']).toMatchObject({ status: 'SKIP', value: null });
+    expect(t['fp32-peak-65536']).toMatchObject({ status: 'SKIP', value: null });
+    expect(t['fp32-peak-65536']!.detail).toContain('peak was not measured');
+  });
+
+  it('checks int8 against fp32 (1.8x, batch-1 latency) and fp32 against the peak of the same run', () => {
+    // cell(batch, mode, rowsPerSecond): at batch 65,536, 3e6 rows/s of the 2,880-MAC model.
+    const scoring = [
+      engine('native-fp32', [cell(1, 'sync', 1e6), cell(65536, 'async', 3e6)]),
+      engine('native-int8', [cell(1, 'sync', 0.5e6), cell(65536, 'async', 5.7e6)]),
+    ];
+    const fp32 = primaryCell(scoring[0], 65536)!;
+    const peakAt = (share: number) => ({
+      seconds: 1,
+      singleThread: 1,
+      allThreads: fp32.gflops / share,
+      threads: 2,
+      simd: 'avx512',
+      allThreadsSamples: [],
+    });
+    let t = Object.fromEntries(evaluateTargets(scoring, peakAt(0.7)).map((x) => [x.id, x]));
+    expect(t['int8-vs-fp32-65536']).toMatchObject({ status: 'PASS', value: 1.9 });
+    expect(t['int8-batch1-vs-fp32']).toMatchObject({ status: 'MISS', value: 2 });
+    expect(t['fp32-peak-65536']!.status).toBe('PASS');
+    expect(t['fp32-peak-65536']!.value).toBeCloseTo(70, 6);
+    t = Object.fromEntries(evaluateTargets(scoring, peakAt(0.5)).map((x) => [x.id, x]));
+    expect(t['fp32-peak-65536']!.status).toBe('MISS');
+    scoring[1] = engine('native-int8', [cell(1, 'sync', 2e6), cell(65536, 'async', 5.1e6)]);
+    t = Object.fromEntries(evaluateTargets(scoring).map((x) => [x.id, x]));
+    expect(t['int8-vs-fp32-65536']).toMatchObject({ status: 'MISS', value: 1.7 });
+    expect(t['int8-batch1-vs-fp32']).toMatchObject({ status: 'PASS', value: 0.5 });
+  });
+
+  it('names the CPU family, by features for Intel (VMs hide the model) and by CPUID family for AMD', () => {
+    const info = (vendor: string, family: number, model: number, flags: string) =>
+      `processor\t: 0\nvendor_id\t: ${vendor}\ncpu family\t: ${family}\nmodel\t\t: ${model}\nflags\t\t: ${flags}\n\nprocessor\t: 1\n`;
+    expect(cpuFamily(info('GenuineIntel', 6, 167, 'fpu avx2 avx512f avx512_vnni amx_tile amx_int8'))).toEqual({
+      vendor: 'GenuineIntel',
+      family: 6,
+      model: 167,
+      label: 'Intel Sapphire Rapids+ (AVX-512, AMX)',
+    });
+    expect(cpuFamily(info('AuthenticAMD', 25, 17, 'avx2 avx512f avx512_vnni')).label).toBe('AMD Zen 4');
+    expect(cpuFamily(info('AuthenticAMD', 25, 33, 'avx2')).label).toBe('AMD Zen 3');
+    expect(cpuFamily(info('GenuineIntel', 6, 85, 'avx2 avx512f')).label).toBe('Intel AVX-512 (Skylake-SP)');
+    expect(cpuFamily('').label).toBe('unknown');
   });
 });
 

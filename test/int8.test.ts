@@ -189,6 +189,27 @@ describe('Scorer (cpu, int8)', () => {
     }
   });
 
+  // AMX is opt-in (it measured slower than VNNI on Sapphire Rapids): FRAUDSCORE_INT8_AMX=1, read
+  // when an engine is built. Its integers are VNNI's, so scores must be bit-identical.
+  it.skipIf(!addon.cpuInfo().amx)('runs on AMX tiles when asked, bit for bit as VNNI', () => {
+    const rows = randomRows(5_003, 29, seed + 4, [28]);
+    for (const m of [model, clamped, quantize(model29(), { activations: 'dynamic' })]) {
+      const vnni = new Scorer(m, { backend: 'cpu', precision: 'int8', simd: 'avx512' });
+      process.env.FRAUDSCORE_INT8_AMX = '1';
+      let amx: Scorer;
+      try {
+        amx = new Scorer(m, { backend: 'cpu', precision: 'int8', simd: 'avx512' });
+      } finally {
+        delete process.env.FRAUDSCORE_INT8_AMX;
+      }
+      expect(vnni.engine).toBe('cpu-avx512-int8');
+      expect(amx.engine).toBe('cpu-avx512-amx-int8');
+      expect(amx.explain(rows)).toEqual(vnni.explain(rows));
+      vnni.dispose();
+      amx.dispose();
+    }
+  });
+
   it('reports the first non-finite value, or scores it NaN', () => {
     const rows = randomRows(3000, 29, seed + 4, [28]);
     rows[2100 * 29 + 5] = Number.NaN;

@@ -58,7 +58,7 @@ export async function runBench(
       if (meter) machine.contention.scoring = meter();
       if (result.peak) remeasurePeak(result.peak);
       result.ratios = computeRatios(result.scoring, config.batches);
-      result.targets = evaluateTargets(result.scoring);
+      result.targets = evaluateTargets(result.scoring, result.peak);
     }
     if (config.sections.includes('training')) {
       const meter = startContentionMeter(config.threads);

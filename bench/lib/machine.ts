@@ -14,6 +14,8 @@ import { VERSION } from '../../src/version.js';
 export interface MachineInfo {
   host: string;
   cpuModel: string;
+  /** Vendor, CPUID family/model and the microarchitecture family the kernels were measured on. */
+  cpuFamily: CpuFamily;
   cpuMHz: number;
   cores: number;
   memoryGiB: number;
@@ -35,6 +37,53 @@ export interface MachineInfo {
   loadAverage: { atStart: number[]; atEnd?: number[] };
   /** Share of the CPU that other processes used during each timed section (Linux). */
   contention: Record<string, Contention>;
+}
+
+export interface CpuFamily {
+  vendor: string;
+  family: number | null;
+  model: number | null;
+  /**
+   * e.g. 'Intel Sapphire Rapids+ (AVX-512, AMX)' or 'AMD Zen 4'. Hypervisors often report generic
+   * names and made-up models, so Intel parts are labelled by what they can run (AMX appeared with
+   * Sapphire Rapids), AMD parts by CPUID family (and AVX-512 for Zen 4).
+   */
+  label: string;
+}
+
+/** [sync] The CPU family from /proc/cpuinfo (Linux); 'unknown' elsewhere. */
+export function cpuFamily(cpuinfo?: string): CpuFamily {
+  let text = cpuinfo;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/cpuinfo', 'utf8');
+    } catch {
+      return { vendor: 'unknown', family: null, model: null, label: 'unknown' };
+    }
+  }
+  const first = text.split(/\n\s*\n/, 1)[0] ?? '';
+  const field = (k: string) => new RegExp(`^${k}\\s*:\\s*(.*)$`, 'm').exec(first)?.[1]?.trim();
+  const vendor = field('vendor_id') ?? 'unknown';
+  const num = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : null);
+  const family = num(field('cpu family'));
+  const model = num(field('model'));
+  const flags = new Set((field('flags') ?? '').split(/\s+/));
+  const avx512 = flags.has('avx512f');
+  let label: string;
+  if (vendor === 'GenuineIntel') {
+    if (flags.has('amx_int8')) label = 'Intel Sapphire Rapids+ (AVX-512, AMX)';
+    else if (avx512)
+      label = flags.has('avx512_vnni') ? 'Intel AVX-512 VNNI (Cascade Lake/Ice Lake)' : 'Intel AVX-512 (Skylake-SP)';
+    else label = flags.has('avx2') ? 'Intel AVX2' : 'Intel';
+  } else if (vendor === 'AuthenticAMD') {
+    if (family === 26) label = 'AMD Zen 5';
+    else if (family === 25) label = avx512 ? 'AMD Zen 4' : 'AMD Zen 3';
+    else if (family === 23) label = 'AMD Zen/Zen 2';
+    else label = 'AMD';
+  } else {
+    label = vendor;
+  }
+  return { vendor, family, model, label };
 }
 
 function git(args: string[]): string | null {
@@ -63,6 +112,7 @@ export function describeMachine(): MachineInfo {
   return {
     host: hostname(),
     cpuModel: cpu?.model.trim() ?? 'unknown',
+    cpuFamily: cpuFamily(),
     cpuMHz: cpu?.speed ?? 0,
     cores: availableParallelism(),
     memoryGiB: round2(totalmem() / 2 ** 30),
