@@ -33,6 +33,19 @@ bool int8SimdSupported(SimdPath p) {
   return simdSupported(p);
 }
 
+namespace {
+// CPUID vendor "AuthenticAMD" (the int8 kernels' prefetch hint differs by vendor: Int8Model).
+bool amdCpu() {
+#if defined(__x86_64__) || defined(_M_X64)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
+  return b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;  // "Auth" "enti" "cAMD"
+#else
+  return false;
+#endif
+}
+}  // namespace
+
 bool int8AmxSupported() {
 #if FRAUDSCORE_HAVE_AMX && defined(__linux__) && (defined(__x86_64__) || defined(_M_X64))
   static const bool ok = [] {
@@ -128,6 +141,8 @@ Int8Model packInt8(const ModelSpec& spec, const QuantSpec& q, bool dynamic, Simd
   P.k = vnni || path == SimdPath::kAvx2 ? 4 : 2;
   P.dynamic = dynamic;
   P.fallback = !dynamic && q.fallback;
+  static const bool nta = amdCpu();
+  P.prefetchNta = nta;
   for (int j = 0; j < spec.features; ++j) {
     P.log1p.push_back(spec.transform[j] == Transform::kLog1p ? 1 : 0);
     P.mean.push_back(spec.mean[j]);
