@@ -192,7 +192,8 @@ export function evaluateTargets(scoring: EngineReport[], peak?: PeakReport): Tar
   const share = get('native-int8')?.detail.fp32FallbackShare;
   if (typeof share === 'number') {
     for (const t of targets.slice(ratioTargetsBefore)) {
-      if (t.status !== 'SKIP') t.detail += `; ${(100 * share).toFixed(2)}% of rows rescored in fp32`;
+      if (t.status !== 'SKIP' && t.id.startsWith('int8-'))
+        t.detail += `; ${(100 * share).toFixed(2)}% of rows rescored in fp32`;
     }
   }
   return targets;
@@ -354,7 +355,13 @@ export function formatResult(r: BenchResult): string {
           t.status,
           t.what,
           t.want,
-          t.value === null ? '-' : t.want.endsWith('us') ? `${t.value.toFixed(2)} us` : `${t.value.toFixed(2)}x`,
+          t.value === null
+            ? '-'
+            : t.want.endsWith('us')
+              ? `${t.value.toFixed(2)} us`
+              : t.want.endsWith('%')
+                ? `${t.value.toFixed(0)}%`
+                : `${t.value.toFixed(2)}x`,
           t.detail,
         ]),
         99,
@@ -456,7 +463,13 @@ export function formatMarkdown(r: BenchResult): string {
     o.push('', '| target | want | got | |', '| --- | --- | --- | --- |');
     for (const t of r.targets) {
       const got =
-        t.value === null ? '-' : t.want.endsWith('us') ? `${t.value.toFixed(2)} µs` : `${t.value.toFixed(2)}x`;
+        t.value === null
+          ? '-'
+          : t.want.endsWith('us')
+            ? `${t.value.toFixed(2)} µs`
+            : t.want.endsWith('%')
+              ? `${t.value.toFixed(0)}%`
+              : `${t.value.toFixed(2)}x`;
       o.push(
         `| ${t.what} | ${t.want.replace('us', 'µs')} | ${got} | **${t.status}** ${t.status === 'SKIP' ? t.detail : ''} |`,
       );
