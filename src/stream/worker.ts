@@ -9,7 +9,6 @@
 import {
   AckPolicy,
   type ConsumerInfo,
-  type ConsumerMessages,
   DeliverPolicy,
   type JetStreamClient,
   type JsMsg,
@@ -235,6 +234,9 @@ async function ensureConsumer(
   }
 }
 
+/** How long one fetch waits for its batch to fill (the client's minimum). */
+const PULL_EXPIRES_MS = 1000;
+
 interface WorkerConfig {
   stream: string;
   durable: string;
@@ -264,7 +266,6 @@ class Worker implements StreamScorer {
   readonly #batcher: MicroBatcher;
   readonly #c: WorkerConfig;
   readonly #model: string;
-  #messages: ConsumerMessages | null = null;
   #queue: Held[] = [];
   #timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   #inFlight = 0;
@@ -307,8 +308,8 @@ class Worker implements StreamScorer {
     if (this.#stopped) return this.#stopped;
     this.#stopping = true;
     this.#stopped = (async () => {
-      // Stop pulling: the pull loop sees the iterator end, scores what it still yields, and returns.
-      await this.#messages?.close().catch(() => {});
+      // Stop pulling: the pull loop ends with its current fetch (at most PULL_EXPIRES_MS), having
+      // queued every message that fetch delivered.
       await this.#loopDone;
       this.#flush(true);
       while (this.#batches.size > 0) await Promise.allSettled([...this.#batches]);
@@ -334,17 +335,24 @@ class Worker implements StreamScorer {
     this.#loopDone = new Promise((r) => (finish = r));
     try {
       const consumer = await this.#js.consumers.get(this.#c.stream, this.#c.durable);
-      // One consume() for the worker's life: it re-pulls after reconnects and keeps at most `batch`
-      // messages requested at a time, so a pull of N is what --batch N means.
+      // One fetch of up to `batch` at a time, not consume(): consume keeps a pull request open at
+      // the server, so messages already on their way when it is closed would be dropped here and
+      // only come back after the ack wait. A fetch ends by itself (full, or after PULL_EXPIRES_MS),
+      // so stopping between fetches leaves nothing delivered and unanswered.
       while (!this.#stopping) {
-        const messages = await consumer.consume({ max_messages: this.#c.batch, expires: 5000 });
-        this.#messages = messages;
-        if (this.#stopping) await messages.close();
-        for await (const msg of messages) {
-          this.#queue.push({ msg, at: performance.now() });
-          this.metrics.lag.set(msg.info.pending);
-          if (this.#queue.length >= this.#c.batch) await this.#flushWhenFree();
-          else this.#arm();
+        try {
+          const messages = await consumer.fetch({ max_messages: this.#c.batch, expires: PULL_EXPIRES_MS });
+          for await (const msg of messages) {
+            this.#queue.push({ msg, at: performance.now() });
+            this.metrics.lag.set(msg.info.pending);
+            if (this.#queue.length >= this.#c.batch) await this.#flushWhenFree();
+            else this.#arm();
+          }
+        } catch (e) {
+          // Broker restarts end fetches with errors (heartbeats missed, no responders): say so, wait
+          // a little and pull again; the connection reconnects by itself.
+          this.#c.onEvent(`pull: ${(e as Error).message}`);
+          if (!this.#stopping) await new Promise((r) => setTimeout(r, 250));
         }
       }
     } finally {
