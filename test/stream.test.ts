@@ -366,6 +366,15 @@ describe.skipIf(!bin && !inCi)('stream scoring on NATS JetStream', () => {
       expect(await streamCount(jsm, s.dlq)).toBe(0);
       b.kill('SIGTERM');
       expect(await exited(b, 60_000)).toEqual({ code: 0, signal: null });
+      // Both shared the work: b scored fewer than all (a did the rest before it died).
+      const bScored = Number(/(\d+) scored/.exec(b.output())![1]);
+      expect(bScored).toBeGreaterThan(0);
+      expect(bScored).toBeLessThan(n);
+      // a died holding messages: they were delivered again (deliveries > messages), and their
+      // results are still one each (checked above).
+      const deliveries = (await jsm.consumers.info(s.stream, s.durable)).delivered.consumer_seq;
+      console.log(`SIGKILL test: ${killedAt} results at the kill, b scored ${bScored}, ${deliveries} deliveries`);
+      expect(deliveries, 'messages redelivered after the kill').toBeGreaterThan(n);
     } finally {
       a.kill('SIGKILL');
       b.kill('SIGKILL');
@@ -394,7 +403,9 @@ describe.skipIf(!bin && !inCi)('stream scoring on NATS JetStream', () => {
     });
     try {
       await until('the first results', 120_000, async () => (await streamCount(jsm, s.out)) >= 200);
+      const beforeStop = await streamCount(jsm, s.out);
       await nats.stop();
+      expect(beforeStop, 'stopped mid-stream').toBeLessThan(n);
       await new Promise((r) => setTimeout(r, 1000));
       await nats.restart();
       await until(
