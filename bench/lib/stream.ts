@@ -207,7 +207,6 @@ async function drive(
   let measuring = false;
   let stopping = false;
   let counted = 0;
-  const t0 = performance.now();
   let tMeasure = 0;
   let tEnd = 0;
   const pump = () => {
@@ -253,7 +252,6 @@ async function drive(
   const deadline = performance.now() + 30_000;
   while (outstanding > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   sub.unsubscribe();
-  void t0;
   const seconds = (tEnd - tMeasure) / 1000;
   const sorted = Float64Array.from(latencies).sort();
   return {

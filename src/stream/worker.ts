@@ -448,7 +448,6 @@ class Worker implements StreamScorer {
     const features = state.model.features;
     const work: Promise<void>[] = [];
     let r = 0;
-    let gi = 0;
     for (const [i, h] of held.entries()) {
       const p = parsed[i]!;
       const seq = h.msg.seq;
@@ -456,7 +455,6 @@ class Worker implements StreamScorer {
         work.push(this.#deadLetter(h, p.id, p.error));
         continue;
       }
-      gi++;
       const k = p.rows.length / d;
       const at = r;
       r += k;
@@ -491,7 +489,6 @@ class Worker implements StreamScorer {
       }
       work.push(this.#publishResults(h, results));
     }
-    void gi;
     await Promise.all(work);
   }
 
