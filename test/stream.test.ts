@@ -427,6 +427,34 @@ describe.skipIf(!bin && !inCi)('stream scoring on NATS JetStream', () => {
     }
   }, 400_000);
 
+  it('refuses to start, naming what is missing, when no stream captures the output subject', async () => {
+    const s = await streams();
+    await expect(
+      createStreamScorer({
+        model: modelDir,
+        servers: nats.url,
+        stream: s.stream,
+        subject: s.subject,
+        outputSubject: 'nowhere.scored',
+        dlqSubject: s.dlqSubject,
+        durable: s.durable,
+        backend: 'cpu',
+      }),
+    ).rejects.toThrow(/no JetStream stream captures `outputSubject` nowhere\.scored/);
+    await expect(
+      createStreamScorer({
+        model: modelDir,
+        servers: nats.url,
+        stream: 'NOSUCH',
+        subject: s.subject,
+        outputSubject: s.outSubject,
+        dlqSubject: s.dlqSubject,
+        durable: s.durable,
+        backend: 'cpu',
+      }),
+    ).rejects.toThrow(/JetStream stream NOSUCH is not usable/);
+  }, 60_000);
+
   it('on SIGTERM stops pulling, acks every message it held and exits 0', async () => {
     const s = await streams();
     const n = 20000;
@@ -473,4 +501,21 @@ describe.skipIf(!bin && !inCi)('stream scoring on NATS JetStream', () => {
       w.kill('SIGKILL');
     }
   }, 300_000);
+});
+
+describe('fraudscore stream command line', () => {
+  it('names a missing required flag and a bad value (exit 2)', async () => {
+    const { main } = await import('../src/cli.js');
+    const errors: string[] = [];
+    const orig = console.error;
+    console.error = (m: string) => errors.push(String(m));
+    try {
+      expect(await main(['stream', '--model', 'models/default', '--servers', 'nats://127.0.0.1:1'])).toBe(2);
+      expect(errors.at(-1)).toBe('fraudscore stream: missing required option --stream');
+      expect(await main(['stream', '--precision', 'fp16'])).toBe(2);
+      expect(errors.at(-1)).toBe("fraudscore stream: --precision must be fp32 or int8, got 'fp16'");
+    } finally {
+      console.error = orig;
+    }
+  });
 });
