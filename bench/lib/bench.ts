@@ -9,7 +9,7 @@ import type { BenchConfig } from './config.js';
 import { benchData } from './data.js';
 import { measurePeak, remeasurePeak } from './gflops.js';
 import { describeMachine, finishMachine, startContentionMeter } from './machine.js';
-import { type BenchResult, computeRatios, evaluateTargets, RESULT_FORMAT_VERSION } from './report.js';
+import { type BenchResult, computeRatios, evaluateTargets, RESULT_FORMAT_VERSION, streamTarget } from './report.js';
 import { runScoring } from './scoring.js';
 import { PYTORCH_BASELINE, runTraining } from './training.js';
 
@@ -86,6 +86,14 @@ export async function runBench(
         seed: config.seed,
         log,
       });
+    }
+    if (config.sections.includes('stream')) {
+      // Imported here: it loads the NATS client, which the other sections do not need.
+      const { runStream } = await import('./stream.js');
+      log?.('stream: nats-server, fraudscore stream workers against a bare consume-ack-republish loop');
+      result.stream = await runStream({ data, tmpDir, quick: config.quick, log });
+      if (result.stream.status === 'ok') result.targets.push(streamTarget(result.stream));
+      else result.notes.push(`stream section skipped: ${result.stream.reason}`);
     }
   } finally {
     await rm(tmpDir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import type { Engine } from './engines/types.js';
 import type { TimingOptions } from './timing.js';
 import { TRAINERS } from './training.js';
 
-export const SECTIONS = ['scoring', 'training', 'files', 'gflops'] as const;
+export const SECTIONS = ['scoring', 'training', 'files', 'gflops', 'stream'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** Every scoring engine, in table order. */

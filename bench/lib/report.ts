@@ -2,6 +2,7 @@
 // ratio compares figures from the same run: the machine is shared, so figures from different runs
 // are not comparable, but two engines measured minutes apart in one quiet-enough run are.
 import type { FileReport } from './files.js';
+import type { StreamReport } from './stream.js';
 import type { PeakReport } from './gflops.js';
 import type { MachineInfo } from './machine.js';
 import type { Accuracy, EngineReport, ScoringCell } from './scoring.js';
@@ -50,6 +51,7 @@ export interface BenchResult {
   ratios?: RatioRow[];
   training?: { reports: TrainingReport[]; pytorch: typeof PYTORCH_BASELINE };
   files?: FileReport[];
+  stream?: StreamReport;
   targets: TargetResult[];
   notes: string[];
 }
@@ -316,6 +318,13 @@ export function formatResult(r: BenchResult): string {
     out.push(...table(['trainer', 'rows/s', 'rows/epoch', 'threads'], rows, 1));
   }
 
+  if (r.stream?.status === 'ok') {
+    out.push(
+      '',
+      `Stream (NATS JetStream ${r.stream.nats}, ${r.stream.storage} streams): published -> result acked, closed loop, ${r.stream.measureSeconds} s per cell after ${r.stream.warmupSeconds} s warm-up`,
+    );
+    out.push(...streamLines(r.stream));
+  }
   if (r.files) {
     out.push('', 'File scoring: scoreFile(), synthetic rows, separate process');
     out.push(
@@ -459,6 +468,22 @@ export function formatMarkdown(r: BenchResult): string {
         .join('; ')}.`,
     );
   }
+  if (r.stream?.status === 'ok') {
+    const [head, , ...body] = streamLines(r.stream);
+    const cells = (line: string) =>
+      `| ${line
+        .trim()
+        .split(/\s{2,}/)
+        .join(' | ')} |`;
+    o.push(
+      '',
+      `Stream (NATS JetStream ${r.stream.nats}, ${r.stream.storage} streams; published -> scored result acked by JetStream, closed loop):`,
+      '',
+      cells(head!),
+      `|${' --- |'.repeat(8)}`,
+      ...body.map(cells),
+    );
+  }
   if (r.targets.length > 0) {
     o.push('', '| target | want | got | |', '| --- | --- | --- | --- |');
     for (const t of r.targets) {
@@ -477,4 +502,42 @@ export function formatMarkdown(r: BenchResult): string {
   }
   if (r.notes.length > 0) o.push('', ...r.notes.map((n) => `Note: ${n}.`));
   return `${o.join('\n')}\n`;
+}
+
+/** The issue 11 target: the stream worker at >= 0.7x the bare consume-ack-republish loop at batch 1,024. */
+export function streamTarget(r: StreamReport): TargetResult {
+  const at = r.ratios.filter((x) => x.batch === 1024);
+  const worst = at.length > 0 ? Math.min(...at.map((x) => x.ratio)) : null;
+  return {
+    id: 'stream-vs-bare-1024',
+    what: 'fraudscore stream msg/s / bare consume-ack-republish msg/s, pull batch 1,024 (worst of 1 and 2 workers)',
+    want: '>= 0.7x',
+    value: worst,
+    status: worst === null ? 'SKIP' : worst >= 0.7 ? 'PASS' : 'MISS',
+    detail: at.map((x) => `${x.workers} worker(s) ${x.ratio.toFixed(2)}x`).join(', '),
+  };
+}
+
+/** The stream section as table lines (printed and Markdown share it). */
+export function streamLines(r: StreamReport): string[] {
+  const rows = r.cells
+    .filter((c) => c.mode === 'fraudscore')
+    .map((f) => {
+      const b = r.cells.find((c) => c.mode === 'bare' && c.workers === f.workers && c.batch === f.batch)!;
+      return [
+        String(f.workers),
+        fmtInt(f.batch),
+        fmtInt(Math.round(f.messagesPerSecond)),
+        `${f.latencyMs.p50.toFixed(1)} / ${f.latencyMs.p99.toFixed(1)}`,
+        fmtInt(Math.round(b.messagesPerSecond)),
+        `${b.latencyMs.p50.toFixed(1)} / ${b.latencyMs.p99.toFixed(1)}`,
+        `${(f.messagesPerSecond / b.messagesPerSecond).toFixed(2)}x`,
+        fmtInt(f.window),
+      ];
+    });
+  return table(
+    ['workers', 'batch', 'fraudscore msg/s', 'p50/p99 ms', 'bare loop msg/s', 'p50/p99 ms', 'ratio', 'in flight'],
+    rows,
+    0,
+  );
 }

@@ -18,8 +18,11 @@ import { checkBatcherOptions, MicroBatcher } from './batcher.js';
 import { ServerMetrics } from './metrics.js';
 import { ModelState } from './model-state.js';
 import { PredictionLog } from './prediction-log.js';
+import { checkValue, HttpError, rowsFromBody } from './rows.js';
 import * as schemas from './schemas.js';
 import { sampleTransactions, uiAsset } from './ui.js';
+
+export { HttpError };
 
 export interface ServerOptions {
   /** A model directory (model.json + weights.safetensors [+ reference.arrow|csv]) or a Model. */
@@ -76,15 +79,6 @@ declare module 'fastify' {
   }
 }
 
-/** An error with an HTTP status and a `detail` body (FastAPI's error shape, the original contract). */
-export class HttpError extends Error {
-  readonly statusCode: number;
-  constructor(statusCode: number, detail: string) {
-    super(detail);
-    this.statusCode = statusCode;
-  }
-}
-
 const ARROW_STREAM = 'application/vnd.apache.arrow.stream';
 const PREDICTION_ROUTES = new Set(['/predict', '/predict_optimized']);
 
@@ -92,11 +86,6 @@ function positiveInt(name: string, v: number | undefined, dflt: number): number 
   const x = v ?? dflt;
   if (!Number.isInteger(x) || x < 1) throw new RangeError(`Expected \`${name}\` to be a positive integer, got ${v}`);
   return x;
-}
-
-/** A finite float32 value: JSON numbers such as 1e39 are finite doubles but overflow float32. */
-function isFiniteF32(v: number): boolean {
-  return Number.isFinite(Math.fround(v));
 }
 
 /**
@@ -309,45 +298,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
 
   // ---- predictions ----------------------------------------------------------------------------
   /** Row-major rows from a JSON body, checked: counts, names, finite, log1p's domain. */
-  const rowsFromJson = (s: ModelState, body: schemas.PredictBody): { rows: Float32Array; batch: boolean } => {
-    const d = s.model.features.length;
-    const fill = (rows: Float32Array, at: number, item: number[] | Record<string, number>, where: string) => {
-      if (Array.isArray(item)) {
-        if (item.length !== d)
-          throw new HttpError(400, `${where}Dimension mismatch: expected ${d} features, got ${item.length}`);
-        for (let j = 0; j < d; j++) rows[at * d + j] = checkValue(s, item[j]!, j, where);
-      } else {
-        const names = Object.keys(item);
-        const unknown = names.filter((n) => !s.featureIndex.has(n));
-        if (unknown.length > 0) {
-          throw new HttpError(
-            400,
-            `${where}Unknown feature name(s): ${unknown.join(', ')} (the model's features are ${s.model.features.join(', ')})`,
-          );
-        }
-        const missing = s.model.features.filter((f) => !(f in item));
-        if (missing.length > 0) throw new HttpError(400, `${where}Missing feature(s): ${missing.join(', ')}`);
-        for (let j = 0; j < d; j++) rows[at * d + j] = checkValue(s, item[s.model.features[j]!]!, j, where);
-      }
-    };
-    if (body.instances !== undefined) {
-      const n = body.instances.length;
-      if (n === 0) throw new HttpError(400, 'Expected `instances` to hold at least one transaction, got 0');
-      if (n > maxInstances)
-        throw new HttpError(
-          413,
-          `Too many instances: ${n}, the limit is ${maxInstances} per request (send Arrow IPC for bulk scoring)`,
-        );
-      const rows = new Float32Array(n * d);
-      for (const [i, item] of body.instances.entries()) fill(rows, i, item, `instances[${i}]: `);
-      return { rows, batch: true };
-    }
-    const rows = new Float32Array(d);
-    if (body.features !== undefined) fill(rows, 0, body.features, '');
-    else if (body.transaction !== undefined) fill(rows, 0, body.transaction, 'transaction: ');
-    else throw new HttpError(422, 'Expected one of `features`, `transaction` or `instances` in the body');
-    return { rows, batch: false };
-  };
+  const rowsFromJson = (s: ModelState, body: schemas.PredictBody) => rowsFromBody(s, body, maxInstances);
 
   const predictJson = async (req: FastifyRequest, reply: FastifyReply, precision: 'fp32' | 'int8') => {
     const s = ready();
@@ -680,19 +631,6 @@ export function createServer(options: ServerOptions): FastifyInstance {
   });
 
   return app;
-}
-
-function checkValue(s: ModelState, v: number, j: number, where: string): number {
-  if (typeof v !== 'number' || !isFiniteF32(v)) {
-    throw new HttpError(
-      400,
-      `${where}Non-finite value for feature ${s.model.features[j]} (index ${j}): ${v} (values must be finite float32 numbers)`,
-    );
-  }
-  if (s.log1p[j] && !(v > -1)) {
-    throw new HttpError(400, `${where}Feature ${s.model.features[j]} must be > -1 (it is log1p-transformed), got ${v}`);
-  }
-  return v;
 }
 
 /** The k features with the largest share of the row's squared error (largest first). */

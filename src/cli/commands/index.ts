@@ -8,6 +8,7 @@ import { pipeline } from './pipeline.js';
 import { quantizeCommand } from './quantize.js';
 import { score } from './score.js';
 import { serve } from './serve.js';
+import { stream } from './stream.js';
 import { sweepCommand } from './sweep.js';
 import { synth } from './synth.js';
 import { trainCommand } from './train.js';
@@ -18,6 +19,7 @@ export const commands: Command[] = [
   info,
   score,
   serve,
+  stream,
   drift,
   evaluate,
   synth,
