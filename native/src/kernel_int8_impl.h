@@ -725,6 +725,113 @@ static FS_INLINE void quantizeInput(const vf* x, int inPad, vf inv, vi* a, vf* m
   }
 }
 
+#if FS_I8_VNNI && !FS_I8_AMX
+// Row path (AVX-512 VNNI, static scales): one row with features / outputs in lanes, for the rows
+// that do not fill a strip (a batch of 1 would otherwise pay for 16 lanes, and build them element
+// by element). The packed weights [groups][outPad] are already the layout this needs: one
+// vpdpbusd takes a broadcast word of 4 activations against 16 outputs' 4 weights. Every value
+// goes through the same fp32 operations as in the strip kernel (same FMA for the requantization,
+// the error summed in feature order), so a row scores alike on either path.
+constexpr int kRowPathMax = 4;
+
+static FS_INLINE __mmask16 lanesBelow(int n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
+}
+
+// Returns the score; *bad when the row has a non-finite standardized value (nothing else is then
+// written), *over when it left the calibrated range (kFallback: the engine rescores it in fp32).
+// a and b: byte buffers of at least maxPad + 64 bytes; e: maxPad floats.
+template <bool kFallback>
+static float scoreRowStatic(const Int8Model& P, const float* src, float* fe, uint8_t* a, uint8_t* b,
+                            float* e, bool* bad, bool* over) {
+  const int d = P.features;
+  const int fpad = P.featPad;
+  alignas(64) float z[1024 + 16];
+  // Standardize (features past d are 0), then quantize layer 0's input into a.
+  __m512 mxv = _mm512_setzero_ps();
+  bool finite = true;
+  const Int8Layer& L0 = P.layers[0];
+  for (int c = 0; c < fpad; c += 16) {
+    const __mmask16 m = lanesBelow(d - c);
+    vf x = (vf)_mm512_maskz_loadu_ps(m, src + c);
+    bool anyLog = false;
+    __mmask16 lm = 0;
+    for (int k = 0; k < 16 && c + k < d; ++k)
+      if (P.log1p[c + k]) {
+        anyLog = true;
+        lm = static_cast<__mmask16>(lm | (1u << k));
+      }
+    if (anyLog) x = (vf)_mm512_mask_mov_ps((__m512)x, lm, (__m512)log1pv(x));
+    const vf v = (x - (vf)_mm512_maskz_loadu_ps(m, P.mean.data() + c)) *
+                 (vf)_mm512_maskz_loadu_ps(m, P.invScale.data() + c);
+    if (_mm512_mask_cmp_ps_mask(m, (__m512)vabs(v), _mm512_set1_ps(FLT_MAX), _CMP_LE_OQ) != m)
+      finite = false;
+    storef(z + c, (vf)_mm512_maskz_mov_ps(m, (__m512)v));
+  }
+  if (!finite) {
+    *bad = true;
+    return 0.f;
+  }
+  *bad = false;
+  for (int c = 0; c < fpad; c += 16) {
+    const vf zc = loadf(z + c);
+    vi q;
+    if constexpr (kFallback) {
+      const vf t = zc * splat(L0.invSx);
+      mxv = _mm512_max_ps(mxv, (__m512)vabs(t));
+      q = roundAway(t);
+    } else {
+      q = quantSigned(zc, splat(L0.invSx));
+    }
+    // + 128: vpdpbusd's activations are unsigned (as pack() offsets them); the store keeps the
+    // low byte of each lane, which is what pack() puts in the word.
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(a + c),
+                     _mm512_cvtepi32_epi8(_mm512_add_epi32((__m512i)q, _mm512_set1_epi32(128))));
+  }
+  const size_t nl = P.layers.size();
+  float sum = 0.f;
+  for (size_t l = 0; l < nl; ++l) {
+    const Int8Layer& Ly = P.layers[l];
+    const int32_t* words = reinterpret_cast<const int32_t*>(a);
+    for (int o0 = 0; o0 < Ly.outPad; o0 += 16) {
+      const __mmask16 m = lanesBelow(Ly.outPad - o0);
+      __m512i acc = _mm512_maskz_loadu_epi32(m, Ly.init.data() + o0);
+      const int32_t* w = Ly.w.data() + o0;
+      for (int g = 0; g < Ly.groups; ++g)
+        acc = _mm512_dpbusd_epi32(
+            acc, _mm512_set1_epi32(words[g]),
+            _mm512_maskz_loadu_epi32(m, w + static_cast<size_t>(g) * Ly.outPad));
+      const vf accf = __builtin_convertvector((vi)acc, vf);
+      if (l + 1 < nl) {
+        const vf t = fmaAdd(accf, (vf)_mm512_maskz_loadu_ps(m, Ly.scaleNext.data() + o0),
+                            (vf)_mm512_maskz_loadu_ps(m, Ly.biasNext.data() + o0));
+        vi q;
+        if constexpr (kFallback) {
+          mxv = _mm512_max_ps(mxv, (__m512)t);
+          q = quantReluOpen(t);
+        } else {
+          q = quantRelu(t, splat(1.f));
+        }
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(b + o0), _mm512_cvtepi32_epi8((__m512i)q));
+      } else {
+        const vf y = accf * (vf)_mm512_maskz_loadu_ps(m, Ly.scale.data() + o0) +
+                     (vf)_mm512_maskz_loadu_ps(m, Ly.bias.data() + o0);
+        storef(e + o0, y - loadf(z + o0));
+      }
+    }
+    uint8_t* t = a;
+    a = b;
+    b = t;
+  }
+  for (int j = 0; j < d; ++j) {
+    sum = __builtin_fmaf(e[j], e[j], sum);
+    if (fe) fe[j] = e[j] * e[j];
+  }
+  *over = kFallback && _mm512_reduce_max_ps(mxv) >= 127.5f;
+  return sum * (1.0f / static_cast<float>(d));
+}
+#endif
+
 // kFallback: rows whose inputs leave the calibrated range (any |x| / sx >= 127.5) are appended to
 // `overflow`; the engine rescores them in fp32 (fraudscore/quant.h). Rows below prefetchEnd may be
 // prefetched (the engine calls this span by span; the rows go on past `end`).
@@ -743,6 +850,34 @@ static bool scoreStatic(const Int8Model& P, const float* rows, size_t begin, siz
         stopBelow->load(std::memory_order_relaxed) < static_cast<int64_t>(r0))
       return true;  // an earlier bad row was found elsewhere; this one cannot be the first
     const int cnt = static_cast<int>(end - r0 < static_cast<size_t>(L) ? end - r0 : L);
+#if FS_I8_VNNI && !FS_I8_AMX
+    if (cnt <= kRowPathMax && P.featPad <= 1024) {
+      const int d = P.features;
+      for (size_t r = r0; r < end; ++r) {
+        bool bad = false, over = false;
+        float* fr = featureErrors ? featureErrors + r * static_cast<size_t>(d) : nullptr;
+        const float sc = scoreRowStatic<kFallback>(
+            P, rows + r * static_cast<size_t>(d), fr, reinterpret_cast<uint8_t*>(pa),
+            reinterpret_cast<uint8_t*>(pb), reinterpret_cast<float*>(z), &bad, &over);
+        if (bad) {
+          if (mode == NonFinite::kError) {
+            badOut->row = static_cast<int64_t>(r);
+            badOut->col = firstBadColumn(P, rows + r * static_cast<size_t>(d));
+            return false;
+          }
+          scores[r] = std::numeric_limits<float>::quiet_NaN();
+          if (fr)
+            for (int j = 0; j < d; ++j) fr[j] = scores[r];
+          continue;
+        }
+        scores[r] = sc;
+        if constexpr (kFallback) {
+          if (over) overflow->push_back(r);
+        }
+      }
+      return true;
+    }
+#endif
     // The rows stream from memory once: fetch the strip kPrefetchStrips ahead while this one
     // computes (a strip is L * features floats, e.g. 29 cache lines with AVX-512).
     if (r0 + (kPrefetchStrips + 1) * L <= prefetchEnd) {

@@ -393,6 +393,16 @@ void testNonFinite(std::mt19937_64& rng) {
         CHECK_MSG(b.row == 3100 - 18 && b.col == 2, "%s: got (%lld, %d)", k.name,
                   static_cast<long long>(b.row), b.col);
       }
+      // A lone row and a short batch take the row path (kRowPathMax rows or fewer after the last
+      // strip): the same first bad value, NaN scores with kNaN.
+      for (size_t r : {size_t(17), size_t(3100)}) {
+        const int col = r == 17 ? 6 : 2;
+        BadValue one = eng.score(rows.data() + r * 29, 1, s.data(), nullptr, NonFinite::kError, 1);
+        CHECK_MSG(one.row == 0 && one.col == col, "%s: lone row %zu gave (%lld, %d)", k.name, r,
+                  static_cast<long long>(one.row), one.col);
+        one = eng.score(rows.data() + (r - 2) * 29, 3, s.data(), fe.data(), NonFinite::kNaN, 1);
+        CHECK(one.row == -1 && !std::isnan(s[0]) && std::isnan(s[2]) && std::isnan(fe[2 * 29 + 5]));
+      }
       const BadValue b = eng.score(rows.data(), n, s.data(), fe.data(), NonFinite::kNaN, 0);
       CHECK(b.row == -1);
       for (size_t r : {size_t(17), size_t(3100), size_t(4200)}) {
