@@ -11,7 +11,11 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
+// The repository itself (native/tests is not in the package) always builds, so its tests never run
+// against a prebuild left in prebuilds/ by an earlier `npm pack`.
+const inRepo = existsSync(join(root, 'native', 'tests'));
 const wantSource =
+  inRepo ||
   process.env.npm_config_build_from_source === 'true' ||
   /^(1|true)$/i.test(process.env.FRAUDSCORE_BUILD_FROM_SOURCE ?? '');
 
