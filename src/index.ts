@@ -3,6 +3,7 @@ export { describeValue, ModelError } from './errors.js';
 export {
   createModel,
   type CreateModelOptions,
+  defaultModelPath,
   type DenseLayer,
   type FeatureTransform,
   flopsPerRow,

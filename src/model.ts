@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { ModelError } from './errors.js';
 import type { AddonModelSpec } from './native.js';
@@ -322,8 +323,27 @@ interface ModelJson extends Omit<Model, 'layers' | 'quantization'> {
   quantization?: Omit<Quantization, 'weights' | 'weightScales'>;
 }
 
-/** [async] Reads a model directory. @throws ModelError naming the file and the problem. */
+/**
+ * The model shipped in the package (`models/default`: trained on the real ULB sample, see its
+ * MODEL_CARD.md), as an absolute path that works from an installed package:
+ * `loadModel(defaultModelPath)`, `fraudscore serve --model <path>`.
+ */
+export const defaultModelPath: string = fileURLToPath(new URL('../models/default', import.meta.url));
+
+/**
+ * [sync] The directory a model argument names: `'default'` is the shipped model
+ * ({@link defaultModelPath}); anything else is a path (a directory called default is `./default`).
+ */
+export function modelDirectory(dir: string): string {
+  return dir === 'default' ? defaultModelPath : dir;
+}
+
+/**
+ * [async] Reads a model directory; `'default'` reads the shipped model ({@link defaultModelPath}).
+ * @throws ModelError naming the file and the problem.
+ */
 export async function loadModel(dir: string): Promise<Model> {
+  dir = modelDirectory(dir);
   const jsonPath = resolve(dir, MODEL_JSON);
   let text: string;
   try {

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { evaluateScores } from '../src/eval/metrics.js';
-import { loadModel, Scorer } from '../src/index.js';
+import { defaultModelPath, loadModel, Scorer } from '../src/index.js';
 import { synthesize } from '../src/synth/synth.js';
 
 const dir = resolve(import.meta.dirname, '../models/default');
@@ -21,6 +21,13 @@ describe('models/default', () => {
     expect(model.threshold?.strategy).toMatch(/validation/);
     expect(model.quantization?.weights).toHaveLength(model.layers.length);
     for (const f of ['model.onnx', 'reference.arrow', 'MODEL_CARD.md']) expect(existsSync(resolve(dir, f))).toBe(true);
+  });
+
+  it("is reachable from an installed package: defaultModelPath and loadModel('default')", async () => {
+    expect(defaultModelPath).toBe(dir);
+    const [byName, byPath] = await Promise.all([loadModel('default'), loadModel(defaultModelPath)]);
+    expect(byName.version).toBe(byPath.version);
+    expect(byName.layers[0].weight).toEqual(byPath.layers[0].weight);
   });
 
   it('scores synthetic transactions in fp32 and int8 and ranks frauds above normal rows', async () => {

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 
 import { loadTable } from '../data/load.js';
 import type { Table } from '../data/table.js';
-import { loadModel, MODEL_JSON, type Model } from '../model.js';
+import { loadModel, MODEL_JSON, type Model, modelDirectory } from '../model.js';
 import { type Backend, Scorer } from '../scorer.js';
 import { type BatcherOptions, MicroBatcher } from './batcher.js';
 
@@ -75,7 +75,7 @@ export class ModelState {
    * @throws ModelError for an unusable directory, Error for a model without a threshold
    */
   static async create(source: string | Model, options: ModelStateOptions, referencePath?: string): Promise<ModelState> {
-    const dir = typeof source === 'string' ? resolve(source) : null;
+    const dir = typeof source === 'string' ? resolve(modelDirectory(source)) : null;
     const model = typeof source === 'string' ? await loadModel(source) : source;
     if (!model.threshold) {
       throw new Error(

@@ -11,7 +11,39 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+
+type DatabaseConstructor = typeof Database;
+type Sqlite = { Database: DatabaseConstructor; path: string } | { missing: string };
+const requireHere = createRequire(import.meta.url);
+let sqlite: Sqlite | undefined;
+
+/**
+ * better-sqlite3 is an optional dependency: only the prediction log needs it, so a service that
+ * scores in-process (or serves with `log: false`) installs without compiling or downloading it.
+ * Loaded on first use; `missing` says why it cannot be used.
+ */
+function loadSqlite(): Sqlite {
+  if (sqlite) return sqlite;
+  let path: string;
+  try {
+    path = requireHere.resolve('better-sqlite3');
+  } catch {
+    sqlite = { missing: 'is not installed' };
+    return sqlite;
+  }
+  try {
+    sqlite = { Database: requireHere(path) as DatabaseConstructor, path };
+  } catch (e) {
+    sqlite = { missing: `is installed but does not load (${(e as Error).message.split('\n')[0]})` };
+  }
+  return sqlite;
+}
+
+/** [sync] Whether the prediction log can be used here (better-sqlite3 is installed and loads). */
+export function predictionLogAvailable(): boolean {
+  return 'Database' in loadSqlite();
+}
 
 export interface LoggedPrediction {
   /** Milliseconds since the epoch (UTC). */
@@ -194,20 +226,28 @@ export class PredictionLog {
     if (!(Number.isInteger(maxQueue) && maxQueue > 0)) {
       throw new RangeError(`Expected \`log.maxQueue\` to be a positive integer, got ${maxQueue}`);
     }
+    const lib = loadSqlite();
+    if ('missing' in lib) {
+      const e = new Error(
+        `The prediction log needs better-sqlite3, an optional dependency of fraudscore, which ${lib.missing}. ` +
+          'Run `npm install better-sqlite3` in your project, or serve without it: `log: false` (CLI: `--no-log`).',
+      );
+      (e as Error & { code: string }).code = 'ERR_FRAUDSCORE_MISSING_DEPENDENCY';
+      throw e;
+    }
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.path = path;
     this.#interval = flushIntervalMs;
     this.#maxQueue = maxQueue;
     this.#onError = onError;
-    this.#db = new Database(path);
+    this.#db = new lib.Database(path);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
     this.#db.exec(SCHEMA);
     if (path === ':memory:') {
       this.#insert = this.#db.prepare(INSERT);
     } else {
-      const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
-      this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, sqlite } });
+      this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, sqlite: lib.path } });
       this.#worker.on('message', (m: { type: string; n?: number; message?: string }) => {
         if (m.type === 'written') this.#settle(m.n!, true);
         else if (m.type === 'error') {

@@ -17,7 +17,7 @@ import { VERSION } from '../version.js';
 import { checkBatcherOptions, MicroBatcher } from './batcher.js';
 import { ServerMetrics } from './metrics.js';
 import { ModelState } from './model-state.js';
-import { PredictionLog } from './prediction-log.js';
+import { PredictionLog, predictionLogAvailable } from './prediction-log.js';
 import { checkValue, HttpError, rowsFromBody } from './rows.js';
 import * as schemas from './schemas.js';
 import { sampleTransactions, uiAsset } from './ui.js';
@@ -43,7 +43,12 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Largest Arrow IPC body in bytes. @default 256 MiB */
   arrowBodyLimit?: number;
-  /** SQLite file of the prediction log; ':memory:' keeps it in memory; false disables it. @default ':memory:' */
+  /**
+   * SQLite file of the prediction log; ':memory:' keeps it in memory; false disables it. The log needs
+   * better-sqlite3 (an optional dependency): without it the default is no log (with a warning), and a
+   * path is an error naming what to install.
+   * @default ':memory:'
+   */
   log?: string | false;
   /** Milliseconds between prediction log flushes. @default 200 */
   logFlushIntervalMs?: number;
@@ -127,8 +132,14 @@ export function createServer(options: ServerOptions): FastifyInstance {
     return503OnClosing: true,
   });
   const metrics = new ServerMetrics();
+  // The default in-memory log is skipped when better-sqlite3 (optional) is not installed; a log file
+  // asked for by name is not, so that case throws the error naming what is missing.
+  const noSqlite = options.log === undefined && !predictionLogAvailable();
+  if (noSqlite) {
+    app.log.warn('prediction log off: better-sqlite3 (optional) is not installed; /monitoring has no data');
+  }
   const log =
-    options.log === false
+    options.log === false || noSqlite
       ? null
       : new PredictionLog({
           path: options.log ?? ':memory:',
