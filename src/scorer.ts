@@ -191,11 +191,23 @@ export class Scorer {
 
   /**
    * [async] Scores off the event loop. `rows` and the outputs must not be written to until the
-   * promise settles.
+   * promise settles. Unless they view a SharedArrayBuffer, the rows are copied when the call starts
+   * and the outputs copied back when it settles (N-API cannot pin a buffer against a transfer or a
+   * resize), so detaching or shrinking one meanwhile is safe: a detached `rows` still scores, a
+   * detached `out` rejects with code ERR_FRAUDSCORE_DETACHED.
    */
   async scoreAsync(rows: Float32Array, options: ScoreOptions = {}): Promise<ScoreResult> {
     const call = this.#prepare(rows, options);
-    const bad = await call.native.scoreAsync(rows, call.scores, call.featureErrors, call.mode, this.#threads);
+    let bad: AddonBadValue;
+    try {
+      bad = await call.native.scoreAsync(rows, call.scores, call.featureErrors, call.mode, this.#threads);
+    } catch (e) {
+      // The addon names its own argument (`scores`); the caller passed it as `out`.
+      const err = e as Error & { code?: string };
+      if (err.code === 'ERR_FRAUDSCORE_DETACHED')
+        err.message = `Scorer.scoreAsync: ${err.message.replace(/^.*?: /, '').replace('`scores`', '`out`')}`;
+      throw err;
+    }
     this.#check(bad, rows);
     return call.featureErrors ? { scores: call.scores, featureErrors: call.featureErrors } : { scores: call.scores };
   }
