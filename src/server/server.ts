@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { tableFromArrays, tableFromIPC, tableToIPC } from 'apache-arrow';
+import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 
 import type { Model } from '../model.js';
@@ -14,6 +14,7 @@ import { driftReportAsync } from '../monitoring/drift.js';
 import { escapeHtml, renderDriftHtml } from '../monitoring/html.js';
 import type { Backend } from '../scorer.js';
 import { VERSION } from '../version.js';
+import { ArrowBodyError, type DecodedArrowBody, decodeArrowBody } from './arrow-body.js';
 import { checkBatcherOptions, MicroBatcher } from './batcher.js';
 import { ServerMetrics } from './metrics.js';
 import { ModelState } from './model-state.js';
@@ -40,6 +41,11 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Largest Arrow IPC body in bytes. @default 256 MiB */
   arrowBodyLimit?: number;
+  /**
+   * Most rows one Arrow IPC body may hold (413 beyond; the JSON path's limit is `maxInstances`).
+   * @default 1048576 (about what 256 MiB of 29 float64 columns holds)
+   */
+  maxArrowRows?: number;
   /** SQLite file of the prediction log; ':memory:' keeps it in memory; false disables it. @default ':memory:' */
   log?: string | false;
   /** Milliseconds between prediction log flushes. @default 200 */
@@ -111,6 +117,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   const maxInstances = positiveInt('maxInstances', options.maxInstances, 1000);
   const bodyLimit = positiveInt('bodyLimit', options.bodyLimit, 1 << 20);
   const arrowBodyLimit = positiveInt('arrowBodyLimit', options.arrowBodyLimit, 256 << 20);
+  const maxArrowRows = positiveInt('maxArrowRows', options.maxArrowRows, 1 << 20);
   const topK = positiveInt('topFeatures', options.topFeatures, 3);
   const driftWindow = positiveInt('driftWindow', options.driftWindow, 5000);
   const threads = options.threads ?? 1;
@@ -418,33 +425,16 @@ export function createServer(options: ServerOptions): FastifyInstance {
     const batcher = precision === 'fp32' ? s.fp32 : s.int8;
     if (!(batcher instanceof MicroBatcher))
       throw new HttpError(503, `POST /predict_optimized is unavailable: ${batcher.missing}`);
-    let table: ReturnType<typeof tableFromIPC>;
-    try {
-      table = tableFromIPC(body);
-    } catch (e) {
-      throw new HttpError(400, `The body is not a readable Arrow IPC stream: ${(e as Error).message}`);
-    }
     const feats = s.model.features;
     const d = feats.length;
-    const n = table.numRows;
-    if (n === 0) throw new HttpError(400, 'The Arrow stream holds no rows');
-    const missing = feats.filter((f) => table.getChild(f) === null);
-    if (missing.length > 0) throw new HttpError(400, `The Arrow stream lacks feature column(s): ${missing.join(', ')}`);
-    const rows = new Float32Array(n * d);
-    feats.forEach((f, j) => {
-      const col = table.getChild(f)!;
-      if (col.nullCount > 0) throw new HttpError(400, `Arrow column ${f} holds ${col.nullCount} null value(s)`);
-      const t = col.type as { typeId: number };
-      // Type ids from apache-arrow's Type enum: Int = 2, Float = 3.
-      if (t.typeId !== 2 && t.typeId !== 3)
-        throw new HttpError(400, `Arrow column ${f} is ${String(col.type)}, expected a numeric type`);
-      let i = 0;
-      for (const v of col) {
-        const x = Number(v);
-        rows[i * d + j] = checkValue(s, x, j, `row ${i}: `);
-        i++;
-      }
-    });
+    let decoded: DecodedArrowBody;
+    try {
+      decoded = decodeArrowBody(body, feats, maxArrowRows, (v, j, where) => checkValue(s, v, j, where));
+    } catch (e) {
+      if (e instanceof ArrowBodyError) throw new HttpError(e.statusCode, e.message);
+      throw e;
+    }
+    const { rows, n } = decoded;
     const scores = await batcher.scoreAll(rows);
     const thr = s.threshold;
     const flags = new Uint8Array(n);

@@ -37,6 +37,7 @@ Options:
   --batch-window-us N    micro-batch window in microseconds (default 300)
   --max-batch-rows N     rows that send a micro-batch at once (default 256)
   --max-instances N      rows per JSON request (default 1000)
+  --max-arrow-rows N     rows per Arrow IPC request (default 1048576)
   --verbose              log every request (pino JSON lines on stdout)
 
 Example:
@@ -56,6 +57,7 @@ Example:
     'batch-window-us': { type: 'string' },
     'max-batch-rows': { type: 'string' },
     'max-instances': { type: 'string' },
+    'max-arrow-rows': { type: 'string' },
     verbose: { type: 'boolean' },
   },
   async run(values) {
@@ -81,6 +83,7 @@ Example:
       batchWindowMicros: intOption(values, 'batch-window-us', 0),
       maxBatchRows: intOption(values, 'max-batch-rows', 1),
       maxInstances: intOption(values, 'max-instances', 1),
+      maxArrowRows: intOption(values, 'max-arrow-rows', 1),
       logger: values.verbose ? { level: 'info' } : { level: 'warn' },
     });
     const host = (values.host as string | undefined) ?? '127.0.0.1';
