@@ -20,6 +20,9 @@ const scorer = new Scorer(model, { backend: 'cpu' });
 const N = 400_000;
 const rows0 = randomRows(N, D, seed + 1);
 const want = scorer.score(rows0);
+// Resizable ArrayBuffers are in Node 20 (V8 11) but not in this project's TS lib (es2022).
+type Resizable = ArrayBuffer & { resize(byteLength: number): void };
+const ResizableBuffer = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => Resizable;
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
 function same(got: Float32Array): boolean {
@@ -62,7 +65,7 @@ const cases: Record<string, () => Promise<void>> = {
     report('detach-out', { detached: out.length === 0, ...(await settle(p)) });
   },
   async 'resize-rows'() {
-    const buf = new ArrayBuffer(rows0.byteLength, { maxByteLength: rows0.byteLength });
+    const buf = new ResizableBuffer(rows0.byteLength, { maxByteLength: rows0.byteLength });
     const rows = new Float32Array(buf);
     rows.set(rows0);
     const p = scorer.scoreAsync(rows);
@@ -71,7 +74,7 @@ const cases: Record<string, () => Promise<void>> = {
     report('resize-rows', { shrunk: rows.length === 0, ...(await settle(p)) });
   },
   async 'resize-out'() {
-    const buf = new ArrayBuffer(N * 4, { maxByteLength: N * 4 });
+    const buf = new ResizableBuffer(N * 4, { maxByteLength: N * 4 });
     const out = new Float32Array(buf);
     const p = scorer.scoreAsync(rows0, { out });
     buf.resize(0);
