@@ -3,6 +3,7 @@
 // OpenAPI docs and a web page. createServer() returns the Fastify instance without listening, so
 // it can be embedded, tested with inject(), or started by `fraudscore serve`.
 import { timingSafeEqual } from 'node:crypto';
+import type { Socket } from 'node:net';
 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -46,6 +47,12 @@ export interface ServerOptions {
    * @default 1048576 (about what 256 MiB of 29 float64 columns holds)
    */
   maxArrowRows?: number;
+  /**
+   * On close(): how long requests in flight may take to finish before their connections are cut
+   * (idle connections are closed at once). The prediction log is flushed after either.
+   * @default 10000
+   */
+  shutdownGraceMs?: number;
   /** SQLite file of the prediction log; ':memory:' keeps it in memory; false disables it. @default ':memory:' */
   log?: string | false;
   /** Milliseconds between prediction log flushes. @default 200 */
@@ -118,6 +125,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   const bodyLimit = positiveInt('bodyLimit', options.bodyLimit, 1 << 20);
   const arrowBodyLimit = positiveInt('arrowBodyLimit', options.arrowBodyLimit, 256 << 20);
   const maxArrowRows = positiveInt('maxArrowRows', options.maxArrowRows, 1 << 20);
+  const shutdownGraceMs = positiveInt('shutdownGraceMs', options.shutdownGraceMs, 10_000);
   const topK = positiveInt('topFeatures', options.topFeatures, 3);
   const driftWindow = positiveInt('driftWindow', options.driftWindow, 5000);
   const threads = options.threads ?? 1;
@@ -652,9 +660,41 @@ export function createServer(options: ServerOptions): FastifyInstance {
 
   // Keep-alive connections with a request in flight at close() would hold the listener open after
   // their response; answering those with `connection: close` lets close() finish once they are done.
+  // A socket with no request in flight (an idle keep-alive connection, or one that connected and
+  // sent nothing) would hold close() open for as long as the client keeps it: such sockets are
+  // destroyed at once, and the rest once their response is sent or when the grace period ends.
   let closing = false;
+  const inFlight = new Map<Socket, number>();
+  app.server.on('connection', (sock: Socket) => {
+    inFlight.set(sock, 0);
+    sock.once('close', () => inFlight.delete(sock));
+  });
+  // Only sockets of the listener are counted (inject() has none).
+  app.addHook('onRequest', (req, _reply, done) => {
+    const sock = req.raw.socket;
+    const n = inFlight.get(sock);
+    if (n !== undefined) inFlight.set(sock, n + 1);
+    done();
+  });
+  app.addHook('onResponse', (req, _reply, done) => {
+    const sock = req.raw.socket;
+    const n = inFlight.get(sock);
+    if (n !== undefined) {
+      inFlight.set(sock, n - 1);
+      if (closing && n === 1) sock.destroySoon();
+    }
+    done();
+  });
   app.addHook('preClose', async () => {
     closing = true;
+    for (const [sock, n] of inFlight) if (n === 0) sock.destroy();
+    const timer = setTimeout(() => {
+      if (inFlight.size > 0)
+        app.log.warn(`shutdown grace of ${shutdownGraceMs} ms over: closing ${inFlight.size} connection(s)`);
+      for (const sock of inFlight.keys()) sock.destroy();
+    }, shutdownGraceMs);
+    timer.unref();
+    app.server.once('close', () => clearTimeout(timer));
   });
   app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');

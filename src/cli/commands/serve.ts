@@ -38,6 +38,8 @@ Options:
   --max-batch-rows N     rows that send a micro-batch at once (default 256)
   --max-instances N      rows per JSON request (default 1000)
   --max-arrow-rows N     rows per Arrow IPC request (default 1048576)
+  --grace-ms N           on SIGTERM/SIGINT, how long in-flight requests may finish (default 10000);
+                         idle connections close at once, then the prediction log is flushed
   --verbose              log every request (pino JSON lines on stdout)
 
 Example:
@@ -58,6 +60,7 @@ Example:
     'max-batch-rows': { type: 'string' },
     'max-instances': { type: 'string' },
     'max-arrow-rows': { type: 'string' },
+    'grace-ms': { type: 'string' },
     verbose: { type: 'boolean' },
   },
   async run(values) {
@@ -84,6 +87,7 @@ Example:
       maxBatchRows: intOption(values, 'max-batch-rows', 1),
       maxInstances: intOption(values, 'max-instances', 1),
       maxArrowRows: intOption(values, 'max-arrow-rows', 1),
+      shutdownGraceMs: intOption(values, 'grace-ms', 1),
       logger: values.verbose ? { level: 'info' } : { level: 'warn' },
     });
     const host = (values.host as string | undefined) ?? '127.0.0.1';
