@@ -4,11 +4,19 @@
 // rows (all logged) and patched to 1e8 blocked the server for minutes; one flipped byte in the
 // schema's field count did the same.
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
-import { testSeed } from './helpers.js';
+import { writeTable } from '../src/data/load.js';
+import { DEFAULT_FEATURES } from '../src/data/table.js';
+import { createModel, saveModel } from '../src/model.js';
+import { addon } from '../src/native.js';
+import { quantize } from '../src/quantize.js';
+import { createServer } from '../src/server/server.js';
+import { randomRows, testSeed } from './helpers.js';
 
 const PROBE = resolve(import.meta.dirname, 'probes/arrow-body.ts');
 
@@ -76,4 +84,77 @@ describe('POST /predict with hostile Arrow IPC bodies', () => {
     // The mutator must reach the metadata, not only the values: most bodies are refused.
     expect(mutated.filter((a) => a.status === 400).length).toBeGreaterThan(200);
   });
+});
+
+describe('what the server tells an unauthenticated caller, and a reload that loses int8', () => {
+  const seed = testSeed();
+  const dir = mkdtempSync(join(tmpdir(), 'fraudscore-hostile-health-'));
+  const FEATURES = [...DEFAULT_FEATURES];
+  const D = FEATURES.length;
+  const TOKEN = 'a-long-enough-token';
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('/health names no path on the disk without the token, and all of them with it', async () => {
+    const modelDir = join(dir, 'plain');
+    await saveModel(
+      createModel({ features: FEATURES, seed, name: 'm', threshold: { value: 1.5, strategy: 't' } }),
+      modelDir,
+    );
+    await writeTable(join(modelDir, 'reference.csv'), {
+      features: FEATURES,
+      rows: randomRows(50, D, seed, [D - 1]),
+      n: 50,
+    });
+    const log = join(dir, 'plain-log.sqlite');
+    const app = createServer({ model: modelDir, backend: 'cpu', log, token: TOKEN });
+    await app.fraudscore.loaded;
+    for (const url of ['/', '/health']) {
+      const anon = (await app.inject(url)).json();
+      const text = JSON.stringify(anon);
+      expect(text).not.toContain(dir);
+      expect(anon.model.directory).toBeUndefined();
+      expect(anon.reference).toEqual({ file: 'reference.csv', rows: 50 });
+      expect(anon.prediction_log).toEqual({ written: 0, pending: 0 });
+      const admin = (await app.inject({ url, headers: { authorization: `Bearer ${TOKEN}` } })).json();
+      expect(admin.model.directory).toBe(modelDir);
+      expect(admin.reference.file).toBe(join(modelDir, 'reference.csv'));
+      expect(admin.prediction_log.path).toBe(log);
+    }
+    await app.close();
+  });
+
+  it.skipIf(!addon.CpuInt8Scorer)(
+    'a reload whose int8 engine fails is refused (400) and /predict_optimized keeps serving the old model',
+    async () => {
+      const base = createModel({ features: FEATURES, seed, name: 'm', threshold: { value: 1.5, strategy: 't' } });
+      const calibration = randomRows(500, D, seed + 1, [D - 1]);
+      const good = join(dir, 'q-good');
+      await saveModel(quantize(base, { calibration }), good);
+      const bad = quantize(base, { calibration });
+      bad.version = '2';
+      // A zero weight scale passes loadModel but the int8 engine refuses it.
+      bad.quantization!.weightScales[0]![0] = 0;
+      const badDir = join(dir, 'q-bad');
+      await saveModel(bad, badDir);
+      const app = createServer({ model: good, backend: 'cpu', log: false, token: TOKEN });
+      await app.fraudscore.loaded;
+      const features = Array.from(randomRows(1, D, seed + 2, [D - 1]));
+      const before = await app.inject({ method: 'POST', url: '/predict_optimized', payload: { features } });
+      expect(before.statusCode).toBe(200);
+      const res = await app.inject({
+        method: 'POST',
+        url: '/admin/reload',
+        headers: { authorization: `Bearer ${TOKEN}` },
+        payload: { model: badDir },
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().detail).toMatch(
+        /^reload failed, still serving the previous model: the int8 engine could not be created: .*wscale\[0\]\[0\] must be finite and > 0/,
+      );
+      const after = await app.inject({ method: 'POST', url: '/predict_optimized', payload: { features } });
+      expect(after.statusCode).toBe(200);
+      expect(after.json()).toEqual(before.json());
+      await app.close();
+    },
+  );
 });

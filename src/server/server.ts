@@ -4,6 +4,7 @@
 // it can be embedded, tested with inject(), or started by `fraudscore serve`.
 import { timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { basename } from 'node:path';
 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -493,7 +494,10 @@ export function createServer(options: ServerOptions): FastifyInstance {
   app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.register(async (r) => {
-    const health = async () => {
+    // Paths on the server's disk (model directory, reference and log files) only for a caller with
+    // the bearer token: /health is unauthenticated.
+    const health = async (req: FastifyRequest) => {
+      const full = authorized(req);
       const s = state;
       const base = { message: 'fraudscore API is active', version: VERSION };
       if (!s)
@@ -503,6 +507,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
           detail: loadError?.message ?? 'the model is still loading',
         };
       const engines = s.engines;
+      const hidePaths = (text: string) => (full || !s.dir ? text : text.replaceAll(s.dir, '<model directory>'));
       return {
         ...base,
         status: 'ok',
@@ -512,19 +517,21 @@ export function createServer(options: ServerOptions): FastifyInstance {
           fingerprint: s.fingerprint,
           features: s.model.features.length,
           threshold: s.threshold,
-          directory: s.dir,
+          ...(full ? { directory: s.dir } : {}),
         },
         backend: s.fp32.scorer.backend,
         engine: engines.fp32,
         precision: 'fp32',
         int8: engines.int8
           ? { engine: engines.int8 }
-          : { engine: null, detail: (s.int8 as { missing: string }).missing },
+          : { engine: null, detail: hidePaths((s.int8 as { missing: string }).missing) },
         reference:
           'table' in s.reference
-            ? { file: s.reference.file, rows: s.reference.table.n }
-            : { file: null, detail: s.reference.missing },
-        prediction_log: log ? { path: log.path, written: log.written, pending: log.pending } : null,
+            ? { file: full ? s.reference.file : basename(s.reference.file), rows: s.reference.table.n }
+            : { file: null, detail: hidePaths(s.reference.missing) },
+        prediction_log: log
+          ? { ...(full ? { path: log.path } : {}), written: log.written, pending: log.pending }
+          : null,
       };
     };
     r.get('/', { schema: schemas.healthRoute('Liveness and what is served (the original GET /).') }, health);
@@ -623,15 +630,25 @@ export function createServer(options: ServerOptions): FastifyInstance {
         throw new HttpError(400, 'The server was given an in-memory model: name a `model` directory to load');
       let s: ModelState;
       try {
-        s = await handle.reload(source);
+        s = await ModelState.create(source, stateOptions, body.model === undefined ? options.referencePath : undefined);
       } catch (e) {
         // The old model keeps serving; the caller learns why the new one was refused.
         throw new HttpError(400, `reload failed, still serving the previous model: ${(e as Error).message}`);
       }
+      // A quantized model whose int8 engine failed would silently turn /predict_optimized off.
+      if (s.model.quantization && !(s.int8 instanceof MicroBatcher)) {
+        await s.dispose();
+        throw new HttpError(
+          400,
+          `reload failed, still serving the previous model: ${(s.int8 as { missing: string }).missing}`,
+        );
+      }
+      install(s);
       return {
         status: 'reloaded',
         model: { name: s.model.name, version: s.model.version, fingerprint: s.fingerprint },
         engine: s.engines.fp32,
+        int8_engine: s.engines.int8,
       };
     });
 
