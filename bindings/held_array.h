@@ -15,6 +15,7 @@
 #include <napi.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,9 +43,10 @@ class HeldFloats {
       ptr_ = a.Data();
       return;
     }
-    own_.resize(n);
-    if (input && n > 0) std::memcpy(own_.data(), a.Data(), n * sizeof(float));
-    ptr_ = own_.data();
+    // Not value-initialised (std::vector would zero it first: one more pass over memory).
+    own_.reset(new float[n > 0 ? n : 1]);
+    if (input && n > 0) std::memcpy(own_.get(), a.Data(), n * sizeof(float));
+    ptr_ = own_.get();
   }
 
   bool held() const { return n_ > 0 || !ref_.IsEmpty(); }
@@ -54,10 +56,10 @@ class HeldFloats {
   // [main thread] Copies an output back into its array. false when the array no longer holds the
   // values (its buffer was detached or shrunk while the worker ran): nothing is written then.
   bool writeBack() {
-    if (own_.empty()) return true;  // shared memory: written in place
+    if (!own_) return true;  // shared memory: written in place
     Napi::Float32Array a = ref_.Value();
     if (a.ElementLength() < n_ || a.Data() == nullptr) return false;
-    std::memcpy(a.Data(), own_.data(), n_ * sizeof(float));
+    std::memcpy(a.Data(), own_.get(), n_ * sizeof(float));
     return true;
   }
 
@@ -65,7 +67,7 @@ class HeldFloats {
   Napi::Reference<Napi::Float32Array> ref_;
   float* ptr_ = nullptr;
   size_t n_ = 0;
-  std::vector<float> own_;
+  std::unique_ptr<float[]> own_;
 };
 
 // Runs `settle` (which resolves or rejects a promise) and swallows the failure N-API reports when
