@@ -158,3 +158,47 @@ describe('what the server tells an unauthenticated caller, and a reload that los
     },
   );
 });
+
+describe('the prediction log backlog a SIGKILL could lose is bounded', () => {
+  const seed = testSeed();
+  const dir = mkdtempSync(join(tmpdir(), 'fraudscore-backlog-'));
+  const FEATURES = [...DEFAULT_FEATURES];
+  const D = FEATURES.length;
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('at every answer, answered-but-uncommitted rows stay <= logMaxPending, even with a writer that never flushes on its own', async () => {
+    const modelDir = join(dir, 'm');
+    await saveModel(
+      createModel({ features: FEATURES, seed, name: 'm', threshold: { value: 1.5, strategy: 't' } }),
+      modelDir,
+    );
+    const bound = 100;
+    // No timer flush within the test: only the bound makes rows durable before the answers.
+    const app = createServer({
+      model: modelDir,
+      backend: 'cpu',
+      log: join(dir, 'log.sqlite'),
+      logFlushIntervalMs: 600_000,
+      logMaxPending: bound,
+    });
+    await app.fraudscore.loaded;
+    const log = app.fraudscore.log!;
+    const rows = randomRows(25, D, seed + 1, [D - 1]);
+    const instances = Array.from({ length: 25 }, (_, i) => Array.from(rows.subarray(i * D, (i + 1) * D)));
+    let answered = 0;
+    let worst = 0;
+    await Promise.all(
+      Array.from({ length: 40 }, () =>
+        app.inject({ method: 'POST', url: '/predict', payload: { instances } }).then((r) => {
+          expect(r.statusCode).toBe(200);
+          answered += 25;
+          worst = Math.max(worst, answered - log.written);
+        }),
+      ),
+    );
+    expect(answered).toBe(1000);
+    expect(worst).toBeLessThanOrEqual(bound);
+    await app.close();
+    expect(log.written).toBe(1000);
+  });
+});

@@ -58,6 +58,11 @@ export interface ServerOptions {
   log?: string | false;
   /** Milliseconds between prediction log flushes. @default 200 */
   logFlushIntervalMs?: number;
+  /**
+   * Most predictions answered but not yet committed to the log (what a SIGKILL can lose): past it,
+   * a response waits for its rows to be written. @default 512
+   */
+  logMaxPending?: number;
   /** Bearer token for admin routes (POST /admin/reload). Without one, reload only re-reads the configured model directory. */
   token?: string;
   /** Require the token on every route except GET /ready (for probes). @default false */
@@ -127,6 +132,13 @@ export function createServer(options: ServerOptions): FastifyInstance {
   const arrowBodyLimit = positiveInt('arrowBodyLimit', options.arrowBodyLimit, 256 << 20);
   const maxArrowRows = positiveInt('maxArrowRows', options.maxArrowRows, 1 << 20);
   const shutdownGraceMs = positiveInt('shutdownGraceMs', options.shutdownGraceMs, 10_000);
+  const logMaxPending = positiveInt('logMaxPending', options.logMaxPending, 512);
+  // What a SIGKILL can lose: rows answered but not yet committed. Past `logMaxPending` of them, an
+  // answer waits until its rows are on disk (back-pressure), so the loss is bounded by that count
+  // rather than by how far the writer has fallen behind.
+  const boundLogBacklog = async (l: PredictionLog) => {
+    if (l.pending > logMaxPending) await l.flushed();
+  };
   const topK = positiveInt('topFeatures', options.topFeatures, 3);
   const driftWindow = positiveInt('driftWindow', options.driftWindow, 5000);
   const threads = options.threads ?? 1;
@@ -419,6 +431,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     if (log) {
       log.push(logged);
       metrics.logPending.set(log.pending);
+      await boundLogBacklog(log);
     }
     if (!batch) return out[0];
     return { predictions: out, model_version: s.model.version, engine, threshold: thr };
@@ -470,6 +483,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
         });
       }
       log.push(logged);
+      await boundLogBacklog(log);
     }
     const outTable = tableFromArrays({ reconstruction_error: scores, is_fraud: flags });
     reply.header('content-type', ARROW_STREAM);

@@ -40,6 +40,8 @@ Options:
   --max-arrow-rows N     rows per Arrow IPC request (default 1048576)
   --grace-ms N           on SIGTERM/SIGINT, how long in-flight requests may finish (default 10000);
                          idle connections close at once, then the prediction log is flushed
+  --log-max-pending N    most answered predictions not yet in the log (what a SIGKILL can lose;
+                         default 512): past it an answer waits for its rows to be written
   --verbose              log every request (pino JSON lines on stdout)
 
 Example:
@@ -61,6 +63,7 @@ Example:
     'max-instances': { type: 'string' },
     'max-arrow-rows': { type: 'string' },
     'grace-ms': { type: 'string' },
+    'log-max-pending': { type: 'string' },
     verbose: { type: 'boolean' },
   },
   async run(values) {
@@ -88,6 +91,7 @@ Example:
       maxInstances: intOption(values, 'max-instances', 1),
       maxArrowRows: intOption(values, 'max-arrow-rows', 1),
       shutdownGraceMs: intOption(values, 'grace-ms', 1),
+      logMaxPending: intOption(values, 'log-max-pending', 1),
       logger: values.verbose ? { level: 'info' } : { level: 'warn' },
     });
     const host = (values.host as string | undefined) ?? '127.0.0.1';
