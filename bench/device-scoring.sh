@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The bench's scoring section on a GPU machine that has no npm install: fraudscore CPU fp32, CUDA
 # fp32 (and int8 when quantization exists) and the plain TypeScript loop, plus the FMA peak. It needs
-# only Node (.device/node.xz, from /work/shared/scripts/device-pack-node.sh), an addon built with
+# only Node (.device/node.xz, from the device-pack-node.sh helper of the shared workspace, outside this repository), an addon built with
 # CUDA for sm_90 (the first of .device/bench/fraudscore.node.xz -- e.g. `xz -c
 # build/Release/fraudscore.node` when build/ was configured with nvcc --, .device/prebuilt/
 # fraudscore.node.xz or .device/prebuilt/fraudscore.node) and tsx + node-gyp-build; the rows are

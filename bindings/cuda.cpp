@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "common.h"
+#include "held_array.h"
 
 namespace fsbind {
 
@@ -237,8 +238,7 @@ class CudaScorerScoreWorker : public Napi::AsyncWorker {
         engine_(std::move(eng)),
         args_(args) {
     owner_ = Napi::Persistent(info.This().As<Napi::Object>());
-    for (size_t i = 0; i < 3 && i < info.Length(); ++i)
-      if (info[i].IsObject()) keep_[i] = Napi::Persistent(info[i].As<Napi::Object>());
+    held_.hold(info, args_, engine_->features());
   }
 
   Napi::Promise Promise() { return deferred_.Promise(); }
@@ -258,15 +258,23 @@ class CudaScorerScoreWorker : public Napi::AsyncWorker {
   }
 
   void OnOK() override {
-    CudaScorer* s = Napi::ObjectWrap<CudaScorer>::Unwrap(owner_.Value());
-    s->syncExternal(Env());
-    deferred_.Resolve(badToJs(Env(), bad_));
+    settleSafely([&] {
+      CudaScorer* s = Napi::ObjectWrap<CudaScorer>::Unwrap(owner_.Value());
+      s->syncExternal(Env());
+      const std::string lost = held_.writeBack();
+      if (lost.empty()) return deferred_.Resolve(badToJs(Env(), bad_));
+      Napi::Error err = Napi::TypeError::New(Env(), "CudaScorer.scoreAsync: " + lost);
+      err.Set("code", Napi::String::New(Env(), "ERR_FRAUDSCORE_DETACHED"));
+      deferred_.Reject(err.Value());
+    });
   }
   void OnError(const Napi::Error& e) override {
-    Napi::Error err = Napi::Error::New(Env(), e.Message());
-    err.Set("code", Napi::String::New(Env(), code_));
-    if (status_) err.Set("cudaStatus", Napi::Number::New(Env(), status_));
-    deferred_.Reject(err.Value());
+    settleSafely([&] {
+      Napi::Error err = Napi::Error::New(Env(), e.Message());
+      err.Set("code", Napi::String::New(Env(), code_));
+      if (status_) err.Set("cudaStatus", Napi::Number::New(Env(), status_));
+      deferred_.Reject(err.Value());
+    });
   }
 
  private:
@@ -277,7 +285,7 @@ class CudaScorerScoreWorker : public Napi::AsyncWorker {
   std::string code_ = "ERR_FRAUDSCORE_NATIVE";
   int status_ = 0;
   Napi::ObjectReference owner_;
-  Napi::ObjectReference keep_[3];
+  HeldScoreArrays held_;
 };
 
 Napi::Value CudaScorer::ScoreAsync(const Napi::CallbackInfo& info) {
@@ -447,16 +455,15 @@ class CudaTrainerStepWorker : public Napi::AsyncWorker {
         deferred_(Napi::Promise::Deferred::New(env)),
         trainer_(std::move(tr)),
         mu_(std::move(mu)),
-        z_(z.Data()),
         n_(static_cast<int>(z.ElementLength() / features)) {
     owner_ = Napi::Persistent(info.This().As<Napi::Object>());
-    keep_ = Napi::Persistent(static_cast<Napi::Object>(z));
+    z_.hold(z, z.ElementLength(), true);
   }
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
     try {
       std::lock_guard<std::mutex> g(*mu_);
-      loss_ = trainer_->step(z_, n_);
+      loss_ = trainer_->step(z_.data(), n_);
     } catch (const CudaError& e) {
       code_ = e.code();
       SetError(std::string("CudaTrainer.stepAsync failed: ") + e.what());
@@ -466,22 +473,26 @@ class CudaTrainerStepWorker : public Napi::AsyncWorker {
       SetError("CudaTrainer.stepAsync failed: unknown native error");
     }
   }
-  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), loss_)); }
+  void OnOK() override {
+    settleSafely([&] { deferred_.Resolve(Napi::Number::New(Env(), loss_)); });
+  }
   void OnError(const Napi::Error& e) override {
-    Napi::Error err = Napi::Error::New(Env(), e.Message());
-    err.Set("code", Napi::String::New(Env(), code_));
-    deferred_.Reject(err.Value());
+    settleSafely([&] {
+      Napi::Error err = Napi::Error::New(Env(), e.Message());
+      err.Set("code", Napi::String::New(Env(), code_));
+      deferred_.Reject(err.Value());
+    });
   }
 
  private:
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<CudaTrainer> trainer_;
   std::shared_ptr<std::mutex> mu_;
-  const float* z_;
+  HeldFloats z_;
   int n_;
   float loss_ = 0;
   std::string code_ = "ERR_FRAUDSCORE_NATIVE";
-  Napi::ObjectReference owner_, keep_;
+  Napi::ObjectReference owner_;
 };
 
 Napi::Value CudaTrainerJs::StepAsync(const Napi::CallbackInfo& info) {

@@ -1,7 +1,9 @@
 // The async half of every CPU scorer binding: scoreAsync() validates like score(), then scores on a
-// libuv worker thread. The worker holds the engine, the JS scorer object and every TypedArray it
-// touches, so nothing is collected or freed while it runs (dispose() during the call is safe).
-// Errors never cross threads as exceptions: Execute records the message, OnError rejects.
+// libuv worker thread. The worker holds the engine, the JS scorer object and the memory it reads
+// and writes (held_array.h: copied unless shared, since N-API cannot pin a buffer against transfer
+// or resize), so nothing is collected or freed while it runs (dispose() during the call is safe).
+// Errors never cross threads as exceptions: Execute records the message, OnError rejects; settling
+// while the environment is torn down (worker.terminate()) is a no-op, never an abort.
 #pragma once
 
 #include <napi.h>
@@ -10,6 +12,7 @@
 #include <string>
 
 #include "common.h"
+#include "held_array.h"
 
 namespace fsbind {
 
@@ -25,8 +28,7 @@ class ScoreAsyncWorker : public Napi::AsyncWorker {
         engine_(std::move(eng)),
         args_(args) {
     owner_ = Napi::Persistent(info.This().As<Napi::Object>());
-    for (size_t i = 0; i < 3 && i < info.Length(); ++i)
-      if (info[i].IsObject()) keep_[i] = Napi::Persistent(info[i].As<Napi::Object>());
+    held_.hold(info, args_, engine_->features());
   }
 
   Napi::Promise Promise() { return deferred_.Promise(); }
@@ -42,11 +44,21 @@ class ScoreAsyncWorker : public Napi::AsyncWorker {
     }
   }
 
-  void OnOK() override { deferred_.Resolve(badToJs(Env(), bad_)); }
+  void OnOK() override {
+    settleSafely([&] {
+      const std::string lost = held_.writeBack();
+      if (lost.empty()) return deferred_.Resolve(badToJs(Env(), bad_));
+      Napi::Error err = Napi::TypeError::New(Env(), what_ + ": " + lost);
+      err.Set("code", Napi::String::New(Env(), "ERR_FRAUDSCORE_DETACHED"));
+      deferred_.Reject(err.Value());
+    });
+  }
   void OnError(const Napi::Error& e) override {
-    Napi::Error err = Napi::Error::New(Env(), e.Message());
-    err.Set("code", Napi::String::New(Env(), "ERR_FRAUDSCORE_NATIVE"));
-    deferred_.Reject(err.Value());
+    settleSafely([&] {
+      Napi::Error err = Napi::Error::New(Env(), e.Message());
+      err.Set("code", Napi::String::New(Env(), "ERR_FRAUDSCORE_NATIVE"));
+      deferred_.Reject(err.Value());
+    });
   }
 
  private:
@@ -56,7 +68,7 @@ class ScoreAsyncWorker : public Napi::AsyncWorker {
   ScoreArgs args_;
   fraudscore::BadValue bad_;
   Napi::ObjectReference owner_;
-  Napi::ObjectReference keep_[3];
+  HeldScoreArrays held_;
 };
 
 // [async] Parses the score arguments for `eng` and queues the worker; returns its promise.

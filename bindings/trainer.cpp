@@ -11,6 +11,7 @@
 #include "common.h"
 #include "fraudscore/cuda.h"
 #include "fraudscore/train.h"
+#include "held_array.h"
 
 namespace fsbind {
 
@@ -270,15 +271,15 @@ class Trainer : public Napi::ObjectWrap<Trainer> {
 // One epoch on a libuv worker thread. Holds the trainer state, the JS trainer and the rows.
 class TrainerEpochWorker : public Napi::AsyncWorker {
  public:
-  TrainerEpochWorker(Napi::Env env, std::shared_ptr<TrainerState> s, const float* rows, size_t n,
+  TrainerEpochWorker(Napi::Env env, std::shared_ptr<TrainerState> s, size_t n,
                      const Napi::CallbackInfo& info)
       : Napi::AsyncWorker(env, "fraudscore:Trainer.trainEpoch"),
         deferred_(Napi::Promise::Deferred::New(env)),
         state_(std::move(s)),
-        rows_(rows),
         n_(n) {
     owner_ = Napi::Persistent(info.This().As<Napi::Object>());
     keep_ = Napi::Persistent(info[0].As<Napi::Object>());
+    rows_ = info[0].As<Napi::Float32Array>().Data();
   }
 
   Napi::Promise Promise() { return deferred_.Promise(); }
@@ -297,52 +298,58 @@ class TrainerEpochWorker : public Napi::AsyncWorker {
   }
 
   void OnOK() override {
-    Napi::Env env = Env();
     state_->busy.store(false);
-    Trainer* t = Trainer::Unwrap(owner_.Value());
-    if (t) t->account(env);
-    if (result_.bad.row >= 0) {
-      deferred_.Reject(badValueError(env, result_.bad).Value());
-      return;
-    }
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("loss", Napi::Number::New(env, result_.loss));
-    o.Set("rows", Napi::Number::New(env, static_cast<double>(result_.rows)));
-    o.Set("batches", Napi::Number::New(env, static_cast<double>(result_.batches)));
-    o.Set("cancelled", Napi::Boolean::New(env, result_.cancelled));
-    deferred_.Resolve(o);
+    settleSafely([&] {
+      Napi::Env env = Env();
+      Trainer* t = Trainer::Unwrap(owner_.Value());
+      if (t) t->account(env);
+      if (result_.bad.row >= 0) {
+        deferred_.Reject(badValueError(env, result_.bad).Value());
+        return;
+      }
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("loss", Napi::Number::New(env, result_.loss));
+      o.Set("rows", Napi::Number::New(env, static_cast<double>(result_.rows)));
+      o.Set("batches", Napi::Number::New(env, static_cast<double>(result_.batches)));
+      o.Set("cancelled", Napi::Boolean::New(env, result_.cancelled));
+      deferred_.Resolve(o);
+    });
   }
 
   void OnError(const Napi::Error& e) override {
     state_->busy.store(false);
-    Napi::Error err = Napi::Error::New(Env(), e.Message());
-    err.Set("code", Napi::String::New(Env(), code_));
-    deferred_.Reject(err.Value());
+    settleSafely([&] {
+      Napi::Error err = Napi::Error::New(Env(), e.Message());
+      err.Set("code", Napi::String::New(Env(), code_));
+      deferred_.Reject(err.Value());
+    });
   }
 
  private:
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<TrainerState> state_;
+  // Read in place (a training set can be most of memory, so no copy): unlike scoring, a detach
+  // during an epoch is not guarded yet.
   const float* rows_;
+  Napi::ObjectReference keep_;
   size_t n_;
   std::string code_ = "ERR_FRAUDSCORE_NATIVE";
   EpochResult result_;
   Napi::ObjectReference owner_;
-  Napi::ObjectReference keep_;
 };
 
 class TrainerEvalWorker : public Napi::AsyncWorker {
  public:
-  TrainerEvalWorker(Napi::Env env, std::shared_ptr<TrainerState> s, const float* rows, size_t n,
-                    int threads, const Napi::CallbackInfo& info)
+  TrainerEvalWorker(Napi::Env env, std::shared_ptr<TrainerState> s, size_t n, int threads,
+                    const Napi::CallbackInfo& info)
       : Napi::AsyncWorker(env, "fraudscore:Trainer.evalLoss"),
         deferred_(Napi::Promise::Deferred::New(env)),
         state_(std::move(s)),
-        rows_(rows),
         n_(n),
         threads_(threads) {
     owner_ = Napi::Persistent(info.This().As<Napi::Object>());
     keep_ = Napi::Persistent(info[0].As<Napi::Object>());
+    rows_ = info[0].As<Napi::Float32Array>().Data();
   }
 
   Napi::Promise Promise() { return deferred_.Promise(); }
@@ -359,30 +366,36 @@ class TrainerEvalWorker : public Napi::AsyncWorker {
 
   void OnOK() override {
     state_->busy.store(false);
-    if (bad_.row >= 0) {
-      deferred_.Reject(badValueError(Env(), bad_).Value());
-      return;
-    }
-    deferred_.Resolve(Napi::Number::New(Env(), loss_));
+    settleSafely([&] {
+      if (bad_.row >= 0) {
+        deferred_.Reject(badValueError(Env(), bad_).Value());
+        return;
+      }
+      deferred_.Resolve(Napi::Number::New(Env(), loss_));
+    });
   }
 
   void OnError(const Napi::Error& e) override {
     state_->busy.store(false);
-    Napi::Error err = Napi::Error::New(Env(), e.Message());
-    err.Set("code", Napi::String::New(Env(), "ERR_FRAUDSCORE_NATIVE"));
-    deferred_.Reject(err.Value());
+    settleSafely([&] {
+      Napi::Error err = Napi::Error::New(Env(), e.Message());
+      err.Set("code", Napi::String::New(Env(), "ERR_FRAUDSCORE_NATIVE"));
+      deferred_.Reject(err.Value());
+    });
   }
 
  private:
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<TrainerState> state_;
+  // Read in place (a training set can be most of memory, so no copy): unlike scoring, a detach
+  // during an epoch is not guarded yet.
   const float* rows_;
+  Napi::ObjectReference keep_;
   size_t n_;
   int threads_;
   double loss_ = 0;
   BadValue bad_;
   Napi::ObjectReference owner_;
-  Napi::ObjectReference keep_;
 };
 
 // trainEpoch(rows) -> Promise<{loss, rows, batches, cancelled}>
@@ -390,10 +403,10 @@ Napi::Value Trainer::TrainEpoch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto s = live(env);
   size_t n = 0;
-  Napi::Float32Array rows = rowsArg(info, features_, &n);
+  rowsArg(info, features_, &n);
   BusyGuard g(env, *s, "trainEpoch");
   s->cancel.store(false);  // a cancel() applies to the epoch in flight, not to later ones
-  auto* w = new TrainerEpochWorker(env, s, rows.Data(), n, info);
+  auto* w = new TrainerEpochWorker(env, s, n, info);
   g.release();
   Napi::Promise p = w->Promise();
   w->Queue();
@@ -405,11 +418,11 @@ Napi::Value Trainer::EvalLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto s = live(env);
   size_t n = 0;
-  Napi::Float32Array rows = rowsArg(info, features_, &n);
+  rowsArg(info, features_, &n);
   const int threads =
       info.Length() > 1 && !info[1].IsUndefined() ? intArg(info, 1, "threads", 0, 1024) : 0;
   BusyGuard g(env, *s, "evalLoss");
-  auto* w = new TrainerEvalWorker(env, s, rows.Data(), n, threads, info);
+  auto* w = new TrainerEvalWorker(env, s, n, threads, info);
   g.release();
   Napi::Promise p = w->Promise();
   w->Queue();

@@ -2,11 +2,12 @@
 // weights.safetensors (fp32 tensors layers.<i>.weight [out, in] and layers.<i>.bias [out], plus the
 // int8 tensors of a quantized model). model.json pins the weights file by sha256.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { ModelError } from './errors.js';
+import { fileInModelDir, MAX_MODEL_JSON_BYTES, MAX_WEIGHTS_BYTES, readModelFile } from './model-files.js';
 import type { AddonModelSpec } from './native.js';
 import { decodeSafetensors, encodeSafetensors, type Tensor, tensor } from './safetensors.js';
 import { VERSION } from './version.js';
@@ -198,6 +199,12 @@ export function validateModel(model: Model, file = 'model'): void {
   };
   const d = model.features?.length ?? 0;
   if (!Array.isArray(model.features) || d === 0) fail('features must be a non-empty array of names');
+  const seen = new Set<string>();
+  model.features.forEach((f, j) => {
+    if (typeof f !== 'string' || f === '') fail(`features[${j}] must be a non-empty string, got ${JSON.stringify(f)}`);
+    if (seen.has(f)) fail(`features[${j}] repeats the name ${JSON.stringify(f)}`);
+    seen.add(f);
+  });
   const p = model.preprocessing;
   if (!p) fail('preprocessing is missing');
   for (const key of ['transform', 'mean', 'std'] as const) {
@@ -323,6 +330,16 @@ interface ModelJson extends Omit<Model, 'layers' | 'quantization'> {
   quantization?: Omit<Quantization, 'weights' | 'weightScales'>;
 }
 
+/** A JSON value for messages: `null`, `the string "1"`, `an array`, ... */
+function describeJson(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
+  if (Array.isArray(v)) return `an array (${JSON.stringify(v).slice(0, 80)})`;
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${String(v)}`;
+}
+
 /**
  * The model shipped in the package (`models/default`: trained on the real ULB sample, see its
  * MODEL_CARD.md), as an absolute path that works from an installed package:
@@ -339,49 +356,64 @@ export function modelDirectory(dir: string): string {
 }
 
 /**
- * [async] Reads a model directory; `'default'` reads the shipped model ({@link defaultModelPath}).
- * @throws ModelError naming the file and the problem.
+ * [async] Reads a model directory (`'default'` reads the shipped model, {@link defaultModelPath}):
+ * regular files only, sizes checked before reading, the weights file inside the directory.
+ * @throws ModelError naming the file and the field.
  */
 export async function loadModel(dir: string): Promise<Model> {
   dir = modelDirectory(dir);
   const jsonPath = resolve(dir, MODEL_JSON);
   let text: string;
   try {
-    text = await readFile(jsonPath, 'utf8');
+    text = (await readModelFile(jsonPath, MAX_MODEL_JSON_BYTES)).toString('utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ModelError(
-      code === 'ENOENT'
-        ? `${jsonPath} not found: is ${dir} a fraudscore model directory?`
-        : `${jsonPath}: ${(e as Error).message}`,
-      jsonPath,
-    );
+    if (e instanceof ModelError && e.message.endsWith(': not found')) {
+      throw new ModelError(`${jsonPath} not found: is ${dir} a fraudscore model directory?`, jsonPath);
+    }
+    throw e;
   }
-  let meta: ModelJson;
+  let parsed: unknown;
   try {
-    meta = JSON.parse(text) as ModelJson;
+    parsed = JSON.parse(text);
   } catch (e) {
     throw new ModelError(`${jsonPath} is not valid JSON (truncated or corrupted?): ${(e as Error).message}`, jsonPath);
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ModelError(`${jsonPath} must hold a JSON object, got ${describeJson(parsed)}`, jsonPath);
+  }
+  const meta = parsed as ModelJson;
   if (meta.formatVersion !== MODEL_FORMAT_VERSION) {
     throw new ModelError(
-      `${jsonPath}: format version ${meta.formatVersion} is not supported (this fraudscore reads version ${MODEL_FORMAT_VERSION})`,
+      typeof meta.formatVersion === 'number'
+        ? `${jsonPath}: format version ${meta.formatVersion} is not supported (this fraudscore reads version ${MODEL_FORMAT_VERSION})`
+        : `${jsonPath}: formatVersion must be the number ${MODEL_FORMAT_VERSION}, got ${describeJson(meta.formatVersion)}`,
       jsonPath,
     );
   }
-  if (!meta.weights?.file || !meta.weights.sha256 || !Array.isArray(meta.layerSizes)) {
+  if (
+    typeof meta.weights !== 'object' ||
+    meta.weights === null ||
+    typeof meta.weights.sha256 !== 'string' ||
+    !Array.isArray(meta.layerSizes)
+  ) {
     throw new ModelError(`${jsonPath}: weights.file, weights.sha256 and layerSizes are required`, jsonPath);
   }
-  const wPath = resolve(dir, meta.weights.file);
-  let buf: Buffer;
-  try {
-    buf = await readFile(wPath);
-  } catch (e) {
+  const sizes = meta.layerSizes;
+  if (sizes.length < 2 || !sizes.every((x) => Number.isInteger(x) && x >= 1 && x <= 1 << 20)) {
     throw new ModelError(
-      `${wPath}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (e as Error).message}`,
-      wPath,
+      `${jsonPath}: layerSizes must be at least 2 integers in [1, 1048576], got ${describeJson(sizes)}`,
+      jsonPath,
     );
   }
+  const wPath = fileInModelDir(dir, meta.weights.file, jsonPath, 'weights.file');
+  const declared = meta.weights.bytes;
+  if (declared !== undefined && !(Number.isInteger(declared) && declared >= 0)) {
+    throw new ModelError(
+      `${jsonPath}: weights.bytes must be a non-negative integer, got ${describeJson(declared)}`,
+      jsonPath,
+    );
+  }
+  const buf = await readModelFile(wPath, MAX_WEIGHTS_BYTES);
   if (typeof meta.weights.bytes === 'number' && buf.length !== meta.weights.bytes) {
     throw new ModelError(
       `${wPath} is truncated or was replaced: ${buf.length} bytes, model.json expects ${meta.weights.bytes}`,
@@ -393,7 +425,6 @@ export async function loadModel(dir: string): Promise<Model> {
     throw new ModelError(`${wPath} is corrupted: sha256 ${sha}, model.json expects ${meta.weights.sha256}`, wPath);
   }
   const { tensors } = decodeSafetensors(buf, wPath);
-  const sizes = meta.layerSizes;
   const layers: DenseLayer[] = [];
   for (let i = 0; i + 1 < sizes.length; i++) {
     const w = tensors[`layers.${i}.weight`];

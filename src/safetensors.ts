@@ -73,20 +73,52 @@ export function decodeSafetensors(
   } catch (e) {
     throw new ModelError(`${file} is corrupted: its header is not JSON (${(e as Error).message})`, file);
   }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+    throw new ModelError(
+      `${file} is corrupted: its header must be a JSON object, got ${header === null ? 'null' : Array.isArray(header) ? 'an array' : typeof header}`,
+      file,
+    );
+  }
   const dataStart = 8 + headerLen;
   const dataLen = buf.length - dataStart;
   const tensors: Record<string, Tensor> = {};
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header)) {
     if (name === '__metadata__') {
+      if (
+        typeof raw !== 'object' ||
+        raw === null ||
+        Array.isArray(raw) ||
+        !Object.values(raw).every((v) => typeof v === 'string')
+      ) {
+        throw new ModelError(`${file}: __metadata__ must be an object of strings`, file);
+      }
       metadata = raw as Record<string, string>;
       continue;
     }
-    const info = raw as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      throw new ModelError(`${file}: tensor ${name} must be described by an object, got ${JSON.stringify(raw)}`, file);
+    }
+    const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dtype = info.dtype as DType;
-    if (!(dtype in BYTES)) throw new ModelError(`${file}: tensor ${name} has unsupported dtype ${info.dtype}`, file);
-    const [begin, end] = info.data_offsets ?? [-1, -1];
+    if (typeof dtype !== 'string' || !Object.hasOwn(BYTES, dtype)) {
+      throw new ModelError(`${file}: tensor ${name} has unsupported dtype ${JSON.stringify(info.dtype)}`, file);
+    }
+    const offs = info.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((x) => Number.isSafeInteger(x))) {
+      throw new ModelError(
+        `${file}: tensor ${name} data_offsets must be [begin, end] integers, got ${JSON.stringify(offs)}`,
+        file,
+      );
+    }
+    const [begin, end] = offs as [number, number];
     const shape = info.shape ?? [];
+    if (!Array.isArray(shape) || !shape.every((x) => Number.isSafeInteger(x) && x >= 0)) {
+      throw new ModelError(
+        `${file}: tensor ${name} shape must be an array of non-negative integers, got ${JSON.stringify(info.shape)}`,
+        file,
+      );
+    }
     const count = shape.reduce((a, b) => a * b, 1);
     if (!(begin >= 0 && end >= begin && end <= dataLen)) {
       throw new ModelError(

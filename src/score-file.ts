@@ -2,7 +2,7 @@
 // next chunk is parsed, write the scores; memory stays bounded by a few chunks whatever the file's
 // size. Output goes to a temporary name and is renamed only when everything succeeded, so a failed
 // run never leaves a file that looks complete.
-import { rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 import { type DataFormat, formatFromPath, openTableWriter, readBatches } from './data/load.js';
@@ -67,6 +67,7 @@ export async function scoreFile(options: ScoreFileOptions): Promise<ScoreFileRes
   let fp32FallbackRows = 0;
   // Same extension as the output so the writer picks the same format (.gz included).
   const tmp = join(dirname(options.output), `.partial-${process.pid}-${basename(options.output)}`);
+  await removeStalePartials(options.output);
   const sink = openTableWriter(
     tmp,
     {
@@ -121,6 +122,9 @@ export async function scoreFile(options: ScoreFileOptions): Promise<ScoreFileRes
       await pendingWrite;
       const part: Table = { features: [], rows: new Float32Array(0), n: scores.length };
       pendingWrite = sink.write(part, flags ? { score: scores, is_fraud: flags } : { score: scores });
+      // It may fail (disk full) while the next chunk is scored, before anything awaits it: mark it
+      // handled now so that is not an unhandled rejection (fatal); the next await still throws it.
+      pendingWrite.catch(() => {});
       progress.rows += scores.length;
       progress.flagged += flagged;
       progress.seconds = (performance.now() - started) / 1000;
@@ -133,11 +137,50 @@ export async function scoreFile(options: ScoreFileOptions): Promise<ScoreFileRes
     await pendingWrite.catch(() => {});
     sink.abort();
     await rm(tmp, { force: true });
-    throw e;
+    throw namingOutput(e, options.output);
   } finally {
     fp32FallbackRows = scorer.fp32FallbackRows;
     scorer.dispose();
   }
   progress.seconds = (performance.now() - started) / 1000;
   return { ...progress, output: options.output, threshold, fp32FallbackRows };
+}
+
+/** A failed write (ENOSPC, EIO, ...) says which output it was writing; other errors pass as they are. */
+function namingOutput(e: unknown, output: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (err instanceof Error && typeof err.code === 'string' && err.syscall !== undefined && err.path === undefined) {
+    return new Error(`could not write ${output}: ${err.message}; nothing was written there`, { cause: err });
+  }
+  return e;
+}
+
+/**
+ * Removes the temporary files of earlier runs into the same output whose process is gone (killed
+ * with SIGKILL, or the machine lost power): their pid is in the name. A live process's file stays.
+ */
+async function removeStalePartials(output: string): Promise<void> {
+  const dir = dirname(output);
+  const suffix = `-${basename(output)}`;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return; // the writer reports a missing directory with its own message
+  }
+  for (const name of names) {
+    if (!name.startsWith('.partial-') || !name.endsWith(suffix)) continue;
+    const pid = Number(name.slice('.partial-'.length, name.length - suffix.length));
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
+    await rm(join(dir, name), { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -31,6 +31,8 @@ export interface ScoreOptions {
   featureErrors?: Float32Array;
   /** Overrides the scorer's policy for this call. */
   nonFinite?: NonFinitePolicy;
+  /** Threads for this call on the CPU (0 = the pool's size). @default the scorer's `threads` */
+  threads?: number;
 }
 
 export interface ScoreResult {
@@ -177,7 +179,7 @@ export class Scorer {
    */
   score(rows: Float32Array, options: Omit<ScoreOptions, 'explain' | 'featureErrors'> = {}): Float32Array {
     const call = this.#prepare(rows, options);
-    const bad = call.native.score(rows, call.scores, null, call.mode, this.#threads);
+    const bad = call.native.score(rows, call.scores, null, call.mode, call.threads);
     this.#check(bad, rows);
     return call.scores;
   }
@@ -185,18 +187,30 @@ export class Scorer {
   /** [sync] Scores and returns each feature's squared error as well. */
   explain(rows: Float32Array, options: ScoreOptions = {}): Required<ScoreResult> {
     const call = this.#prepare(rows, { ...options, explain: true });
-    const bad = call.native.score(rows, call.scores, call.featureErrors, call.mode, this.#threads);
+    const bad = call.native.score(rows, call.scores, call.featureErrors, call.mode, call.threads);
     this.#check(bad, rows);
     return { scores: call.scores, featureErrors: call.featureErrors! };
   }
 
   /**
    * [async] Scores off the event loop. `rows` and the outputs must not be written to until the
-   * promise settles.
+   * promise settles. Unless they view a SharedArrayBuffer, the rows are copied when the call starts
+   * and the outputs copied back when it settles (N-API cannot pin a buffer against a transfer or a
+   * resize), so detaching or shrinking one meanwhile is safe: a detached `rows` still scores, a
+   * detached `out` rejects with code ERR_FRAUDSCORE_DETACHED.
    */
   async scoreAsync(rows: Float32Array, options: ScoreOptions = {}): Promise<ScoreResult> {
     const call = this.#prepare(rows, options);
-    const bad = await call.native.scoreAsync(rows, call.scores, call.featureErrors, call.mode, this.#threads);
+    let bad: AddonBadValue;
+    try {
+      bad = await call.native.scoreAsync(rows, call.scores, call.featureErrors, call.mode, call.threads);
+    } catch (e) {
+      // The addon names its own argument (`scores`); the caller passed it as `out`.
+      const err = e as Error & { code?: string };
+      if (err.code === 'ERR_FRAUDSCORE_DETACHED')
+        err.message = `Scorer.scoreAsync: ${err.message.replace(/^.*?: /, '').replace('`scores`', '`out`')}`;
+      throw err;
+    }
     this.#check(bad, rows);
     return call.featureErrors ? { scores: call.scores, featureErrors: call.featureErrors } : { scores: call.scores };
   }
@@ -214,6 +228,13 @@ export class Scorer {
   #prepare(rows: Float32Array, options: ScoreOptions) {
     const native = this.#native;
     if (native === null) throw new TypeError('Expected `scorer` to be usable, got a disposed scorer');
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      throw new TypeError(`Expected \`options\` to be an object, got ${describeValue(options)}`);
+    }
+    const threads = options.threads ?? this.#threads;
+    if (!Number.isInteger(threads) || threads < 0 || threads > 1024) {
+      throw new RangeError(`Expected \`threads\` to be an integer in [0, 1024], got ${threads}`);
+    }
     const d = this.#d;
     if (!(rows instanceof Float32Array)) {
       throw new TypeError(`Expected \`rows\` to be a Float32Array, got ${describeValue(rows)}`);
@@ -253,7 +274,7 @@ export class Scorer {
     const mode: 0 | 1 = policy === 'nan' ? 1 : 0;
     // A view of exactly n scores, so callers can pass a larger reusable buffer.
     if (scores.length !== n) scores = scores.subarray(0, n);
-    return { native, scores, featureErrors, mode };
+    return { native, scores, featureErrors, mode, threads };
   }
 
   #check(bad: AddonBadValue, rows: Float32Array): void {
@@ -261,12 +282,16 @@ export class Scorer {
     const [row, col] = bad;
     const value = rows[row * this.#d + col];
     const name = this.model.features[col];
-    const why =
-      Number.isFinite(value) && this.model.preprocessing.transform[col] === 'log1p'
+    // A finite value can still break the row: outside log1p's domain, or so large that it overflows
+    // float32 once standardized (3e38 - mean, / std).
+    const overflow = Number.isFinite(value) && !(this.model.preprocessing.transform[col] === 'log1p' && !(value > -1));
+    const why = !Number.isFinite(value)
+      ? String(value)
+      : this.model.preprocessing.transform[col] === 'log1p' && !(value > -1)
         ? `${value}, outside log1p's domain (> -1)`
-        : String(value);
+        : `${value}, which overflows float32 once preprocessed`;
     const err = new RangeError(
-      `Expected \`rows\` to hold finite values: row ${row}, column ${col} (${name}) is ${why}`,
+      `Expected \`rows\` to hold ${overflow ? 'values the model can score' : 'finite values'}: row ${row}, column ${col} (${name}) is ${why}`,
     );
     Object.assign(err, { code: 'ERR_FRAUDSCORE_NON_FINITE', row, column: col, feature: name });
     throw err;

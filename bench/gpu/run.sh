@@ -8,7 +8,7 @@
 #   3. runs bench_cuda (ceilings, floors, device-resident and host-to-result throughput at 65,536
 #      and 16M rows for fp32 and int8, training step rows/s),
 #   4. loads the Node addon (.device/prebuilt/fraudscore.node.xz, built with CUDA) with a packed Node
-#      (.device/node.xz from /work/shared/scripts/device-pack-node.sh) and runs bench/gpu/node-check.mjs,
+#      (.device/node.xz from the device-pack-node.sh helper of the shared workspace, outside this repository) and runs bench/gpu/node-check.mjs,
 #   5. runs test_cuda_score under compute-sanitizer memcheck when time allows,
 # and prints a summary and the benchmark table last. Logs and bench.json go to $OUT (or
 # bench/gpu/out when OUT is unset). Without a GPU every step reports SKIPPED and it exits 0.

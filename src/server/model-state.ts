@@ -3,12 +3,12 @@
 // builds a new ModelState and swaps it in; requests that started on the old one finish on it.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 import { loadTable } from '../data/load.js';
 import type { Table } from '../data/table.js';
 import { loadModel, MODEL_JSON, type Model, modelDirectory } from '../model.js';
+import { fileInModelDir, MAX_MODEL_JSON_BYTES, readModelFile } from '../model-files.js';
 import { type Backend, Scorer } from '../scorer.js';
 import { type BatcherOptions, MicroBatcher } from './batcher.js';
 
@@ -154,14 +154,19 @@ export class ModelState {
 
 function findReference(dir: string, model: Model): string | undefined {
   const named = model.extra?.reference;
-  if (typeof named === 'string' && existsSync(join(dir, named))) return join(dir, named);
+  // Like weights.file, a reference model.json names must lie inside the model directory.
+  if (typeof named === 'string') {
+    const path = fileInModelDir(dir, named, join(dir, MODEL_JSON), 'extra.reference');
+    if (existsSync(path)) return path;
+  }
   return REFERENCE_FILES.map((f) => join(dir, f)).find((p) => existsSync(p));
 }
 
 /** The weights file's sha256 as model.json pins it (what `fraudscore info` shows). */
 async function dirFingerprint(dir: string): Promise<string> {
-  const meta = JSON.parse(await readFile(join(dir, MODEL_JSON), 'utf8')) as { weights?: { sha256?: string } };
-  return meta.weights?.sha256 ?? weightsFingerprint(await loadModel(dir));
+  const text = (await readModelFile(join(dir, MODEL_JSON), MAX_MODEL_JSON_BYTES)).toString('utf8');
+  const meta = JSON.parse(text) as { weights?: { sha256?: string } } | null;
+  return meta?.weights?.sha256 ?? weightsFingerprint(await loadModel(dir));
 }
 
 /** sha256 over every layer's weight and bias bytes, in order (for models built in memory). */

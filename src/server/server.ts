@@ -3,10 +3,12 @@
 // OpenAPI docs and a web page. createServer() returns the Fastify instance without listening, so
 // it can be embedded, tested with inject(), or started by `fraudscore serve`.
 import { timingSafeEqual } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { basename } from 'node:path';
 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { tableFromArrays, tableFromIPC, tableToIPC } from 'apache-arrow';
+import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 
 import type { Model } from '../model.js';
@@ -14,6 +16,7 @@ import { driftReportAsync } from '../monitoring/drift.js';
 import { escapeHtml, renderDriftHtml } from '../monitoring/html.js';
 import type { Backend } from '../scorer.js';
 import { VERSION } from '../version.js';
+import { ArrowBodyError, type DecodedArrowBody, decodeArrowBody } from './arrow-body.js';
 import { checkBatcherOptions, MicroBatcher } from './batcher.js';
 import { ServerMetrics } from './metrics.js';
 import { ModelState } from './model-state.js';
@@ -44,6 +47,17 @@ export interface ServerOptions {
   /** Largest Arrow IPC body in bytes. @default 256 MiB */
   arrowBodyLimit?: number;
   /**
+   * Most rows one Arrow IPC body may hold (413 beyond; the JSON path's limit is `maxInstances`).
+   * @default 1048576 (about what 256 MiB of 29 float64 columns holds)
+   */
+  maxArrowRows?: number;
+  /**
+   * On close(): how long requests in flight may take to finish before their connections are cut
+   * (idle connections are closed at once). The prediction log is flushed after either.
+   * @default 10000
+   */
+  shutdownGraceMs?: number;
+  /**
    * SQLite file of the prediction log; ':memory:' keeps it in memory; false disables it. The log needs
    * better-sqlite3 (an optional dependency): without it the default is no log (with a warning), and a
    * path is an error naming what to install.
@@ -52,6 +66,11 @@ export interface ServerOptions {
   log?: string | false;
   /** Milliseconds between prediction log flushes. @default 200 */
   logFlushIntervalMs?: number;
+  /**
+   * Most predictions answered but not yet committed to the log (what a SIGKILL can lose): past it,
+   * a response waits for its rows to be written. @default 512
+   */
+  logMaxPending?: number;
   /** Bearer token for admin routes (POST /admin/reload). Without one, reload only re-reads the configured model directory. */
   token?: string;
   /** Require the token on every route except GET /ready (for probes). @default false */
@@ -105,6 +124,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
   const maxInstances = positiveInt('maxInstances', options.maxInstances, 1000);
   const bodyLimit = positiveInt('bodyLimit', options.bodyLimit, 1 << 20);
   const arrowBodyLimit = positiveInt('arrowBodyLimit', options.arrowBodyLimit, 256 << 20);
+  const maxArrowRows = positiveInt('maxArrowRows', options.maxArrowRows, 1 << 20);
+  const shutdownGraceMs = positiveInt('shutdownGraceMs', options.shutdownGraceMs, 10_000);
+  const logMaxPending = positiveInt('logMaxPending', options.logMaxPending, 512);
+  // What a SIGKILL can lose: rows answered but not yet committed. Past `logMaxPending` of them, an
+  // answer waits until its rows are on disk (back-pressure), so the loss is bounded by that count
+  // rather than by how far the writer has fallen behind.
+  const boundLogBacklog = async (l: PredictionLog) => {
+    if (l.pending > logMaxPending) await l.flushed();
+  };
   const topK = positiveInt('topFeatures', options.topFeatures, 3);
   const driftWindow = positiveInt('driftWindow', options.driftWindow, 5000);
   const threads = options.threads ?? 1;
@@ -365,6 +393,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     if (log) {
       log.push(logged);
       metrics.logPending.set(log.pending);
+      await boundLogBacklog(log);
     }
     if (!batch) return out[0];
     return { predictions: out, model_version: s.model.version, engine, threshold: thr };
@@ -380,33 +409,16 @@ export function createServer(options: ServerOptions): FastifyInstance {
     const batcher = precision === 'fp32' ? s.fp32 : s.int8;
     if (!(batcher instanceof MicroBatcher))
       throw new HttpError(503, `POST /predict_optimized is unavailable: ${batcher.missing}`);
-    let table: ReturnType<typeof tableFromIPC>;
-    try {
-      table = tableFromIPC(body);
-    } catch (e) {
-      throw new HttpError(400, `The body is not a readable Arrow IPC stream: ${(e as Error).message}`);
-    }
     const feats = s.model.features;
     const d = feats.length;
-    const n = table.numRows;
-    if (n === 0) throw new HttpError(400, 'The Arrow stream holds no rows');
-    const missing = feats.filter((f) => table.getChild(f) === null);
-    if (missing.length > 0) throw new HttpError(400, `The Arrow stream lacks feature column(s): ${missing.join(', ')}`);
-    const rows = new Float32Array(n * d);
-    feats.forEach((f, j) => {
-      const col = table.getChild(f)!;
-      if (col.nullCount > 0) throw new HttpError(400, `Arrow column ${f} holds ${col.nullCount} null value(s)`);
-      const t = col.type as { typeId: number };
-      // Type ids from apache-arrow's Type enum: Int = 2, Float = 3.
-      if (t.typeId !== 2 && t.typeId !== 3)
-        throw new HttpError(400, `Arrow column ${f} is ${String(col.type)}, expected a numeric type`);
-      let i = 0;
-      for (const v of col) {
-        const x = Number(v);
-        rows[i * d + j] = checkValue(s, x, j, `row ${i}: `);
-        i++;
-      }
-    });
+    let decoded: DecodedArrowBody;
+    try {
+      decoded = decodeArrowBody(body, feats, maxArrowRows, (v, j, where) => checkValue(s, v, j, where));
+    } catch (e) {
+      if (e instanceof ArrowBodyError) throw new HttpError(e.statusCode, e.message);
+      throw e;
+    }
+    const { rows, n } = decoded;
     const scores = await batcher.scoreAll(rows);
     const thr = s.threshold;
     const flags = new Uint8Array(n);
@@ -433,6 +445,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
         });
       }
       log.push(logged);
+      await boundLogBacklog(log);
     }
     const outTable = tableFromArrays({ reconstruction_error: scores, is_fraud: flags });
     reply.header('content-type', ARROW_STREAM);
@@ -457,7 +470,10 @@ export function createServer(options: ServerOptions): FastifyInstance {
   app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.register(async (r) => {
-    const health = async () => {
+    // Paths on the server's disk (model directory, reference and log files) only for a caller with
+    // the bearer token: /health is unauthenticated.
+    const health = async (req: FastifyRequest) => {
+      const full = authorized(req);
       const s = state;
       const base = { message: 'fraudscore API is active', version: VERSION };
       if (!s)
@@ -467,6 +483,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
           detail: loadError?.message ?? 'the model is still loading',
         };
       const engines = s.engines;
+      const hidePaths = (text: string) => (full || !s.dir ? text : text.replaceAll(s.dir, '<model directory>'));
       return {
         ...base,
         status: 'ok',
@@ -476,19 +493,21 @@ export function createServer(options: ServerOptions): FastifyInstance {
           fingerprint: s.fingerprint,
           features: s.model.features.length,
           threshold: s.threshold,
-          directory: s.dir,
+          ...(full ? { directory: s.dir } : {}),
         },
         backend: s.fp32.scorer.backend,
         engine: engines.fp32,
         precision: 'fp32',
         int8: engines.int8
           ? { engine: engines.int8 }
-          : { engine: null, detail: (s.int8 as { missing: string }).missing },
+          : { engine: null, detail: hidePaths((s.int8 as { missing: string }).missing) },
         reference:
           'table' in s.reference
-            ? { file: s.reference.file, rows: s.reference.table.n }
-            : { file: null, detail: s.reference.missing },
-        prediction_log: log ? { path: log.path, written: log.written, pending: log.pending } : null,
+            ? { file: full ? s.reference.file : basename(s.reference.file), rows: s.reference.table.n }
+            : { file: null, detail: hidePaths(s.reference.missing) },
+        prediction_log: log
+          ? { ...(full ? { path: log.path } : {}), written: log.written, pending: log.pending }
+          : null,
       };
     };
     r.get('/', { schema: schemas.healthRoute('Liveness and what is served (the original GET /).') }, health);
@@ -587,15 +606,25 @@ export function createServer(options: ServerOptions): FastifyInstance {
         throw new HttpError(400, 'The server was given an in-memory model: name a `model` directory to load');
       let s: ModelState;
       try {
-        s = await handle.reload(source);
+        s = await ModelState.create(source, stateOptions, body.model === undefined ? options.referencePath : undefined);
       } catch (e) {
         // The old model keeps serving; the caller learns why the new one was refused.
         throw new HttpError(400, `reload failed, still serving the previous model: ${(e as Error).message}`);
       }
+      // A quantized model whose int8 engine failed would silently turn /predict_optimized off.
+      if (s.model.quantization && !(s.int8 instanceof MicroBatcher)) {
+        await s.dispose();
+        throw new HttpError(
+          400,
+          `reload failed, still serving the previous model: ${(s.int8 as { missing: string }).missing}`,
+        );
+      }
+      install(s);
       return {
         status: 'reloaded',
         model: { name: s.model.name, version: s.model.version, fingerprint: s.fingerprint },
         engine: s.engines.fp32,
+        int8_engine: s.engines.int8,
       };
     });
 
@@ -624,9 +653,41 @@ export function createServer(options: ServerOptions): FastifyInstance {
 
   // Keep-alive connections with a request in flight at close() would hold the listener open after
   // their response; answering those with `connection: close` lets close() finish once they are done.
+  // A socket with no request in flight (an idle keep-alive connection, or one that connected and
+  // sent nothing) would hold close() open for as long as the client keeps it: such sockets are
+  // destroyed at once, and the rest once their response is sent or when the grace period ends.
   let closing = false;
+  const inFlight = new Map<Socket, number>();
+  app.server.on('connection', (sock: Socket) => {
+    inFlight.set(sock, 0);
+    sock.once('close', () => inFlight.delete(sock));
+  });
+  // Only sockets of the listener are counted (inject() has none).
+  app.addHook('onRequest', (req, _reply, done) => {
+    const sock = req.raw.socket;
+    const n = inFlight.get(sock);
+    if (n !== undefined) inFlight.set(sock, n + 1);
+    done();
+  });
+  app.addHook('onResponse', (req, _reply, done) => {
+    const sock = req.raw.socket;
+    const n = inFlight.get(sock);
+    if (n !== undefined) {
+      inFlight.set(sock, n - 1);
+      if (closing && n === 1) sock.destroySoon();
+    }
+    done();
+  });
   app.addHook('preClose', async () => {
     closing = true;
+    for (const [sock, n] of inFlight) if (n === 0) sock.destroy();
+    const timer = setTimeout(() => {
+      if (inFlight.size > 0)
+        app.log.warn(`shutdown grace of ${shutdownGraceMs} ms over: closing ${inFlight.size} connection(s)`);
+      for (const sock of inFlight.keys()) sock.destroy();
+    }, shutdownGraceMs);
+    timer.unref();
+    app.server.once('close', () => clearTimeout(timer));
   });
   app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');

@@ -1,3 +1,5 @@
+import { constants } from 'node:os';
+
 import { SingleBar } from 'cli-progress';
 
 import { loadModel } from '../../model.js';
@@ -59,8 +61,21 @@ Example:
         ? new SingleBar({ format: 'scoring {value} rows | {rate} rows/s | {flagged} flagged', stream: process.stderr })
         : null;
     bar?.start(0, 0, { rate: 0, flagged: 0 });
+    // SIGINT/SIGTERM stop at the next chunk and remove the temporary file (a second one kills at
+    // once, as usual); SIGKILL cannot be caught: the next run into the same output removes it.
+    const stop = new AbortController();
+    let exitCode = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      exitCode = 128 + (constants.signals[sig] ?? 0);
+      stop.abort(new Error(`interrupted by ${sig}; nothing was written to ${output}`));
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
     try {
       const res = await scoreFile({
+        signal: stop.signal,
         model,
         input,
         output,
@@ -85,7 +100,14 @@ Example:
       );
     } catch (e) {
       bar?.stop();
+      if (stop.signal.aborted) {
+        console.error(`fraudscore score: ${(stop.signal.reason as Error).message}`);
+        return exitCode;
+      }
       throw e;
+    } finally {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
     }
   },
 };

@@ -37,6 +37,11 @@ Options:
   --batch-window-us N    micro-batch window in microseconds (default 300)
   --max-batch-rows N     rows that send a micro-batch at once (default 256)
   --max-instances N      rows per JSON request (default 1000)
+  --max-arrow-rows N     rows per Arrow IPC request (default 1048576)
+  --grace-ms N           on SIGTERM/SIGINT, how long in-flight requests may finish (default 10000);
+                         idle connections close at once, then the prediction log is flushed
+  --log-max-pending N    most answered predictions not yet in the log (what a SIGKILL can lose;
+                         default 512): past it an answer waits for its rows to be written
   --verbose              log every request (pino JSON lines on stdout)
 
 Example:
@@ -56,6 +61,9 @@ Example:
     'batch-window-us': { type: 'string' },
     'max-batch-rows': { type: 'string' },
     'max-instances': { type: 'string' },
+    'max-arrow-rows': { type: 'string' },
+    'grace-ms': { type: 'string' },
+    'log-max-pending': { type: 'string' },
     verbose: { type: 'boolean' },
   },
   async run(values) {
@@ -81,6 +89,9 @@ Example:
       batchWindowMicros: intOption(values, 'batch-window-us', 0),
       maxBatchRows: intOption(values, 'max-batch-rows', 1),
       maxInstances: intOption(values, 'max-instances', 1),
+      maxArrowRows: intOption(values, 'max-arrow-rows', 1),
+      shutdownGraceMs: intOption(values, 'grace-ms', 1),
+      logMaxPending: intOption(values, 'log-max-pending', 1),
       logger: values.verbose ? { level: 'info' } : { level: 'warn' },
     });
     const host = (values.host as string | undefined) ?? '127.0.0.1';
