@@ -31,10 +31,11 @@ namespace fraudscore {
 // `tdpbsud` (a 16 outputs x 16 rows x 64 inputs tile per instruction; the requantization between
 // layers stays in AVX-512). Both sum the same exact int32 products: scores are bit-identical.
 // kAuto takes VNNI, or AMX where int8AmxSupported() and FRAUDSCORE_INT8_AMX=1. VNNI is the
-// default because it measured faster on Sapphire Rapids (bench_int8: AMX int8 ~0.7x the VNNI
-// kernel at batch 65,536): this network's products are not what bounds the VNNI kernel (with the
-// tile products skipped, the rest alone runs as fast as the whole VNNI kernel), and every AMX chunk
-// adds a tile store that the vector units must read back.
+// default because it measured faster on Sapphire Rapids (bench_int8, batch 65,536: AMX int8
+// 0.84x the VNNI kernel; bench/results/2026-12-03-spr-bench-int8.txt): this network's products are
+// not what bounds the VNNI kernel (with the tile products skipped, the rest alone ran as fast as
+// the whole VNNI kernel), and every AMX chunk adds a 1 KB tile store that the vector units read
+// back.
 enum class Int8Matmul : uint8_t { kAuto = 0, kVnni = 1, kAmx = 2 };
 
 // True when this build has the AMX kernel and this CPU (CPUID AMX-TILE + AMX-INT8), the OS (XCR0
