@@ -13,6 +13,19 @@ export interface ModelInfoLabels {
   precision: string;
 }
 
+/**
+ * [sync] prom-client's default process and Node metrics on `registry`, less the three gauges
+ * named *_total that promtool rejects; each is the sum of its by-type sibling
+ * (nodejs_active_handles{type=...}), so dropping them loses nothing. The server and the stream
+ * worker both use it.
+ */
+export function addProcessMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
+}
+
 export class ServerMetrics {
   readonly registry = new Registry();
   /** Responses of the prediction routes, by route and status code. */
@@ -134,16 +147,7 @@ export class ServerMetrics {
         this.set(self.fp32FallbackRows());
       },
     });
-    collectDefaultMetrics({ register: this.registry });
-    // promtool rejects gauges named *_total; each is the sum of its by-type sibling
-    // (nodejs_active_handles{type=...}), so dropping them loses nothing.
-    for (const name of [
-      'nodejs_active_handles_total',
-      'nodejs_active_requests_total',
-      'nodejs_active_resources_total',
-    ]) {
-      this.registry.removeSingleMetric(name);
-    }
+    addProcessMetrics(this.registry);
   }
 
   /** Records scored rows: counts, the score histogram and the rolling fraud rate. */

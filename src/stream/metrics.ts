@@ -2,7 +2,9 @@
 // as in tests), served on an optional port by serveMetrics(). prom-client, as the HTTP server uses.
 import { createServer, type Server } from 'node:http';
 
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+import { addProcessMetrics } from '../server/metrics.js';
 
 export class StreamMetrics {
   readonly registry = new Registry();
@@ -63,15 +65,7 @@ export class StreamMetrics {
       help: 'Result or dead-letter publishes that failed; their messages are left for redelivery.',
       registers,
     });
-    collectDefaultMetrics({ register: this.registry });
-    // promtool rejects gauges named *_total (as in the server's metrics).
-    for (const name of [
-      'nodejs_active_handles_total',
-      'nodejs_active_requests_total',
-      'nodejs_active_resources_total',
-    ]) {
-      this.registry.removeSingleMetric(name);
-    }
+    addProcessMetrics(this.registry);
   }
 }
 
