@@ -39,6 +39,7 @@ export {
   backendInfo,
   type NonFinitePolicy,
   type Precision,
+  type AsyncScoreOptions,
   type ScoreOptions,
   Scorer,
   type ScorerOptions,

@@ -35,6 +35,16 @@ export interface ScoreOptions {
   threads?: number;
 }
 
+export interface AsyncScoreOptions extends ScoreOptions {
+  /**
+   * Aborts the call: an already-aborted signal rejects at once (nothing is scored), and one aborted
+   * while the native call runs rejects when it returns (the batch itself is not interrupted: it takes
+   * milliseconds; `out` may then hold its scores). Rejects with `signal.reason` (an AbortError by
+   * default), as fetch() does.
+   */
+  signal?: AbortSignal;
+}
+
 export interface ScoreResult {
   /** Mean squared reconstruction error per row, in standardized space. */
   scores: Float32Array;
@@ -199,7 +209,12 @@ export class Scorer {
    * resize), so detaching or shrinking one meanwhile is safe: a detached `rows` still scores, a
    * detached `out` rejects with code ERR_FRAUDSCORE_DETACHED.
    */
-  async scoreAsync(rows: Float32Array, options: ScoreOptions = {}): Promise<ScoreResult> {
+  async scoreAsync(rows: Float32Array, options: AsyncScoreOptions = {}): Promise<ScoreResult> {
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${typeof signal}`);
+    }
+    signal?.throwIfAborted();
     const call = this.#prepare(rows, options);
     let bad: AddonBadValue;
     try {
@@ -211,6 +226,7 @@ export class Scorer {
         err.message = `Scorer.scoreAsync: ${err.message.replace(/^.*?: /, '').replace('`scores`', '`out`')}`;
       throw err;
     }
+    signal?.throwIfAborted();
     this.#check(bad, rows);
     return call.featureErrors ? { scores: call.scores, featureErrors: call.featureErrors } : { scores: call.scores };
   }

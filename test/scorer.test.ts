@@ -57,6 +57,27 @@ describe('Scorer (cpu)', () => {
     expectTypeOf(res).toEqualTypeOf<ScoreResult>();
   });
 
+  it('scoreAsync honours an AbortSignal: before the call, during it, and not at all', async () => {
+    const scorer = new Scorer(model, { backend: 'cpu' });
+    const rows = randomRows(200_000, 29, seed + 2, [28]);
+    const out = new Float32Array(200_000).fill(-1);
+    const before = new AbortController();
+    before.abort();
+    await expect(scorer.scoreAsync(rows, { out, signal: before.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(out[0]).toBe(-1); // nothing was scored
+    const during = new AbortController();
+    const p = scorer.scoreAsync(rows, { signal: during.signal });
+    during.abort(new Error('caller gave up'));
+    await expect(p).rejects.toThrow('caller gave up');
+    const kept = new AbortController();
+    const res = await scorer.scoreAsync(rows, { signal: kept.signal });
+    expect(res.scores).toEqual(scorer.score(rows));
+    await expect(scorer.scoreAsync(rows, { signal: {} as AbortSignal })).rejects.toThrow(
+      'Expected `signal` to be an AbortSignal, got object',
+    );
+    scorer.dispose();
+  });
+
   it('writes into caller-provided outputs', async () => {
     const scorer = new Scorer(model, { backend: 'cpu' });
     const rows = randomRows(100, 29, seed + 2, [28]);
