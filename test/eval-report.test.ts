@@ -36,8 +36,8 @@ describe('writeReport', () => {
       scores,
       labels,
       threshold,
-      title: 'Test <report>',
-      details: { model: 'unit-test', split: 'test' },
+      title: `Test <report> "it's"`,
+      details: { model: "unit-test's", split: 'test' },
     });
     const html = readFileSync(out.html, 'utf8');
     expect(html.match(/<svg /g)).toHaveLength(3);
@@ -45,7 +45,10 @@ describe('writeReport', () => {
     expect(html).toContain('ROC (AUC');
     expect(html).toContain('Reconstruction error by class');
     expect(html).toContain('threshold');
-    expect(html).toContain('Test &lt;report&gt;'); // escaped, not markup
+    // Escaped, not markup, with quotes too (one escaper for the page and its plots' attributes).
+    expect(html).toContain('Test &lt;report&gt; &quot;it&#39;s&quot;');
+    expect(html).toContain('unit-test&#39;s');
+    expect(html).not.toContain("it's");
     expect(html).not.toMatch(/<script|<link |src="http/);
     const json = JSON.parse(readFileSync(out.json, 'utf8'));
     expect(json.metrics.auprc).toBeCloseTo(metrics.auprc, 12);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 import type { Curves, Metrics } from './metrics.js';
 import { chart } from './svg.js';
+import { escapeHtml } from '../html.js';
 
 export interface ReportInput {
   metrics: Metrics;
@@ -68,7 +69,7 @@ export function scoreHistogram(scores: ArrayLike<number>, labels: ArrayLike<numb
 }
 
 const fmt = (v: number, digits = 4) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const esc = escapeHtml;
 
 /**
  * [async] Writes report.json, report.html, report.md and the plots (pr.svg, roc.svg,

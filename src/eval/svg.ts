@@ -1,5 +1,6 @@
 // Minimal SVG line/step charts for the evaluation report: no dependency, no script, renders in any
 // browser, in GitHub's Markdown view and in a headless screenshot.
+import { escapeHtml } from '../html.js';
 
 export interface Series {
   label: string;
@@ -27,7 +28,7 @@ export interface ChartOptions {
   height?: number;
 }
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const esc = escapeHtml;
 
 function fmtTick(v: number): string {
   if (v === 0) return '0';

@@ -1,10 +1,9 @@
 // A drift report as a self-contained HTML page (no scripts, no external assets), for
 // GET /monitoring?format=html and `fraudscore drift --html`.
+import { escapeHtml } from '../html.js';
 import type { ColumnDrift, DriftReport } from './drift.js';
 
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
+export { escapeHtml };
 
 function fmt(v: number | null, digits = 4): string {
   if (v === null) return '–';
