@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `fraudscore` command line: `fraudscore <command> [options]`, `fraudscore <command> --help`.
-import { type Command, parseCommandArgs, UsageError } from './cli/command.js';
+import { type Command, closest, parseCommandArgs, UsageError } from './cli/command.js';
 import { commands } from './cli/commands/index.js';
 import { ModelError } from './errors.js';
 import { VERSION } from './version.js';
@@ -29,7 +29,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmd: Command | undefined = commands.find((c) => c.name === name);
   if (!cmd) {
-    console.error(`fraudscore: unknown command '${name}'\n\n${usage()}`);
+    const near = closest(
+      name,
+      commands.map((c) => c.name),
+    );
+    console.error(`fraudscore: unknown command '${name}'${near ? `. Did you mean '${near}'?` : ''}\n\n${usage()}`);
     return 2;
   }
   try {
@@ -46,7 +50,18 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     // Messages name the file, line and field; the stack only helps when debugging fraudscore itself.
-    const err = e as Error;
+    const err = e as Error & { code?: string; path?: string };
+    // A file the system could not open: say which and what to check, not a raw errno message.
+    const fsHint: Record<string, string> = {
+      ENOENT: 'no such file or directory (check the path; it is relative to the working directory)',
+      EACCES: 'permission denied (check the file and directory permissions)',
+      EISDIR: 'is a directory, not a file',
+      ENOTDIR: 'a part of the path is not a directory',
+    };
+    if (err.code && err.path && fsHint[err.code]) {
+      console.error(`fraudscore ${name}: cannot open ${err.path}: ${fsHint[err.code]}`);
+      return 1;
+    }
     const known =
       e instanceof ModelError || err.name === 'DataError' || err.name === 'ConfigError' || e instanceof RangeError;
     console.error(

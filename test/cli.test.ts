@@ -54,8 +54,23 @@ describe('fraudscore CLI', () => {
     expect(err[0]).toBe('fraudscore score: missing required option --model');
     expect(await run('info', '--bogus')).toBe(2);
     expect(err[0]).toContain("Unknown option '--bogus'");
+    expect(err[0]).not.toContain('Did you mean');
+    // Typos get the closest command or flag.
+    expect(await run('trian')).toBe(2);
+    expect(err[0]).toContain("unknown command 'trian'. Did you mean 'train'?");
+    expect(await run('score', '--modle', 'm', '--input', 'x.csv')).toBe(2);
+    expect(err[0]).toContain("Unknown option '--modle'. Did you mean --model?");
     expect(await run('synth', '--rows', '10', '--output', join(dir, 'x.txt'))).toBe(2);
     expect(err[0]).toContain('Cannot tell the format of');
+  });
+
+  it('names a missing input file and what to check, not a raw errno message', async () => {
+    const m = join(dir, 'm-missing-input');
+    await saveModel(createModel({ features: [...DEFAULT_FEATURES], hidden: [8, 4, 8], seed: 3 }), m);
+    const input = join(dir, 'no-such-input.csv');
+    expect(await run('score', '--model', m, '--input', input, '--output', join(dir, 'o.csv'))).toBe(1);
+    expect(err.join('\n')).toContain(`cannot open ${input}: no such file or directory (check the path`);
+    expect(err.join('\n')).not.toContain('ENOENT:');
   });
 
   it('exits 1 with a one-line message for a missing model', async () => {

@@ -26,6 +26,39 @@ export class UsageError extends Error {
   }
 }
 
+/** Edit distance (insertions, deletions, substitutions, swaps of two neighbours) of short strings. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * [sync] The candidate closest to a mistyped `input`, or undefined when none is close: within a
+ * third of its length in edits (at least 1), or one that `input` is a prefix of.
+ */
+export function closest(input: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Number.POSITIVE_INFINITY;
+  for (const c of candidates) {
+    const d = c.startsWith(input) && input.length >= 2 ? 0.5 : editDistance(input, c);
+    if (d < bestD) {
+      best = c;
+      bestD = d;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(1, Math.floor(input.length / 3)) ? best : undefined;
+}
+
 export function parseCommandArgs(cmd: Command, argv: string[]) {
   try {
     return parseArgs({
@@ -35,7 +68,14 @@ export function parseCommandArgs(cmd: Command, argv: string[]) {
       strict: true,
     });
   } catch (e) {
-    throw new UsageError(`${(e as Error).message}\nRun \`fraudscore ${cmd.name} --help\` for usage.`);
+    const err = e as Error & { code?: string };
+    let hint = '';
+    const unknown = err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'--([^'=]+)'/.exec(err.message)?.[1] : undefined;
+    if (unknown) {
+      const near = closest(unknown, [...Object.keys(cmd.options), 'help']);
+      if (near) hint = `. Did you mean --${near}?`;
+    }
+    throw new UsageError(`${err.message}${hint}\nRun \`fraudscore ${cmd.name} --help\` for usage.`);
   }
 }
 
