@@ -326,6 +326,14 @@ describe('server', () => {
   it('reports drift of logged requests against the reference sample (JSON and HTML)', async () => {
     const since = new Date().toISOString();
     await new Promise((r) => setTimeout(r, 5));
+    // Nothing logged since `since` yet: 200 with the empty state, in JSON and as a styled page.
+    const waiting = await app.inject(`/monitoring?since=${encodeURIComponent(since)}`);
+    expect(waiting.statusCode).toBe(200);
+    expect(waiting.json()).toMatchObject({ status: 'waiting_for_data', report: null, window: { rows: 0 } });
+    const waitingHtml = await app.inject(`/monitoring?since=${encodeURIComponent(since)}&format=html`);
+    expect(waitingHtml.statusCode).toBe(200);
+    expect(waitingHtml.body).toContain('Waiting for data');
+    expect(waitingHtml.body).toContain('<style>');
     // Samples are large enough that Evidently's Wasserstein threshold (0.1) has no false alarms to
     // speak of: for 5000 vs 3000 normal rows the normalized distance is ~0.03 +- 0.01. (At 1500 vs
     // 600 rows it exceeds 0.1 for ~5% of features: small windows give per-feature false alarms,

@@ -59,3 +59,17 @@ ${report.features.map(row).join('\n')}
 function header(): string {
   return '<tr><th>Column</th><th>Verdict</th><th>Test</th><th>Value</th><th>Threshold</th><th>PSI</th><th>Reference mean ± std</th><th>Current mean ± std</th><th></th></tr>';
 }
+
+/** [sync] The drift page before any data: the same styles, a "waiting" verdict and why. */
+export function renderWaitingHtml(modelName: string, detail: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>fraudscore drift report: waiting for data</title>
+<style>body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#1d2733}h1{font-size:1.4rem}
+.verdict{padding:.8rem 1rem;border-radius:6px;font-weight:600;display:inline-block;background:#eef1f5;color:#3a4654}</style>
+</head><body>
+<h1>fraudscore drift report: ${escapeHtml(modelName)}</h1>
+<p class="verdict">Waiting for data</p>
+<p>${escapeHtml(detail)}</p>
+</body></html>
+`;
+}

@@ -137,7 +137,8 @@ export const monitoringRoute = {
   summary: 'Drift report of logged predictions against the model reference sample',
   description:
     "Evidently's defaults: per feature KS test (p < 0.05) when the reference has <= 1000 rows, else Wasserstein distance normalized by the reference std (>= 0.1); PSI reported; dataset drift when >= 50% of features drift; the score distribution's drift too. " +
-    'Window: the last `window` rows (default 5000) or rows since `since`. `format=html` renders a page.',
+    'Window: the last `window` rows (default 5000) or rows since `since`. `format=html` renders a page. ' +
+    "Before any logged row in the window: 200 with `status: 'waiting_for_data'` and `report: null`.",
   querystring: {
     type: 'object',
     additionalProperties: false,

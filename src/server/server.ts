@@ -13,7 +13,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 
 import type { Model } from '../model.js';
 import { driftReportAsync } from '../monitoring/drift.js';
-import { escapeHtml, renderDriftHtml } from '../monitoring/html.js';
+import { escapeHtml, renderDriftHtml, renderWaitingHtml } from '../monitoring/html.js';
 import type { Backend } from '../scorer.js';
 import { VERSION } from '../version.js';
 import { ArrowBodyError, type DecodedArrowBody, decodeArrowBody } from './arrow-body.js';
@@ -565,7 +565,20 @@ export function createServer(options: ServerOptions): FastifyInstance {
       await log.flushed();
       const d = s.model.features.length;
       const win = log.window({ last, since, features: d });
-      if (win.n === 0) return fail('no logged predictions in the window yet: send some to POST /predict first');
+      if (win.n === 0) {
+        // Before any data a report is not an error: 200 with the empty state, so a dashboard or probe
+        // polling it sees "waiting", not a failure.
+        const detail = 'no logged predictions in the window yet: send some to POST /predict first';
+        if (html) return reply.type('text/html; charset=utf-8').send(renderWaitingHtml(s.model.name, detail));
+        return {
+          status: 'waiting_for_data',
+          detail,
+          model: { name: s.model.name, version: s.model.version, fingerprint: s.fingerprint },
+          reference: { file: s.reference.file, rows: s.reference.table.n },
+          window: { last: last ?? null, since: since === undefined ? null : new Date(since).toISOString(), rows: 0 },
+          report: null,
+        };
+      }
       const refScores = await s.referenceScores();
       const report = await driftReportAsync(
         { features: s.model.features, rows: s.reference.table.rows, scores: refScores ?? undefined },
