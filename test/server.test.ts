@@ -392,6 +392,15 @@ describe('server', () => {
       'application/json',
       'application/vnd.apache.arrow.stream',
     ]);
+    // Tagged by area; the web page's internal routes are not listed.
+    expect(doc.paths['/predict'].post.tags).toEqual(['scoring']);
+    expect(doc.paths['/monitoring'].get.tags).toEqual(['monitoring']);
+    expect(doc.paths['/admin/reload'].post.tags).toEqual(['admin']);
+    expect(doc.paths['/ready'].get.tags).toEqual(['service']);
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/ui') || p === '/favicon.ico')).toEqual([]);
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { tags?: string[] }>>))
+      for (const op of Object.values(ops)) expect(op.tags, path).toHaveLength(1);
+    expect((await app.inject('/favicon.ico')).statusCode).toBe(204);
     const page = await app.inject('/docs/');
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('swagger');

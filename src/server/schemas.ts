@@ -59,6 +59,7 @@ const prediction = {
 
 export function predictRoute(maxInstances: number, int8: boolean) {
   return {
+    tags: ['scoring'],
     summary: int8 ? 'Score through the int8 engine' : 'Score transactions',
     description:
       (int8
@@ -117,10 +118,11 @@ export function predictRoute(maxInstances: number, int8: boolean) {
 }
 
 export function healthRoute(summary: string) {
-  return { summary, response: { 200: { type: 'object', additionalProperties: true } } };
+  return { tags: ['service'], summary, response: { 200: { type: 'object', additionalProperties: true } } };
 }
 
 export const readyRoute = {
+  tags: ['service'],
   summary: 'Readiness: 200 once the model is loaded, 503 before (or when it failed to load).',
   response: {
     200: { type: 'object', properties: { status: { type: 'string' } } },
@@ -129,11 +131,13 @@ export const readyRoute = {
 };
 
 export const metricsRoute = {
+  tags: ['monitoring'],
   summary: 'Prometheus metrics (text exposition format).',
   response: { 200: { type: 'string' } },
 };
 
 export const monitoringRoute = {
+  tags: ['monitoring'],
   summary: 'Drift report of logged predictions against the model reference sample',
   description:
     "Evidently's defaults: per feature KS test (p < 0.05) when the reference has <= 1000 rows, else Wasserstein distance normalized by the reference std (>= 0.1); PSI reported; dataset drift when >= 50% of features drift; the score distribution's drift too. " +
@@ -152,6 +156,7 @@ export const monitoringRoute = {
 };
 
 export const reloadRoute = {
+  tags: ['admin'],
   summary: 'Load a model and swap it in without dropping requests (bearer token when configured)',
   security: [{ bearer: [] }],
   body: {
@@ -169,11 +174,13 @@ export const reloadRoute = {
 };
 
 export const uiConfigRoute = {
+  hide: true,
   summary: "The web page's configuration: model features, threshold, batch limit.",
   response: { 200: { type: 'object', additionalProperties: true } },
 };
 
 export const samplesRoute = {
+  hide: true,
   summary: 'A few sample transactions (normal, fraud) for the web page.',
   response: { 200: { type: 'object', additionalProperties: true } },
 };

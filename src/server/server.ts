@@ -465,6 +465,13 @@ export function createServer(options: ServerOptions): FastifyInstance {
           'Credit-card fraud scoring with an autoencoder: a transaction whose reconstruction error is above the model threshold is flagged.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      // One tag per area; the web page's own routes (/ui, its assets, config and samples) are hidden.
+      tags: [
+        { name: 'scoring', description: 'Score transactions (fp32 and int8)' },
+        { name: 'monitoring', description: 'Prometheus metrics and drift of the logged requests' },
+        { name: 'service', description: 'Liveness, readiness and what is served' },
+        { name: 'admin', description: 'Model reload (bearer token when configured)' },
+      ],
     },
   });
   app.register(swaggerUi, { routePrefix: '/docs' });
@@ -642,6 +649,8 @@ export function createServer(options: ServerOptions): FastifyInstance {
     });
 
     // ---- the web page ----
+    // Browsers ask for it on every page: no icon, and no 404 in the logs either.
+    r.get('/favicon.ico', { schema: { hide: true } }, async (_req, reply) => reply.code(204).send());
     r.get('/ui', { schema: { hide: true } }, async (_req, reply) =>
       reply.type('text/html; charset=utf-8').send(await uiAsset('index.html')),
     );
