@@ -73,6 +73,13 @@ describe('fraudscore CLI', () => {
     expect(err.join('\n')).not.toContain('ENOENT:');
   });
 
+  it("takes --model default (the shipped model), as the help's examples do", async () => {
+    expect(await run('info', '--model', 'default')).toBe(0);
+    expect(out.join('\n')).toContain('V1');
+    expect(await run('score', '--help')).toBe(0);
+    expect(out.join('\n')).toContain('--model default');
+  });
+
   it('exits 1 with a one-line message for a missing model', async () => {
     expect(await run('info', '--model', join(dir, 'missing'))).toBe(1);
     expect(err[0]).toMatch(/model\.json not found/);

@@ -37,7 +37,7 @@ Options:
   --opset N        ai.onnx opset, ${ONNX_MIN_OPSET} to ${ONNX_MAX_OPSET} (default ${ONNX_DEFAULT_OPSET})
 
 Example:
-  fraudscore export-onnx --model models/default --int8`,
+  fraudscore export-onnx --model default --int8`,
   options: {
     model: { type: 'string' },
     output: { type: 'string' },

@@ -11,7 +11,7 @@ Prints the model's name, features, layer sizes, preprocessing, threshold, proven
 and which native backends this machine runs.
 
 Options:
-  --model DIR   model directory (model.json + weights.safetensors)
+  --model DIR   model directory (model.json + weights.safetensors); 'default': the shipped model
   --json        print JSON instead of text`,
   options: { model: { type: 'string' }, json: { type: 'boolean' } },
   async run(values) {

@@ -28,7 +28,7 @@ Options:
   --quiet            no progress bar
 
 Example:
-  fraudscore score --model models/default --input transactions.csv.gz --output scores.arrow`,
+  fraudscore score --model default --input transactions.csv.gz --output scores.arrow`,
   options: {
     model: { type: 'string' },
     input: { type: 'string' },

@@ -45,7 +45,7 @@ Options:
   --verbose              log every request (pino JSON lines on stdout)
 
 Example:
-  FRAUDSCORE_TOKEN=$(openssl rand -hex 16) fraudscore serve --model models/default --port 8000`,
+  FRAUDSCORE_TOKEN=$(openssl rand -hex 16) fraudscore serve --model default --port 8000`,
   options: {
     model: { type: 'string' },
     port: { type: 'string' },

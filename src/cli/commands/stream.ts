@@ -45,7 +45,7 @@ Options:
                          of a message a dead worker held
 
 Example:
-  fraudscore stream --model models/default --servers nats://127.0.0.1:4222 --stream TX \\
+  fraudscore stream --model default --servers nats://127.0.0.1:4222 --stream TX \\
     --subject tx.in --output-subject tx.scored --dlq-subject tx.dlq --durable scorers --batch 256`,
   options: {
     model: { type: 'string' },
