@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `fraudscore` command line: `fraudscore <command> [options]`, `fraudscore <command> --help`.
-import { type Command, closest, parseCommandArgs, UsageError } from './cli/command.js';
+import { CancelledError, type Command, closest, parseCommandArgs, UsageError } from './cli/command.js';
 import { commands } from './cli/commands/index.js';
 import { ModelError } from './errors.js';
 import { VERSION } from './version.js';
@@ -45,6 +45,10 @@ export async function main(argv: string[]): Promise<number> {
     const code = await cmd.run(values, positionals);
     return typeof code === 'number' ? code : 0;
   } catch (e) {
+    if (e instanceof CancelledError) {
+      console.error(`fraudscore ${name}: ${e.message}`);
+      return e.exitCode;
+    }
     if (e instanceof UsageError) {
       console.error(`fraudscore ${name}: ${e.message}`);
       return 2;

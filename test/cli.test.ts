@@ -73,6 +73,25 @@ describe('fraudscore CLI', () => {
     expect(err.join('\n')).not.toContain('ENOENT:');
   });
 
+  it('exits 130 when Ctrl-C (SIGINT) cancels train', async () => {
+    const data = join(dir, 'sigint.arrow');
+    expect(await run('synth', '--rows', '50000', '--fraud-rate', '0.01', '--seed', '4', '--output', data)).toBe(0);
+    // The command's own SIGINT handler runs (process.emit does not kill the test process).
+    const timer = setInterval(() => process.emit('SIGINT'), 100);
+    try {
+      const code = await run(
+        'train',
+        `data.path=${data}`,
+        'training.epochs=500',
+        `output.runs_dir=${join(dir, 'sigint-runs')}`,
+      );
+      expect(code).toBe(130);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(err.join('\n')).toContain('fraudscore train: cancelled by SIGINT');
+  });
+
   it("takes --model default (the shipped model), as the help's examples do", async () => {
     expect(await run('info', '--model', 'default')).toBe(0);
     expect(out.join('\n')).toContain('V1');

@@ -18,6 +18,16 @@ export interface Command {
   ): Promise<number | void>;
 }
 
+/** A command stopped by a signal: exit 128 + the signal's number (130 for SIGINT), as shells do. */
+export class CancelledError extends Error {
+  readonly exitCode: number;
+  constructor(readonly signalName: 'SIGINT' | 'SIGTERM') {
+    super(`cancelled by ${signalName}`);
+    this.name = 'CancelledError';
+    this.exitCode = signalName === 'SIGINT' ? 130 : 143;
+  }
+}
+
 /** An error the user caused (bad flag, missing file): printed without a stack trace, exit code 2. */
 export class UsageError extends Error {
   constructor(message: string) {

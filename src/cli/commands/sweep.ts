@@ -1,6 +1,6 @@
 import { loadConfig } from '../../train/config.js';
 import { loadSweepSpec, sweep } from '../../train/sweep.js';
-import { type Command, requireString } from '../command.js';
+import { CancelledError, type Command, requireString } from '../command.js';
 
 export const sweepCommand: Command = {
   name: 'sweep',
@@ -21,7 +21,7 @@ Options:
     const base = await loadConfig(values.config as string | undefined, positionals);
     const spec = await loadSweepSpec(requireString(values, 'spec'));
     const controller = new AbortController();
-    const onSigint = () => controller.abort(new Error('cancelled by SIGINT'));
+    const onSigint = () => controller.abort(new CancelledError('SIGINT'));
     process.once('SIGINT', onSigint);
     try {
       const res = await sweep(base, spec, {

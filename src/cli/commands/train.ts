@@ -2,7 +2,7 @@ import { SingleBar } from 'cli-progress';
 
 import { loadConfig } from '../../train/config.js';
 import { type EpochRecord, type TrainResult, train } from '../../train/train.js';
-import type { Command } from '../command.js';
+import { CancelledError, type Command } from '../command.js';
 
 /** Runs training with a progress bar on a terminal (a line per epoch otherwise); Ctrl-C cancels. */
 export async function trainWithProgress(
@@ -10,7 +10,7 @@ export async function trainWithProgress(
   opts: { quiet?: boolean } = {},
 ): Promise<TrainResult> {
   const controller = new AbortController();
-  const onSigint = () => controller.abort(new Error('cancelled by SIGINT'));
+  const onSigint = () => controller.abort(new CancelledError('SIGINT'));
   process.once('SIGINT', onSigint);
   const tty = process.stderr.isTTY && !opts.quiet;
   const bar = tty
