@@ -423,6 +423,39 @@ describe('server without a reference sample, with auth, CORS and reload', () => 
   const dir = mkdtempSync(join(tmpdir(), 'fraudscore-server-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('logs through a logger instance of your own (pino-shaped), not only logger options', async () => {
+    const lines: { level: string; args: unknown[] }[] = [];
+    const make = (bindings: Record<string, unknown>): Record<string, unknown> => {
+      const at =
+        (level: string) =>
+        (...args: unknown[]) =>
+          void lines.push({ level, args: [bindings, ...args] });
+      return {
+        level: 'info',
+        fatal: at('fatal'),
+        error: at('error'),
+        warn: at('warn'),
+        info: at('info'),
+        debug: at('debug'),
+        trace: at('trace'),
+        silent: () => {},
+        child: (b: Record<string, unknown>) => make({ ...bindings, ...b }),
+      };
+    };
+    const app = createServer({
+      model: makeModel(seed),
+      backend: 'cpu',
+      log: false,
+      logger: make({ app: 'host' }) as never,
+    });
+    await app.fraudscore.loaded;
+    expect((await app.inject('/health')).statusCode).toBe(200);
+    await app.close();
+    // Fastify's request logs reached our instance (through its child loggers).
+    expect(lines.some((l) => l.level === 'info' && l.args.includes('request completed'))).toBe(true);
+    expect(lines.every((l) => (l.args[0] as { app?: string }).app === 'host')).toBe(true);
+  });
+
   it("says 'no reference sample' on /monitoring", async () => {
     await saveModel(makeModel(seed), join(dir, 'm0'));
     const app = createServer({ model: join(dir, 'm0'), backend: 'cpu' });

@@ -9,7 +9,13 @@ import { basename } from 'node:path';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 
 import type { Model } from '../model.js';
 import { driftReportAsync } from '../monitoring/drift.js';
@@ -81,8 +87,12 @@ export interface ServerOptions {
   topFeatures?: number;
   /** Logged rows a drift report uses when the request names no window. @default 5000 */
   driftWindow?: number;
-  /** Fastify's logger option. @default false */
-  logger?: boolean | Record<string, unknown>;
+  /**
+   * Fastify's logger option (true, or pino options), or a logger instance of your own (a pino
+   * logger, or anything with pino's methods and child()), which then receives the server's logs.
+   * @default false
+   */
+  logger?: boolean | Record<string, unknown> | FastifyBaseLogger;
 }
 
 /** What createServer adds to the Fastify instance (as `app.fraudscore`). */
@@ -150,8 +160,14 @@ export function createServer(options: ServerOptions): FastifyInstance {
     throw new TypeError('Expected `corsOrigins` to be an array of origins');
   }
 
+  const lg = options.logger;
+  const loggerInstance =
+    typeof lg === 'object' && lg !== null && typeof (lg as FastifyBaseLogger).child === 'function'
+      ? (lg as FastifyBaseLogger)
+      : undefined;
   const app = Fastify({
-    logger: options.logger ?? false,
+    // Fastify 5 takes an instance as loggerInstance and refuses one passed as logger.
+    ...(loggerInstance ? { loggerInstance } : { logger: (lg as boolean | Record<string, unknown>) ?? false }),
     bodyLimit,
     // Strict types (a string is not a number, a number is not a one-element array), unknown keys are
     // errors rather than silently dropped, and Infinity passes the type check so the handler can
