@@ -794,6 +794,65 @@ describe('server on a socket: micro-batching, the prediction log, graceful shutd
   }, 60_000);
 });
 
+describe('fraudscore serve from the environment', () => {
+  const seed = testSeed();
+  const dir = mkdtempSync(join(tmpdir(), 'fraudscore-serve-env-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads FRAUDSCORE_MODEL, PORT, HOST and FRAUDSCORE_LOG when the flags are absent, and names the log', async () => {
+    const modelDir = join(dir, 'env-model');
+    await saveModel(makeModel(seed), modelDir);
+    const logFile = join(dir, 'env.sqlite');
+    const child: ChildProcess = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli.ts', 'serve', '--backend', 'cpu'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, FRAUDSCORE_MODEL: modelDir, PORT: '0', HOST: '127.0.0.1', FRAUDSCORE_LOG: logFile },
+      },
+    );
+    let stderr = '';
+    const address = await new Promise<string>((resolve, reject) => {
+      child.stderr!.on('data', (b: Buffer) => {
+        stderr += b.toString();
+        const m = /on (http:\/\/127\.0\.0\.1:\d+)[\s\S]*prediction log: /.exec(stderr);
+        if (m) resolve(m[1]!);
+      });
+      child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+    });
+    expect(stderr).toContain(`prediction log: ${logFile}`);
+    const r = await fetch(`${address}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ features: FEATURES.map(() => 0.1) }),
+    });
+    expect(r.status).toBe(200);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const db = new Database(logFile, { readonly: true });
+    try {
+      expect((db.prepare('SELECT COUNT(*) AS n FROM predictions').get() as { n: number }).n).toBe(1);
+    } finally {
+      db.close();
+    }
+  }, 60_000);
+
+  it('names $PORT when it is not a port', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--model', 'default'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PORT: 'eighty' },
+    });
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toContain("$PORT must be an integer >= 0, got 'eighty'");
+  }, 60_000);
+});
+
 describe('topFeatures', () => {
   it('returns the k largest error shares, largest first, ties in feature order', async () => {
     const { topFeatures } = await import('../src/server/server.js');

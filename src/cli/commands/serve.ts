@@ -1,12 +1,28 @@
-import { type Command, requireString, UsageError } from '../command.js';
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+import { type Command, UsageError } from '../command.js';
 import { createServer } from '../../server/server.js';
 
-function intOption(values: Record<string, unknown>, name: string, min: number): number | undefined {
-  const v = values[name];
+function intOption(values: Record<string, unknown>, name: string, min: number, env?: string): number | undefined {
+  const fromEnv = values[name] === undefined && env !== undefined && process.env[env] ? process.env[env] : undefined;
+  const v = values[name] ?? fromEnv;
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${v}'`);
+  if (!Number.isInteger(n) || n < min) {
+    throw new UsageError(`${fromEnv !== undefined ? `$${env}` : `--${name}`} must be an integer >= ${min}, got '${v}'`);
+  }
   return n;
+}
+
+/** Where the default prediction log goes: $FRAUDSCORE_STATE_DIR, else $XDG_STATE_HOME/fraudscore, else ~/.local/state/fraudscore. */
+function stateDir(): string {
+  const dir =
+    process.env.FRAUDSCORE_STATE_DIR ||
+    join(process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'fraudscore');
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 export const serve: Command = {
@@ -19,15 +35,19 @@ Starts the HTTP server (Fastify) on the model. Routes: GET / and /health, GET /r
 GET /metrics (Prometheus), GET /monitoring (drift of logged requests against the model's
 reference sample; ?format=html), POST /admin/reload, OpenAPI at /docs, a web page at /ui.
 Every prediction is logged to a SQLite file. SIGTERM/SIGINT stop accepting, finish in-flight
-requests, flush the log and exit.
+requests, flush the log and exit. Without the flags, PORT, HOST, FRAUDSCORE_MODEL and FRAUDSCORE_LOG
+are read from the environment (as container platforms set them).
 
 Options:
-  --model DIR            model directory (model.json, weights.safetensors, optional reference.arrow|csv)
-  --port P               TCP port (default 8000; 0 picks a free one)
-  --host H               interface to listen on (default 127.0.0.1; 0.0.0.0 for all)
+  --model DIR            model directory (model.json, weights.safetensors, optional reference.arrow|csv);
+                         'default': the shipped model (env FRAUDSCORE_MODEL)
+  --port P               TCP port (default 8000; 0 picks a free one; env PORT)
+  --host H               interface to listen on (default 127.0.0.1; 0.0.0.0 for all; env HOST)
   --backend B            auto (default), cpu or cuda
   --threads N            native threads per scoring call (default 1: micro-batches are small)
-  --log FILE             prediction log, SQLite (default fraudscore-predictions.sqlite)
+  --log FILE             prediction log, SQLite (env FRAUDSCORE_LOG; default predictions.sqlite in the
+                         state directory: $FRAUDSCORE_STATE_DIR, $XDG_STATE_HOME/fraudscore or
+                         ~/.local/state/fraudscore, named at start)
   --no-log               do not log predictions (no drift monitoring then)
   --reference FILE       reference sample for drift (default: reference.* in the model directory)
   --token-env NAME       environment variable holding the bearer token for admin routes
@@ -67,8 +87,9 @@ Example:
     verbose: { type: 'boolean' },
   },
   async run(values) {
-    const model = requireString(values, 'model');
-    const port = intOption(values, 'port', 0) ?? 8000;
+    const model = (values.model as string | undefined) || process.env.FRAUDSCORE_MODEL;
+    if (!model) throw new UsageError('missing required option --model (or $FRAUDSCORE_MODEL)');
+    const port = intOption(values, 'port', 0, 'PORT') ?? 8000;
     if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
     const backend = (values.backend as string | undefined) ?? 'auto';
     if (!['auto', 'cpu', 'cuda'].includes(backend))
@@ -77,11 +98,14 @@ Example:
     const token = process.env[tokenEnv] || undefined;
     if (values['protect-all'] && !token) throw new UsageError(`--protect-all needs a token in $${tokenEnv}`);
     if (values.log !== undefined && values['no-log']) throw new UsageError('--log and --no-log exclude each other');
+    const logPath = values['no-log']
+      ? false
+      : (values.log as string | undefined) || process.env.FRAUDSCORE_LOG || join(stateDir(), 'predictions.sqlite');
     const app = createServer({
       model,
       backend: backend as 'auto',
       threads: intOption(values, 'threads', 0),
-      log: values['no-log'] ? false : ((values.log as string | undefined) ?? 'fraudscore-predictions.sqlite'),
+      log: logPath,
       referencePath: values.reference as string | undefined,
       token,
       protectAll: Boolean(values['protect-all']),
@@ -94,7 +118,7 @@ Example:
       logMaxPending: intOption(values, 'log-max-pending', 1),
       logger: values.verbose ? { level: 'info' } : { level: 'warn' },
     });
-    const host = (values.host as string | undefined) ?? '127.0.0.1';
+    const host = (values.host as string | undefined) || process.env.HOST || '127.0.0.1';
     // Listen first so probes get 503 from /ready while the model loads, then fail fast if it cannot.
     const address = await app.listen({ port, host });
     try {
@@ -108,6 +132,7 @@ Example:
       `fraudscore: serving ${s.model.name} v${s.model.version} (${s.engines.fp32}${s.engines.int8 ? `, int8 ${s.engines.int8}` : ''}) on ${address}` +
         ` · docs ${address}/docs · page ${address}/ui`,
     );
+    console.error(`fraudscore: prediction log: ${logPath === false ? 'off (--no-log)' : logPath}`);
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         console.error(`fraudscore: ${signal}: finishing in-flight requests and flushing the prediction log`);
