@@ -126,6 +126,26 @@ describe.skipIf(!bin && !inCi)('stream scoring on NATS JetStream', () => {
     return s;
   }
 
+  /** The `fraudscore stream` flags that name the model, the server and the streams `s` made. */
+  function cliArgs(s: Awaited<ReturnType<typeof streams>>): string[] {
+    return [
+      '--model',
+      modelDir,
+      '--servers',
+      nats.url,
+      '--stream',
+      s.stream,
+      '--subject',
+      s.subject,
+      '--output-subject',
+      s.outSubject,
+      '--dlq-subject',
+      s.dlqSubject,
+      '--durable',
+      s.durable,
+    ];
+  }
+
   async function publishRows(subject: string, rows: Float32Array, prefix: string): Promise<void> {
     const js = jetstream(nc);
     const n = rows.length / D;
@@ -311,30 +331,7 @@ describe.skipIf(!bin && !inCi)('stream scoring on NATS JetStream', () => {
     const n = 6000;
     const rows = randomRows(n, D, seed + 3, [AMOUNT]);
     await publishRows(s.subject, rows, 'k');
-    const args = [
-      '--model',
-      modelDir,
-      '--servers',
-      nats.url,
-      '--stream',
-      s.stream,
-      '--subject',
-      s.subject,
-      '--output-subject',
-      s.outSubject,
-      '--dlq-subject',
-      s.dlqSubject,
-      '--durable',
-      s.durable,
-      '--batch',
-      '8',
-      '--max-in-flight',
-      '2',
-      '--backend',
-      'cpu',
-      '--ack-wait-ms',
-      '3000',
-    ];
+    const args = [...cliArgs(s), '--batch', '8', '--max-in-flight', '2', '--backend', 'cpu', '--ack-wait-ms', '3000'];
     // Create the consumer once, with a short ack wait (a dead worker's messages come back in 3 s).
     const a = spawnWorker(args);
     const b = spawnWorker(args);
@@ -460,28 +457,7 @@ describe.skipIf(!bin && !inCi)('stream scoring on NATS JetStream', () => {
     const n = 20000;
     const rows = randomRows(n, D, seed + 5, [AMOUNT]);
     await publishRows(s.subject, rows, 'g');
-    const w = spawnWorker([
-      '--model',
-      modelDir,
-      '--servers',
-      nats.url,
-      '--stream',
-      s.stream,
-      '--subject',
-      s.subject,
-      '--output-subject',
-      s.outSubject,
-      '--dlq-subject',
-      s.dlqSubject,
-      '--durable',
-      s.durable,
-      '--batch',
-      '64',
-      '--backend',
-      'cpu',
-      '--metrics-port',
-      '0',
-    ]);
+    const w = spawnWorker([...cliArgs(s), '--batch', '64', '--backend', 'cpu', '--metrics-port', '0']);
     try {
       await until('the first results', 120_000, async () => (await streamCount(jsm, s.out)) >= 500);
       w.kill('SIGTERM');
