@@ -192,6 +192,12 @@ Int8Model packInt8(const ModelSpec& spec, const QuantSpec& q, bool dynamic, Simd
       }
     }
     if (amx) packAmx(Ly);
+    // 8 zeros past the end of each per-output vector: the AVX2 row path loads whole 8-lane
+    // chunks past outPad (kernel_int8_impl.h), and the words past the last group's.
+    for (std::vector<float>* v : {&Ly.scale, &Ly.bias, &Ly.scaleNext, &Ly.biasNext})
+      if (!v->empty()) v->resize(v->size() + 8, 0.f);
+    Ly.init.resize(Ly.init.size() + 8, 0);
+    Ly.w.resize(Ly.w.size() + 8, 0);
     P.maxPad = std::max(P.maxPad, Ly.outPad);
     P.bytes += Ly.w.size() * 4 + Ly.init.size() * 4 + (Ly.amxW.size() + Ly.amxInit.size()) * 4 +
                (3 * Ly.outPad + Ly.scaleNext.size() + Ly.biasNext.size()) * sizeof(float);

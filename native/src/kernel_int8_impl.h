@@ -832,6 +832,161 @@ static float scoreRowStatic(const Int8Model& P, const float* src, float* fe, uin
 }
 #endif
 
+#if FS_I8_AVX2
+// Row path (AVX2, static scales): the AVX-512 row path above with 8 lanes, for the same reason
+// (a batch of 1 paid for a whole strip). Features / outputs in lanes; one word of 4 activations
+// broadcast against 8 outputs' 4 weights per vpmaddubsw, the first layer's signed bytes through
+// the same abs/sign step as dot(), 4 chunks of 8 outputs per pass over the input words. The
+// per-output vectors are padded with 8 zeros (packInt8), so chunks past outPad load plain
+// vectors: their lanes sum garbage weights (the next group's) times scale 0, plus bias 0, which
+// requantizes to 0 in bytes no layer reads and errors no sum takes. The same fp32 operations as
+// the strip kernel, so a row scores alike on either (testRowPathMatchesStrip).
+constexpr int kRowPathMax = 4;
+constexpr int kRowChunks = 4;
+
+// Lane mask of the first n (<= 8 taken) lanes, for the row's raw features.
+static FS_INLINE __m256i lanesBelow(int n) {
+  alignas(32) static const int32_t kLanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                                 0,  0,  0,  0,  0,  0,  0,  0};
+  const int k = n >= 8 ? 8 : n <= 0 ? 0 : n;
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kLanes + 8 - k));
+}
+static FS_INLINE vf maskLoad(const float* p, __m256i m) {
+  return (vf)_mm256_maskload_ps(p, m);
+}
+static FS_INLINE __m256i loadi(const int32_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+// 8 int32 lanes (each within a byte's range, or garbage the fp32 fallback discards) to 8 bytes at
+// p, the low byte of each lane as pack() keeps it.
+static FS_INLINE void storeBytes(uint8_t* p, vi q) {
+  const __m256i bytes = _mm256_shuffle_epi8(
+      (__m256i)q, _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0,
+                                   4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1));
+  const uint32_t lo = static_cast<uint32_t>(_mm256_cvtsi256_si32(bytes));
+  const uint32_t hi = static_cast<uint32_t>(_mm256_extract_epi32(bytes, 4));
+  std::memcpy(p, &lo, 4);
+  std::memcpy(p + 4, &hi, 4);
+}
+
+// One layer of one row: input bytes `a` (words of 4) -> the next layer's bytes `b` (hidden) or
+// the errors against z in e (last layer).
+template <bool kSigned, bool kFallback>
+static FS_INLINE void rowLayer(const Int8Layer& Ly, bool hidden, const uint8_t* a, uint8_t* b,
+                               const float* z, float* e, vf* mxv) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const int32_t* words = reinterpret_cast<const int32_t*>(a);
+  for (int o0 = 0; o0 < Ly.outPad; o0 += 8 * kRowChunks) {
+    const int chunks = (Ly.outPad - o0 + 7) / 8;
+    __m256i acc0 = loadi(Ly.init.data() + o0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    if (chunks > 1) acc1 = loadi(Ly.init.data() + o0 + 8);
+    if (chunks > 2) acc2 = loadi(Ly.init.data() + o0 + 16);
+    if (chunks > 3) acc3 = loadi(Ly.init.data() + o0 + 24);
+    const int32_t* w = Ly.w.data() + o0;
+    for (int g = 0; g < Ly.groups; ++g) {
+      const __m256i av = _mm256_set1_epi32(words[g]);
+      const __m256i aa = kSigned ? _mm256_abs_epi8(av) : av;
+      const int32_t* wg = w + static_cast<size_t>(g) * Ly.outPad;
+      auto dot1 = [&](__m256i acc, const int32_t* wp) {
+        const __m256i wv = loadi(wp);
+        const __m256i p = _mm256_maddubs_epi16(aa, kSigned ? _mm256_sign_epi8(wv, av) : wv);
+        return _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+      };
+      acc0 = dot1(acc0, wg);
+      if (chunks > 1) acc1 = dot1(acc1, wg + 8);
+      if (chunks > 2) acc2 = dot1(acc2, wg + 16);
+      if (chunks > 3) acc3 = dot1(acc3, wg + 24);
+    }
+    const __m256i accs[kRowChunks] = {acc0, acc1, acc2, acc3};
+    for (int c = 0; c < chunks && c < kRowChunks; ++c) {
+      const int o = o0 + 8 * c;
+      const vf accf = __builtin_convertvector((vi)accs[c], vf);
+      if (hidden) {
+        const vf t = fmaAdd(accf, loadf(Ly.scaleNext.data() + o), loadf(Ly.biasNext.data() + o));
+        vi q;
+        if constexpr (kFallback) {
+          *mxv = vmax(*mxv, t);
+          q = quantReluOpen(t);
+        } else {
+          q = quantRelu(t, splat(1.f));
+        }
+        storeBytes(b + o, q);
+      } else {
+        const vf y = accf * loadf(Ly.scale.data() + o) + loadf(Ly.bias.data() + o);
+        storef(e + o, y - loadf(z + o));
+      }
+    }
+  }
+}
+
+// Contract of the AVX-512 scoreRowStatic. a and b: byte buffers of at least maxPad + 64 bytes;
+// e: maxPad + 8 floats.
+template <bool kFallback>
+static float scoreRowStatic(const Int8Model& P, const float* src, float* fe, uint8_t* a, uint8_t* b,
+                            float* e, bool* bad, bool* over) {
+  const int d = P.features;
+  const int fpad = P.featPad;
+  alignas(32) float z[1024 + 8];
+  vf mxv = {};
+  bool finite = true;
+  const Int8Layer& L0 = P.layers[0];
+  for (int c = 0; c < fpad; c += 8) {
+    const __m256i m = lanesBelow(d - c);
+    vf x = maskLoad(src + c, m);
+    bool anyLog = false;
+    vi lm = {};
+    for (int k = 0; k < 8 && c + k < d; ++k)
+      if (P.log1p[c + k]) {
+        anyLog = true;
+        lm[k] = -1;
+      }
+    if (anyLog) x = (vf)(((vi)log1pv(x) & lm) | ((vi)x & ~lm));
+    const vf v = (x - maskLoad(P.mean.data() + c, m)) * maskLoad(P.invScale.data() + c, m);
+    const vi okLanes = (vi)(vabs(v) <= splat(FLT_MAX));  // NaN compares false
+    if ((_mm256_movemask_ps((__m256)(okLanes & (vi)m)) ^ _mm256_movemask_ps((__m256)m)) != 0)
+      finite = false;
+    storef(z + c, (vf)((vi)v & (vi)m));
+  }
+  if (!finite) {
+    *bad = true;
+    return 0.f;
+  }
+  *bad = false;
+  storef(z + fpad, vf{});  // the last layer's chunk past outPad reads these
+  for (int c = 0; c < fpad; c += 8) {
+    const vf zc = loadf(z + c);
+    vi q;
+    if constexpr (kFallback) {
+      const vf t = zc * splat(L0.invSx);
+      mxv = vmax(mxv, vabs(t));
+      q = roundAway(t);
+    } else {
+      q = quantSigned(zc, splat(L0.invSx));
+    }
+    storeBytes(a + c, q);
+  }
+  const size_t nl = P.layers.size();
+  for (size_t l = 0; l < nl; ++l) {
+    const bool hidden = l + 1 < nl;
+    if (l == 0)
+      rowLayer<true, kFallback>(P.layers[l], hidden, a, b, z, e, &mxv);
+    else
+      rowLayer<false, kFallback>(P.layers[l], hidden, a, b, z, e, &mxv);
+    uint8_t* t = a;
+    a = b;
+    b = t;
+  }
+  float sum = 0.f;
+  for (int j = 0; j < d; ++j) {
+    sum = __builtin_fmaf(e[j], e[j], sum);
+    if (fe) fe[j] = e[j] * e[j];
+  }
+  *over = kFallback && hmax(mxv) >= 127.5f;
+  return sum * (1.0f / static_cast<float>(d));
+}
+#endif
+
 // kFallback: rows whose inputs leave the calibrated range (any |x| / sx >= 127.5) are appended to
 // `overflow`; the engine rescores them in fp32 (fraudscore/quant.h). Rows below prefetchEnd may be
 // prefetched (the engine calls this span by span; the rows go on past `end`).
@@ -850,7 +1005,7 @@ static bool scoreStatic(const Int8Model& P, const float* rows, size_t begin, siz
         stopBelow->load(std::memory_order_relaxed) < static_cast<int64_t>(r0))
       return true;  // an earlier bad row was found elsewhere; this one cannot be the first
     const int cnt = static_cast<int>(end - r0 < static_cast<size_t>(L) ? end - r0 : L);
-#if FS_I8_VNNI && !FS_I8_AMX
+#if (FS_I8_VNNI && !FS_I8_AMX) || FS_I8_AVX2
     if (cnt <= kRowPathMax && P.featPad <= 1024) {
       const int d = P.features;
       for (size_t r = r0; r < end; ++r) {

@@ -428,6 +428,40 @@ void testNonFinite(std::mt19937_64& rng) {
   }
 }
 
+// A row scored alone (the row path of the kernels that have one: kRowPathMax rows or fewer) gets
+// the same score and feature errors, bit for bit, as inside a full strip.
+void testRowPathMatchesStrip(std::mt19937_64& rng) {
+  struct Shape {
+    int d;
+    std::vector<int> hidden;
+  };
+  for (const Shape& s : {Shape{29, {32, 16, 32}}, Shape{13, {7, 5, 9}}, Shape{30, {64, 4}},
+                         Shape{33, {17, 33, 2}}}) {
+    const ModelSpec m = fstest::randomModel(rng, s.d, s.hidden);
+    for (bool fallback : {false, true}) {
+      QuantSpec q = quantized(m, fstest::randomRows(rng, m, fallback ? 24 : 512));
+      q.fallback = fallback;
+      const size_t n = 64;  // whole strips on every path
+      const std::vector<float> rows = fstest::randomRows(rng, m, n);
+      for (const Int8Kernel& k : int8Kernels()) {
+        CpuInt8Engine eng(m, q, Int8Activations::kStatic, k.path, k.mm);
+        std::vector<float> strip(n), stripFe(n * s.d), one(1), oneFe(s.d);
+        CHECK(eng.score(rows.data(), n, strip.data(), stripFe.data(), NonFinite::kNaN, 1).row ==
+              -1);
+        size_t differ = 0;
+        for (size_t r = 0; r < n; ++r) {
+          eng.score(rows.data() + r * s.d, 1, one.data(), oneFe.data(), NonFinite::kNaN, 1);
+          if (std::memcmp(&one[0], &strip[r], sizeof(float)) != 0 ||
+              std::memcmp(oneFe.data(), stripFe.data() + r * s.d, s.d * sizeof(float)) != 0)
+            ++differ;
+        }
+        CHECK_MSG(differ == 0, "%s d=%d fallback=%d: %zu of %zu lone rows differ from the strip",
+                  k.name, s.d, fallback, differ, n);
+      }
+    }
+  }
+}
+
 // Same scores, bit for bit, whatever the thread count (dynamic blocks are aligned to the call).
 void testThreadsDeterministic(std::mt19937_64& rng) {
   const ModelSpec m = fstest::randomModel(rng, 29, {32, 16, 32});
@@ -529,6 +563,7 @@ int main() {
   testNonFinite(rng);
   testThreadsDeterministic(rng);
   testAmxMatchesVnni(rng);
+  testRowPathMatchesStrip(rng);
   testValidation(rng);
   return fstest::finish("test_int8_engine");
 }
