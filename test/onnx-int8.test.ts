@@ -1,6 +1,7 @@
 // ONNX export (int8): the static int8 graph (QuantizeLinear -> MatMulInteger -> Cast -> Mul -> Add)
 // against a float64 TS implementation of the int8 contract (native/include/fraudscore/quant.h), the
 // rounding-mode mismatch measured, and ORT's own dynamic form ('int8-dynamic') for the benchmark.
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -225,8 +226,13 @@ describe('exportOnnx (int8, static)', () => {
     expect(ops.filter((o) => o === 'QuantizeLinear')).toHaveLength(4);
     expect(ops).not.toContain('Gemm');
     expect(ops).not.toContain('MatMul');
-    const w0 = s.graph.initializers.find((t) => t.name === 'layer0_weight_int8')!;
-    expect(w0).toEqual({ name: 'layer0_weight_int8', dataType: 3, dims: [D, 32] }); // INT8, [in][out]
+    // The signed first layer runs u8 x u8 (weights + 128), the later ones u8 x s8: no onnxruntime
+    // kernel saturates (AVX2 without VNNI pairs u8 x s8 products in int16).
+    const w0 = s.graph.initializers.find((t) => t.name === 'layer0_weight_uint8')!;
+    expect(w0).toEqual({ name: 'layer0_weight_uint8', dataType: 2, dims: [D, 32] }); // UINT8, [in][out]
+    const w1 = s.graph.initializers.find((t) => t.name === 'layer1_weight_int8')!;
+    expect(w1).toEqual({ name: 'layer1_weight_int8', dataType: 3, dims: [32, 16] }); // INT8
+    expect(ops.filter((o) => o === 'Clip')).toHaveLength(4);
     expect(s.graph.initializers.filter((t) => t.dataType === 1 && t.dims.length === 2)).toHaveLength(0);
     expect(s.graph.docString).toContain('rounds half to even');
     for (const level of ['disabled', 'all'] as const) {
@@ -363,6 +369,21 @@ describe('exportOnnx (int8, static)', () => {
   });
 });
 
+/**
+ * Whether onnxruntime's u8 x s8 integer kernel sums exactly on this CPU: with AVX-512 VNNI or
+ * AVX-VNNI (vpdpbusd). Without either, x86 MLAS multiplies with vpmaddubsw, which saturates pairs
+ * of products to int16.
+ */
+function ortU8S8Exact(): boolean {
+  if (process.arch !== 'x64') return true;
+  try {
+    const flags = readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '';
+    return /\b(avx512_vnni|avx_vnni)\b/.test(flags);
+  } catch {
+    return false;
+  }
+}
+
 describe('exportOnnx (int8-dynamic: onnxruntime quantize_dynamic form)', () => {
   const plain = model29();
 
@@ -381,11 +402,15 @@ describe('exportOnnx (int8-dynamic: onnxruntime quantize_dynamic form)', () => {
       const fp32 = new Scorer(plain, { backend: 'cpu', threads: 1 });
       const want = fp32.score(rows);
       fp32.dispose();
-      // uint8 activations with a per-batch range: a few percent at worst, far better on average
-      expect(maxRelErr(got, want)).toBeLessThan(0.1);
+      // uint8 activations with a per-batch range: a few percent at worst, far better on average,
+      // where onnxruntime's u8 x s8 kernel sums exactly (VNNI). Without VNNI it pairs products in
+      // int16 with saturation (vpmaddubsw; onnxruntime documents it and suggests reduce_range), and
+      // this form, unlike precision 'int8', keeps that ORT behaviour: rows hit by it are further off.
+      const exact = ortU8S8Exact();
       let mean = 0;
       for (let i = 0; i < want.length; i++) mean += Math.abs(got[i]! - want[i]!) / Math.max(want[i]!, 1e-3);
-      expect(mean / want.length).toBeLessThan(1e-2);
+      expect(maxRelErr(got, want)).toBeLessThan(exact ? 0.1 : 0.5);
+      expect(mean / want.length).toBeLessThan(exact ? 1e-2 : 3e-2);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

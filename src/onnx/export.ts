@@ -28,8 +28,9 @@ import { DataType, encodeModel, type ValueInfoProto } from './proto.js';
 /**
  * - 'fp32': Gemm layers, bit-for-bit the arithmetic of the native fp32 engines up to summation order.
  * - 'int8': the model's static int8 quantization (model.quantization, see quant.h's contract) run
- *   with integer kernels: QuantizeLinear (uint8, zero point 128) -> MatMulInteger (u8 x s8 ->
- *   int32, the zero point subtracted) -> Cast -> Mul by sx*sw[o] -> Add bias. QuantizeLinear
+ *   with integer kernels: QuantizeLinear (uint8) -> Clip -> MatMulInteger (int32, the zero points
+ *   subtracted; u8 x u8 for the signed first layer, u8 x s8 after it, so no CPU kernel saturates)
+ *   -> Cast -> Mul by sx*sw[o] -> Add bias. QuantizeLinear
  *   rounds x / sx (computed in fp32) half to even where the contract rounds half away from zero:
  *   an exact tie can land one step away (test/onnx-int8.test.ts measures how rarely).
  *   With `model.quantization.outOfRange` 'fp32', the graph also holds the fp32 Gemm layers and
@@ -248,32 +249,44 @@ function denseLayers(
     } else {
       const wq = q ? q.weights[i]! : dyn[i]!.q;
       const sw = q ? q.weightScales[i]! : dyn[i]!.scale;
-      const wt = g.constant(
-        `${base}_weight_int8`,
-        DataType.INT8,
-        [layer.in, layer.out],
-        transposeInt8(wq, layer.out, layer.in),
-      );
+      const wtInt8 = transposeInt8(wq, layer.out, layer.in);
       let acc: string;
       let scale: string;
       if (precision === 'int8') {
         // The engines take the scales as fp32 (Float32Array), so the graph does too.
         const sx = Math.fround(q!.inputScales[i]!);
         const sxC = g.scalar(`${base}_input_scale`, DataType.FLOAT, sx);
-        // Activations are stored as uint8 with zero point 128 (q + 128), so MatMulInteger runs
-        // ORT's u8 x s8 kernel, its fastest (measured: 0.81 vs 0.45 M rows/s for int8 x int8 with
-        // zero point 0 on one AVX-512 core) with the same int32 sums: sum((xq - 128) * w).
-        const zp = g.scalar(`${base}_input_zero_point`, DataType.UINT8, 128);
-        // QuantizeLinear computes saturate(round_half_even(x / sx) + 128) into [0, 255], i.e.
-        // q in [-128, 127]; the contract clamps q to [-127, 127]. Inputs of layers after the first
-        // are ReLU outputs (>= 0), so only the first layer's input can reach -128 (stored 0): clip
-        // it to 1 there, in uint8, exactly.
-        let xq = g.op1('QuantizeLinear', [h, sxC, zp], { outputs: [`${base}_input_uint8`] });
-        if (i === 0) {
-          const lo = g.scalar(`${prefix}uint8_min_symmetric`, DataType.UINT8, 1);
-          xq = g.op1('Clip', [xq, lo], { outputs: [`${base}_input_uint8_clipped`] });
+        // The integer sums must be exact on every CPU onnxruntime runs on. Its u8 x s8 kernel
+        // multiplies with vpmaddubsw on AVX2 CPUs without VNNI, which saturates each pair of
+        // products to int16: a u8 activation up to 255 against int8 weights overflows (measured on
+        // an AVX2-only AMD machine: scores off by up to 33%), while activations in [0, 127] cannot
+        // (2 * 127 * 127 < 32768). So:
+        // - layers after the first take ReLU outputs: uint8 with zero point 0, clipped to 127 as the
+        //   contract clamps, against the int8 weights (the fast u8 x s8 kernel, exact);
+        // - the first layer's input is signed: uint8 with zero point 128 against weights stored as
+        //   uint8 with zero point 128 too (u8 x u8, which onnxruntime widens to int16 first: exact).
+        // Either way MatMulInteger sums sum((xq - zx) * (wq - zw)) = sum(q * w) in int32.
+        // QuantizeLinear computes saturate(round_half_even(x / sx) + zero point); the contract
+        // clamps q to [-127, 127]: the first layer's -128 (stored 0) is clipped to 1, a later
+        // layer's 128..255 to 127.
+        const first = i === 0;
+        const zx = g.scalar(`${base}_input_zero_point`, DataType.UINT8, first ? 128 : 0);
+        let xq = g.op1('QuantizeLinear', [h, sxC, zx], { outputs: [`${base}_input_uint8`] });
+        const lo = g.scalar(`${base}_input_uint8_min`, DataType.UINT8, first ? 1 : 0);
+        const hi = g.scalar(`${base}_input_uint8_max`, DataType.UINT8, first ? 255 : 127);
+        xq = g.op1('Clip', [xq, lo, hi], { outputs: [`${base}_input_uint8_clipped`] });
+        if (first) {
+          const wt = g.constant(
+            `${base}_weight_uint8`,
+            DataType.UINT8,
+            [layer.in, layer.out],
+            Uint8Array.from(wtInt8, (w) => w + 128),
+          );
+          acc = g.op1('MatMulInteger', [xq, wt, zx, zx], { outputs: [`${base}_acc_int32`] });
+        } else {
+          const wt = g.constant(`${base}_weight_int8`, DataType.INT8, [layer.in, layer.out], wtInt8);
+          acc = g.op1('MatMulInteger', [xq, wt, zx], { outputs: [`${base}_acc_int32`] });
         }
-        acc = g.op1('MatMulInteger', [xq, wt, zp], { outputs: [`${base}_acc_int32`] });
         // y = acc * (sx * sw[o]) + b: one fp32 scale per output channel, as the engines fold it.
         scale = g.constant(
           `${base}_output_scale`,
@@ -286,6 +299,7 @@ function denseLayers(
           outputs: [`${base}_input_quantized`, `${base}_input_scale`, `${base}_input_zero_point`],
         });
         // Symmetric int8 weights: zero point 0, so MatMulInteger's b_zero_point input is left out.
+        const wt = g.constant(`${base}_weight_int8`, DataType.INT8, [layer.in, layer.out], wtInt8);
         acc = g.op1('MatMulInteger', [xq!, wt, xzp!], { outputs: [`${base}_acc_int32`] });
         const swC = g.constant(`${base}_weight_scale`, DataType.FLOAT, [layer.out], sw);
         scale = g.op1('Mul', [xs!, swC], { outputs: [`${base}_output_scale`] });
@@ -452,7 +466,7 @@ export function buildOnnx(model: Model, options: ExportOnnxOptions = {}): Uint8A
     precision === 'fp32'
       ? 'fp32 Gemm layers.'
       : precision === 'int8'
-        ? 'int8 layers with static input scales (QuantizeLinear to uint8 with zero point 128 -> MatMulInteger u8 x s8 -> ' +
+        ? 'int8 layers with static input scales (QuantizeLinear to uint8 -> Clip -> MatMulInteger, u8 x u8 in the first layer and u8 x s8 after -> ' +
           'Cast -> Mul(sx*sw) -> Add bias); ' +
           "QuantizeLinear rounds half to even where fraudscore's engines round half away from zero, so an exact tie can differ by one step." +
           (fallback
