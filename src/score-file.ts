@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 
 import { type DataFormat, formatFromPath, openTableWriter, readBatches } from './data/load.js';
 import { DataError } from './data/errors.js';
+import { flagScores } from './decision.js';
 import type { Table } from './data/table.js';
 import { loadModel, type Model } from './model.js';
 import { type Backend, type NonFinitePolicy, type Precision, Scorer } from './scorer.js';
@@ -110,14 +111,7 @@ export async function scoreFile(options: ScoreFileOptions): Promise<ScoreFileRes
         throw e;
       }
       const flags = threshold === null ? null : new Uint8Array(scores.length);
-      let flagged = 0;
-      if (flags && threshold !== null) {
-        for (let i = 0; i < scores.length; i++) {
-          const f = scores[i]! > threshold ? 1 : 0;
-          flags[i] = f;
-          flagged += f;
-        }
-      }
+      const flagged = flags && threshold !== null ? flagScores(scores, threshold, flags) : 0;
       // Write chunk k while chunk k+1 is read and scored; keep at most one write in flight.
       await pendingWrite;
       const part: Table = { features: [], rows: new Float32Array(0), n: scores.length };

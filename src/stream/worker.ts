@@ -17,6 +17,7 @@ import {
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 
+import { isFraud } from '../decision.js';
 import type { Model } from '../model.js';
 import type { Backend, Precision } from '../scorer.js';
 import { MicroBatcher } from '../server/batcher.js';
@@ -475,7 +476,7 @@ class Worker implements StreamScorer {
         const base = p.id ?? seq;
         const id = p.batch ? `${base}:${j}` : base;
         const msgKey = p.id === null ? `${this.#c.stream}#${seq}` : String(p.id);
-        const result: StreamResult = { id, score, is_fraud: score > thr, threshold: thr, model: this.#model };
+        const result: StreamResult = { id, score, is_fraud: isFraud(score, thr), threshold: thr, model: this.#model };
         if (p.explain) {
           const fe: Record<string, number> = {};
           for (let f = 0; f < d; f++) fe[features[f]!] = featureErrors[(at + j) * d + f]!;
