@@ -2,7 +2,7 @@
 // checks again, cheaply), picks a backend, and turns a native "first bad value" into a RangeError
 // that names the row, the column and the feature.
 import { describeValue } from './errors.js';
-import { type AddonBadValue, type AddonScorer, addon } from './native.js';
+import { type AddonBadValue, type AddonCpuInt8Scorer, type AddonCudaInfo, type AddonScorer, addon } from './native.js';
 import { type Model, toAddonSpec } from './model.js';
 
 export type Backend = 'auto' | 'cpu' | 'cuda';
@@ -54,7 +54,6 @@ export interface ScoreResult {
 
 /** Whether CUDA answers, and why not when it does not (backendInfo(), errors, train()). @internal */
 export function cudaStatus(): { available: boolean; reason?: string } {
-  if (!addon.cudaInfo || !addon.CudaScorer) return { available: false, reason: 'this build has no CUDA backend' };
   try {
     const info = addon.cudaInfo();
     return info.available
@@ -82,6 +81,8 @@ export class Scorer {
   readonly #threads: number;
   readonly #nonFinite: NonFinitePolicy;
   #native: AddonScorer | null;
+  /** The same engine as #native when it is the int8 CPU one (for fp32FallbackRows). */
+  #int8: AddonCpuInt8Scorer | null = null;
   #simd: string;
 
   constructor(model: Model, options: ScorerOptions = {}) {
@@ -134,15 +135,15 @@ export class Scorer {
           : "backend 'cuda' runs int8 with clamped static scales only; this model rescores out-of-range rows in fp32 (quantization.outOfRange 'fp32')",
       );
     }
-    if (cuda.available && addon.CudaScorer && !cpuOnlyInt8) {
+    if (cuda.available && !cpuOnlyInt8) {
       this.backend = 'cuda';
       this.#native = new addon.CudaScorer(spec, { precision, quant });
       this.#simd = 'cuda';
     } else if (precision === 'int8') {
-      if (!addon.CpuInt8Scorer) throw new Error('this build has no int8 CPU engine');
       this.backend = 'cpu';
       const n = new addon.CpuInt8Scorer(spec, quant!, simd === 'auto' ? undefined : simd);
       this.#native = n;
+      this.#int8 = n;
       // 'avx512-amx' when the products run on AMX tiles (FRAUDSCORE_INT8_AMX=1).
       this.#simd = n.amx ? `${n.simd}-amx` : n.simd;
     } else {
@@ -178,8 +179,7 @@ export class Scorer {
    * that grows over time says the traffic has drifted from the calibration rows.
    */
   get fp32FallbackRows(): number {
-    const n = this.#native as { fallbackRows?: number } | null;
-    return typeof n?.fallbackRows === 'number' ? n.fallbackRows : 0;
+    return this.#native !== null && this.#int8 !== null ? this.#int8.fallbackRows : 0;
   }
 
   /**
@@ -235,6 +235,7 @@ export class Scorer {
   dispose(): void {
     this.#native?.dispose();
     this.#native = null;
+    this.#int8 = null;
   }
 
   [disposeSymbol](): void {
@@ -317,7 +318,7 @@ export class Scorer {
 /** What the native addon can run on this machine. */
 export function backendInfo() {
   const cpu = addon.cpuInfo();
-  const cudaDetail = addon.cudaInfo ? safeCudaInfo() : { available: false, reason: 'this build has no CUDA backend' };
+  const cudaDetail = safeCudaInfo();
   return {
     cpu,
     cuda: cudaDetail,
@@ -326,9 +327,9 @@ export function backendInfo() {
   };
 }
 
-function safeCudaInfo() {
+function safeCudaInfo(): Partial<AddonCudaInfo> & Pick<AddonCudaInfo, 'available'> {
   try {
-    return addon.cudaInfo!();
+    return addon.cudaInfo();
   } catch (e) {
     return { available: false, reason: (e as Error).message };
   }

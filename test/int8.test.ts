@@ -268,14 +268,16 @@ describe('CpuInt8Scorer binding', () => {
     expect(bad({ weights: w })).toThrow('Expected `quant.weights[2]` to be an Int8Array, got Float32Array');
     const short = quant().weights;
     short[1] = short[1]!.subarray(1);
-    expect(bad({ weights: short })).toThrow('Invalid `quant`: wq[1] has 511 values, expected 512');
+    expect(bad({ weights: short })).toThrow('Expected `quant` to be valid, but wq[1] has 511 values, expected 512');
     const neg = quant().weights;
     neg[0]![3] = -128;
-    expect(bad({ weights: neg })).toThrow('Invalid `quant`: wq[0][3] is -128, outside [-127, 127]');
+    expect(bad({ weights: neg })).toThrow('Expected `quant` to be valid, but wq[0][3] is -128, outside [-127, 127]');
     expect(bad({ inputScales: Float32Array.from([1, 0, 1, 1]) })).toThrow(
-      'Invalid `quant`: xscale[1] must be finite and > 0',
+      'Expected `quant` to be valid, but xscale[1] must be finite and > 0',
     );
-    expect(bad({ inputScales: new Float32Array(0) })).toThrow('Invalid `quant`: xscale has 0 values, expected 4');
+    expect(bad({ inputScales: new Float32Array(0) })).toThrow(
+      'Expected `quant` to be valid, but xscale has 0 values, expected 4',
+    );
     expect(bad({ dynamic: 'yes' })).toThrow('Expected `quant.dynamic` to be a boolean, got string');
     expect(bad({ fallback: 1 })).toThrow('Expected `quant.fallback` to be a boolean, got number');
     expect(bad({ dynamic: true, fallback: true })).toThrow(

@@ -149,7 +149,7 @@ describe('Scorer (cpu)', () => {
     }
     expect(() => new addon.CpuScorer({} as never)).toThrow(/Expected `model.features`/);
     expect(() => new addon.CpuScorer({ ...toAddonSpec(model), mean: new Float32Array(3) })).toThrow(
-      'Invalid `model`: mean has 3 entries, expected 29',
+      'Expected `model` to be valid, but mean has 3 entries, expected 29',
     );
     expect(() => new addon.CpuScorer(toAddonSpec(model), 'avx9000')).toThrow(/Expected `simd`/);
     raw.dispose();

@@ -12,9 +12,9 @@ import { rowsWithLabel, type Table } from '../data/table.js';
 import { evaluateScores, type Metrics } from '../eval/metrics.js';
 import { chooseThreshold } from '../eval/threshold.js';
 import { createModel, type DenseLayer, type Model, saveModel, toAddonSpec } from '../model.js';
+import { type AddonTrainer, addon } from '../native.js';
 import { cudaStatus, Scorer } from '../scorer.js';
 import { type PartialConfig, resolveConfig, type TrainConfig } from './config.js';
-import { type AddonTrainer, nativeTrainerClass } from './native-trainer.js';
 import { fingerprintFile, RunDir } from './run-dir.js';
 
 /** One epoch's record (also a line of metrics.jsonl). */
@@ -126,8 +126,7 @@ export async function train(input: TrainConfig | PartialConfig, options: TrainOp
       dropout: config.model.dropout,
     });
 
-    const Trainer = nativeTrainerClass();
-    const trainer: AddonTrainer = new Trainer(toAddonSpec(model), {
+    const trainer: AddonTrainer = new addon.Trainer(toAddonSpec(model), {
       lr: tc.lr,
       weightDecay: tc.weight_decay,
       dropout: config.model.dropout,

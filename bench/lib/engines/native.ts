@@ -104,7 +104,7 @@ function cudaEngine(precision: 'fp32' | 'int8'): Engine['create'] {
       model = m;
     }
     const e = scorerEngine(ctx, model, { backend: 'cuda', precision });
-    if (!('skip' in e)) e.detail.device = info.name ?? info.devices ?? null;
+    if (!('skip' in e)) e.detail.device = info.name ?? null;
     return e;
   };
 }
