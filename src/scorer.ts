@@ -1,7 +1,7 @@
 // Scorer: the public face of the native scoring engines. It validates arguments in TS (the addon
 // checks again, cheaply), picks a backend, and turns a native "first bad value" into a RangeError
 // that names the row, the column and the feature.
-import { describeValue } from './errors.js';
+import { describeValue, NonFiniteError, withCallerStack } from './errors.js';
 import { type AddonBadValue, type AddonCpuInt8Scorer, type AddonCudaInfo, type AddonScorer, addon } from './native.js';
 import { type Model, toAddonSpec } from './model.js';
 
@@ -64,6 +64,11 @@ export function cudaStatus(): { available: boolean; reason?: string } {
   }
 }
 
+/** The error for `backend: 'cuda'` without a device, with the addon's code for it. @internal */
+export function cudaUnavailable(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ERR_FRAUDSCORE_CUDA_UNAVAILABLE' });
+}
+
 const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for('nodejs.dispose');
 
 /**
@@ -122,7 +127,7 @@ export class Scorer {
 
     const cuda = backend === 'cpu' ? { available: false } : cudaStatus();
     if (backend === 'cuda' && !cuda.available) {
-      throw new Error(`backend 'cuda' is not available: ${cuda.reason}`);
+      throw cudaUnavailable(`backend 'cuda' is not available: ${cuda.reason}`);
     }
     // The CUDA int8 kernel implements static activation scales that clamp: 'auto' falls back to the
     // CPU for dynamic scales and for the fp32 fallback of out-of-range rows; asking for 'cuda'
@@ -216,6 +221,8 @@ export class Scorer {
     }
     signal?.throwIfAborted();
     const call = this.#prepare(rows, options);
+    // Captured before the await: a rejection from the libuv pool has no JS frames of its own.
+    const caller = new Error();
     let bad: AddonBadValue;
     try {
       bad = await call.native.scoreAsync(rows, call.scores, call.featureErrors, call.mode, call.threads);
@@ -224,10 +231,14 @@ export class Scorer {
       const err = e as Error & { code?: string };
       if (err.code === 'ERR_FRAUDSCORE_DETACHED')
         err.message = `Scorer.scoreAsync: ${err.message.replace(/^.*?: /, '').replace('`scores`', '`out`')}`;
-      throw err;
+      throw withCallerStack(err, caller);
     }
     signal?.throwIfAborted();
-    this.#check(bad, rows);
+    try {
+      this.#check(bad, rows);
+    } catch (e) {
+      throw withCallerStack(e, caller);
+    }
     return call.featureErrors ? { scores: call.scores, featureErrors: call.featureErrors } : { scores: call.scores };
   }
 
@@ -307,11 +318,10 @@ export class Scorer {
       : this.model.preprocessing.transform[col] === 'log1p' && !(value > -1)
         ? `${value}, outside log1p's domain (> -1)`
         : `${value}, which overflows float32 once preprocessed`;
-    const err = new RangeError(
+    throw new NonFiniteError(
       `Expected \`rows\` to hold ${overflow ? 'values the model can score' : 'finite values'}: row ${row}, column ${col} (${name}) is ${why}`,
+      { row, column: col, feature: name, value: value!, problem: why },
     );
-    Object.assign(err, { code: 'ERR_FRAUDSCORE_NON_FINITE', row, column: col, feature: name });
-    throw err;
   }
 }
 

@@ -13,7 +13,7 @@ import { evaluateScores, type Metrics } from '../eval/metrics.js';
 import { chooseThreshold } from '../eval/threshold.js';
 import { createModel, type DenseLayer, type Model, saveModel, toAddonSpec } from '../model.js';
 import { type AddonTrainer, addon } from '../native.js';
-import { cudaStatus, Scorer } from '../scorer.js';
+import { cudaStatus, cudaUnavailable, Scorer } from '../scorer.js';
 import { type PartialConfig, resolveConfig, type TrainConfig } from './config.js';
 import { fingerprintFile, RunDir } from './run-dir.js';
 
@@ -92,7 +92,7 @@ export async function train(input: TrainConfig | PartialConfig, options: TrainOp
     // Before any file is read or run directory made: the environment, not the data, is at fault.
     const cuda = cudaStatus();
     if (!cuda.available) {
-      throw new Error(`Config key "training.backend" is 'cuda', but CUDA is not available: ${cuda.reason}`);
+      throw cudaUnavailable(`Config key "training.backend" is 'cuda', but CUDA is not available: ${cuda.reason}`);
     }
   }
   const threads = tc.threads === 0 ? availableParallelism() : tc.threads;
