@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 import { ModelError } from './errors.js';
 import { fileInModelDir, MAX_MODEL_JSON_BYTES, MAX_WEIGHTS_BYTES, readModelFile } from './model-files.js';
+import { mulberry32 } from './data/random.js';
 import type { AddonModelSpec } from './native.js';
 import { decodeSafetensors, encodeSafetensors, type Tensor, tensor } from './safetensors.js';
 import { VERSION } from './version.js';
@@ -120,18 +121,6 @@ export interface CreateModelOptions {
   threshold?: Threshold | null;
   /** @default 0.1 */
   dropout?: number;
-}
-
-/** A seeded generator (SplitMix32 variant of mulberry32): same seed, same weights, everywhere. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-import { mulberry32 } from '../src/model.js';
+import { mulberry32 } from '../src/data/random.js';
 
 /** A seed per run unless FRAUDSCORE_TEST_SEED is set; logged so a failure can be replayed. */
 export function testSeed(): number {

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { createModel, loadModel, mulberry32, toAddonSpec } from '../src/model.js';
+import { mulberry32 } from '../src/data/random.js';
+import { createModel, loadModel, toAddonSpec } from '../src/model.js';
 import { addon } from '../src/native.js';
 import { cudaStatus, Scorer } from '../src/scorer.js';
 import { applyOverrides, DEFAULT_CONFIG, loadConfig, type TrainConfig } from '../src/train/config.js';
