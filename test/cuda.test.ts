@@ -4,23 +4,16 @@
 // raised before any device is touched). The GPU tests run behind describe.skipIf(no device).
 import { describe, expect, it } from 'vitest';
 
-import { backendInfo, createModel, type Model, Scorer } from '../src/index.js';
+import { backendInfo, type Model, Scorer } from '../src/index.js';
 import { toAddonSpec } from '../src/model.js';
 import { addon } from '../src/native.js';
-import { maxRelErr, randomRows, testSeed } from './helpers.js';
+import { maxRelErr, model29 as model29Of, randomRows, testSeed } from './helpers.js';
 
 const seed = testSeed();
 const info = addon.cudaInfo?.() ?? { available: false, reason: 'this build has no CUDA binding' };
 const gpu = info.available === true;
 
-function model29(s = seed): Model {
-  const features = [...Array.from({ length: 28 }, (_, i) => `V${i + 1}`), 'Amount'];
-  const m = createModel({ features, hidden: [32, 16, 32], seed: s });
-  m.preprocessing.transform[28] = 'log1p';
-  m.preprocessing.mean = features.map((_, j) => (j === 28 ? 3 : 0.1 * j));
-  m.preprocessing.std = features.map((_, j) => 0.5 + (j % 5) * 0.3);
-  return m;
-}
+const model29 = (s = seed): Model => model29Of(s);
 
 /** The quant.h contract in TS: int8 weights per output channel, static input scales. */
 function quantize(model: Model, calibration: Float32Array) {

@@ -3,21 +3,14 @@
 // non-finite contract, exact error messages of CpuInt8Scorer, lifecycle.
 import { describe, expect, it } from 'vitest';
 
-import { createModel, type Model, quantize, Scorer } from '../src/index.js';
+import { type Model, quantize, Scorer } from '../src/index.js';
 import { toAddonSpec } from '../src/model.js';
 import { addon } from '../src/native.js';
-import { randomRows, testSeed } from './helpers.js';
+import { model29 as model29Of, randomRows, testSeed } from './helpers.js';
 
 const seed = testSeed();
 
-function model29(s = seed): Model {
-  const features = [...Array.from({ length: 28 }, (_, i) => `V${i + 1}`), 'Amount'];
-  const m = createModel({ features, hidden: [32, 16, 32], seed: s });
-  m.preprocessing.transform[28] = 'log1p';
-  m.preprocessing.mean = features.map((_, j) => (j === 28 ? 3 : 0.1 * j));
-  m.preprocessing.std = features.map((_, j) => 0.5 + (j % 5) * 0.3);
-  return m;
-}
+const model29 = (s = seed): Model => model29Of(s);
 
 function roundAway(x: number): number {
   return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
