@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { ModelError } from './errors.js';
-import { fileInModelDir, MAX_MODEL_JSON_BYTES, MAX_WEIGHTS_BYTES, readModelFile } from './model-files.js';
+import { describeJson, fileInModelDir, MAX_MODEL_JSON_BYTES, MAX_WEIGHTS_BYTES, readModelFile } from './model-files.js';
 import { mulberry32 } from './data/random.js';
 import type { AddonModelSpec } from './native.js';
 import { decodeSafetensors, encodeSafetensors, type Tensor, tensor } from './safetensors.js';
@@ -317,16 +317,6 @@ interface ModelJson extends Omit<Model, 'layers' | 'quantization'> {
   layerSizes: number[];
   weights: { file: string; sha256: string; bytes: number };
   quantization?: Omit<Quantization, 'weights' | 'weightScales'>;
-}
-
-/** A JSON value for messages: `null`, `the string "1"`, `an array`, ... */
-function describeJson(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'nothing';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
-  if (Array.isArray(v)) return `an array (${JSON.stringify(v).slice(0, 80)})`;
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
 }
 
 /**
