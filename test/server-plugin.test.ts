@@ -94,6 +94,19 @@ describe('fraudscorePlugin in a host app', () => {
     expect(state.fp32.scorer.disposed).toBe(true);
   });
 
+  it("mounted at the host's root, it leaves the host's own 404 handler in place", async () => {
+    const host = Fastify();
+    host.setNotFoundHandler((_req, reply) => reply.code(404).send({ host: 'missing' }));
+    host.get('/hello', async () => ({ hello: 'host' }));
+    await host.register(fraudscorePlugin, { model, backend: 'cpu', log: false, decorator: 'scoring' });
+    await host.ready();
+    expect((await host.inject({ method: 'GET', url: '/ready' })).statusCode).toBeLessThan(600);
+    expect((await host.inject({ method: 'GET', url: '/nope' })).json()).toEqual({ host: 'missing' });
+    expect((await host.inject({ method: 'GET', url: '/hello' })).json()).toEqual({ hello: 'host' });
+    expect(host.getDecorator<{ loaded: Promise<void> }>('scoring').loaded).toBeInstanceOf(Promise);
+    await host.close();
+  });
+
   it('throws a bad option at registration, naming it', async () => {
     const host = Fastify();
     await expect(host.register(fraudscorePlugin, { model, maxInstances: 0 })).rejects.toThrow(

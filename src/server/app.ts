@@ -22,18 +22,28 @@ declare module 'fastify' {
   }
 }
 
+export interface MountOptions {
+  /** Where the routes go ('' for the host's root). */
+  prefix: string;
+  /** The host's decorator that holds the ServerHandle. */
+  name: string;
+  /** createServer's own instance (its 404s are the server's), not a host app's. */
+  ownsApp: boolean;
+}
+
 /**
- * [sync] Checks the options, starts loading the model, decorates `host` with `name` (the
- * ServerHandle) and registers the routes under `prefix`. The model and the prediction log are
- * released by `host.close()`.
+ * [sync] Checks the options, starts loading the model, decorates `host` with the ServerHandle and
+ * registers the routes under the prefix. The model and the prediction log are released by
+ * `host.close()`.
  * @throws TypeError/RangeError naming a bad option
  */
-export function mount(host: FastifyInstance, options: ServeOptions, prefix = '', name = 'fraudscore'): ServerContext {
+export function mount(host: FastifyInstance, options: ServeOptions, at: MountOptions): ServerContext {
+  const { prefix, name, ownsApp } = at;
   const ctx = new ServerContext(resolveServeOptions(options), host.log);
   host.decorate(name, ctx.handle);
   host.register(
     async (scope) => {
-      installHttp(scope, ctx);
+      installHttp(scope, ctx, ownsApp);
       scope.register(swagger, {
         openapi: {
           info: {

@@ -9,8 +9,12 @@ import { HttpError } from './rows.js';
 export const ARROW_STREAM = 'application/vnd.apache.arrow.stream';
 const PREDICTION_ROUTES = new Set(['/predict', '/predict_optimized']);
 
-/** [sync] Installs parsers, hooks and error handlers on `scope` (routes are added after). */
-export function installHttp(scope: FastifyInstance, ctx: ServerContext): void {
+/**
+ * [sync] Installs parsers, hooks and error handlers on `scope` (routes are added after). The 404
+ * handler only where it cannot take over a host's: under a prefix, or when the app is the server's
+ * own (`ownsApp`); mounted at a host's root, unknown paths stay the host's.
+ */
+export function installHttp(scope: FastifyInstance, ctx: ServerContext, ownsApp: boolean): void {
   const { corsOrigins: cors, protectAll, arrowBodyLimit } = ctx.options;
   // The route as this server knows it, whatever prefix the host mounted it under.
   const prefix = scope.prefix;
@@ -100,5 +104,6 @@ export function installHttp(scope: FastifyInstance, ctx: ServerContext): void {
     req.log.error(err);
     return reply.code(500).send({ detail: `internal error: ${err.message}` });
   });
-  scope.setNotFoundHandler((req, reply) => reply.code(404).send({ detail: `Not found: ${req.method} ${req.url}` }));
+  if (ownsApp || prefix !== '')
+    scope.setNotFoundHandler((req, reply) => reply.code(404).send({ detail: `Not found: ${req.method} ${req.url}` }));
 }

@@ -9,7 +9,10 @@ import { mount } from './app.js';
 import type { ServeOptions } from './options.js';
 
 export interface FraudscorePluginOptions extends ServeOptions {
-  /** Where the routes are mounted, e.g. '/fraud' (POST /fraud/predict). @default '' (the host's root) */
+  /**
+   * Where the routes are mounted, e.g. '/fraud' (POST /fraud/predict; unknown paths under it get
+   * the server's 404 shape). @default '' (the host's root, whose 404s stay the host's)
+   */
   prefix?: string;
   /** The name of the host's decorator holding the ServerHandle (one per mounted server). @default 'fraudscore' */
   decorator?: string;
@@ -17,7 +20,7 @@ export interface FraudscorePluginOptions extends ServeOptions {
 
 const plugin: FastifyPluginCallback<FraudscorePluginOptions> = (host: FastifyInstance, options, done) => {
   try {
-    mount(host, options, options.prefix ?? '', options.decorator ?? 'fraudscore');
+    mount(host, options, { prefix: options.prefix ?? '', name: options.decorator ?? 'fraudscore', ownsApp: false });
     done();
   } catch (e) {
     done(e as Error);

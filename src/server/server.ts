@@ -41,6 +41,6 @@ export function createServer(options: ServerOptions): FastifyInstance {
     return503OnClosing: true,
   });
   drainOnClose(app, shutdownGraceMs);
-  mount(app, options);
+  mount(app, options, { prefix: '', name: 'fraudscore', ownsApp: true });
   return app;
 }
