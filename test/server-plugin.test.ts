@@ -61,20 +61,12 @@ describe('fraudscorePlugin in a host app', () => {
   it("leaves the host's routes, parsers and 404s alone", async () => {
     expect((await app.inject({ method: 'GET', url: '/hello' })).json()).toEqual({ hello: 'host' });
     // The plugin refuses text/plain in its scope; the host still parses it.
-    const echo = await app.inject({
-      method: 'POST',
-      url: '/echo',
-      payload: 'hi',
-      headers: { 'content-type': 'text/plain' },
-    });
+    const postText = (url: string) =>
+      app.inject({ method: 'POST', url, payload: 'hi', headers: { 'content-type': 'text/plain' } });
+    const echo = await postText('/echo');
     expect(echo.statusCode).toBe(200);
     expect(echo.json()).toEqual({ got: 'hi' });
-    const text = await app.inject({
-      method: 'POST',
-      url: '/fraud/predict',
-      payload: 'hi',
-      headers: { 'content-type': 'text/plain' },
-    });
+    const text = await postText('/fraud/predict');
     expect(text.statusCode).toBe(415);
     // Fastify's own 404 outside the prefix, not the plugin's `detail` shape.
     const outside = await app.inject({ method: 'GET', url: '/nope' });
