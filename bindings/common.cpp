@@ -264,17 +264,24 @@ Napi::Array layersToJs(Napi::Env env, const std::vector<fraudscore::DenseLayer>&
   return out;
 }
 
-ScoreArgs parseScoreArgs(const Napi::CallbackInfo& info, int d) {
+Napi::Float32Array rowsArg(const Napi::CallbackInfo& info, size_t i, int d, size_t* n,
+                           bool allowEmpty) {
   Napi::Env env = info.Env();
-  Napi::Float32Array rows = float32Arg(info, 0, "rows");
+  Napi::Float32Array rows = float32Arg(info, i, "rows");
   const size_t len = rows.ElementLength();
-  if (len == 0) throwRange(env, "Expected `rows` to hold at least one row, got 0 values");
+  if (len == 0 && !allowEmpty)
+    throwRange(env, "Expected `rows` to hold at least one row, got 0 values");
   if (len % static_cast<size_t>(d) != 0)
     throwRange(env, "Expected `rows` to be a Float32Array of n*" + std::to_string(d) +
                         " values, got " + std::to_string(len) + " values");
+  *n = len / d;
+  return rows;
+}
+
+ScoreArgs parseScoreArgs(const Napi::CallbackInfo& info, int d) {
+  Napi::Env env = info.Env();
   ScoreArgs a;
-  a.rows = rows.Data();
-  a.n = len / d;
+  a.rows = rowsArg(info, 0, d, &a.n).Data();
   Napi::Float32Array scores = float32Arg(info, 1, "scores");
   if (scores.ElementLength() < a.n)
     throwRange(env, "Expected `scores` to hold at least " + std::to_string(a.n) + " values, got " +

@@ -76,6 +76,10 @@ Napi::Float32Array float32Arg(const Napi::CallbackInfo& info, size_t i, const ch
 // Like float32Arg but null/undefined gives an empty (IsEmpty()) array.
 Napi::Float32Array optionalFloat32Arg(const Napi::CallbackInfo& info, size_t i, const char* name);
 int32_t intArg(const Napi::CallbackInfo& info, size_t i, const char* name, int32_t lo, int32_t hi);
+// The `rows` argument at info[i]: a Float32Array of n * features values, n >= 1 unless
+// `allowEmpty`; *n gets n. @throws TypeError/RangeError naming `rows`.
+Napi::Float32Array rowsArg(const Napi::CallbackInfo& info, size_t i, int features, size_t* n,
+                           bool allowEmpty = false);
 
 // { features, transform: Uint8Array, mean, scale: Float32Array, layers: [{in, out, weight, bias}] }
 fraudscore::ModelSpec modelSpecFrom(Napi::Env env, const Napi::Value& v);

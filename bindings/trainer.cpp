@@ -80,18 +80,6 @@ TrainOptions optionsFrom(Napi::Env env, const Napi::Value& v) {
   return o;
 }
 
-// rows: a Float32Array of n * features values, n >= 1.
-Napi::Float32Array rowsArg(const Napi::CallbackInfo& info, int d, size_t* n) {
-  Napi::Float32Array rows = float32Arg(info, 0, "rows");
-  const size_t len = rows.ElementLength();
-  if (len == 0) throwRange(info.Env(), "Expected `rows` to hold at least one row, got 0 values");
-  if (len % static_cast<size_t>(d) != 0)
-    throwRange(info.Env(), "Expected `rows` to be a Float32Array of n*" + std::to_string(d) +
-                               " values, got " + std::to_string(len) + " values");
-  *n = len / d;
-  return rows;
-}
-
 // Marks the trainer busy for one native call; released by the worker when it settles.
 class BusyGuard {
  public:
@@ -247,7 +235,7 @@ Napi::Value Trainer::TrainEpoch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto s = live(env);
   size_t n = 0;
-  const float* rows = rowsArg(info, features_, &n).Data();
+  const float* rows = rowsArg(info, 0, features_, &n).Data();
   BusyGuard g(env, *s, "trainEpoch");
   s->cancel.store(false);  // a cancel() applies to the epoch in flight, not to later ones
   Napi::Promise p = queuePromise<EpochResult>(
@@ -279,7 +267,7 @@ Napi::Value Trainer::EvalLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto s = live(env);
   size_t n = 0;
-  const float* rows = rowsArg(info, features_, &n).Data();
+  const float* rows = rowsArg(info, 0, features_, &n).Data();
   const int threads =
       info.Length() > 1 && !info[1].IsUndefined() ? intArg(info, 1, "threads", 0, 1024) : 0;
   BusyGuard g(env, *s, "evalLoss");
