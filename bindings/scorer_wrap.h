@@ -116,10 +116,12 @@ class EngineScorerWrap : public Napi::ObjectWrap<Derived> {
         info, what, [eng, args] { return runScore(*eng, *args); },
         [this, held, what](Napi::Env env, fraudscore::BadValue& bad) -> Napi::Value {
           syncExternal(env);
-          const std::string lost = held->writeBack();
-          if (!lost.empty()) {
-            Napi::Error err = Napi::TypeError::New(env, what + ": " + lost);
+          if (const char* lost = held->writeBack()) {
+            Napi::Error err = Napi::TypeError::New(
+                env, what + ": `" + lost +
+                         "` was detached or shrunk before the call settled; nothing was written");
             err.Set("code", Napi::String::New(env, "ERR_FRAUDSCORE_DETACHED"));
+            err.Set("argument", Napi::String::New(env, lost));
             throw err;
           }
           return badToJs(env, bad);

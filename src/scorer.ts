@@ -228,9 +228,12 @@ export class Scorer {
       bad = await call.native.scoreAsync(rows, call.scores, call.featureErrors, call.mode, call.threads);
     } catch (e) {
       // The addon names its own argument (`scores`); the caller passed it as `out`.
-      const err = e as Error & { code?: string };
-      if (err.code === 'ERR_FRAUDSCORE_DETACHED')
-        err.message = `Scorer.scoreAsync: ${err.message.replace(/^.*?: /, '').replace('`scores`', '`out`')}`;
+      const err = e as Error & { code?: string; argument?: string };
+      if (err.code === 'ERR_FRAUDSCORE_DETACHED') {
+        const name = err.argument === 'scores' ? 'out' : err.argument;
+        err.message = `Scorer.scoreAsync: \`${name}\` was detached or shrunk before the call settled; nothing was written`;
+        err.argument = name;
+      }
       throw withCallerStack(err, caller);
     }
     signal?.throwIfAborted();
