@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "fraudscore/cuda.h"
@@ -11,6 +12,54 @@ void throwCuda(Napi::Env env, const fraudscore::CudaError& e) {
   err.Set("code", Napi::String::New(env, e.code()));
   err.Set("cudaStatus", Napi::Number::New(env, e.status()));
   throw err;
+}
+
+void throwInvalid(Napi::Env env, const std::string& path, const std::string& why) {
+  throw Napi::RangeError::New(env, "Expected `" + path + "` to be valid, but " + why);
+}
+
+NativeFailure NativeFailure::current(const std::string& what) {
+  NativeFailure f;
+  try {
+    throw;
+  } catch (const fraudscore::CudaError& e) {
+    f.code = e.code();
+    f.cudaStatus = e.status();
+    f.message = what + " failed: " + e.what();
+  } catch (const std::exception& e) {
+    f.message = what + " failed: " + e.what();
+  } catch (...) {
+    f.message = what + " failed: unknown native error";
+  }
+  return f;
+}
+
+Napi::Error NativeFailure::toJs(Napi::Env env) const {
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, code));
+  if (cudaStatus != 0) err.Set("cudaStatus", Napi::Number::New(env, cudaStatus));
+  return err;
+}
+
+void throwNative(Napi::Env env, const std::string& what) {
+  try {
+    throw;
+  } catch (const fraudscore::CudaError& e) {
+    throwCuda(env, e);
+  } catch (...) {
+    throw NativeFailure::current(what).toJs(env);
+  }
+}
+
+Napi::Error nonFiniteError(Napi::Env env, const fraudscore::BadValue& bad) {
+  Napi::Error err = Napi::RangeError::New(
+      env,
+      "Expected `rows` to hold finite values after preprocessing, got a non-finite value at row " +
+          std::to_string(bad.row) + ", column " + std::to_string(bad.col));
+  err.Set("code", Napi::String::New(env, "ERR_FRAUDSCORE_NON_FINITE"));
+  err.Set("row", Napi::Number::New(env, static_cast<double>(bad.row)));
+  err.Set("column", Napi::Number::New(env, bad.col));
+  return err;
 }
 
 void throwType(Napi::Env env, const std::string& msg) {
@@ -127,21 +176,112 @@ fraudscore::ModelSpec modelSpecFrom(Napi::Env env, const Napi::Value& v) {
     m.layers.push_back(std::move(L));
   }
   const std::string err = m.validate();
-  if (!err.empty()) throwRange(env, "Invalid `model`: " + err);
+  if (!err.empty()) throwInvalid(env, "model", err);
   return m;
+}
+
+namespace {
+
+bool isTyped(const Napi::Value& v, napi_typedarray_type t) {
+  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == t;
+}
+
+bool optionalBool(Napi::Env env, const Napi::Object& o, const char* key, const std::string& path) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsUndefined() && !v.IsBoolean())
+    throwType(env, "Expected `" + path + "." + key + "` to be a boolean, got " + describe(v));
+  return v.IsBoolean() && v.As<Napi::Boolean>().Value();
+}
+
+}  // namespace
+
+QuantArgs quantSpecFrom(Napi::Env env, const Napi::Value& v, const fraudscore::ModelSpec& m,
+                        const std::string& path) {
+  if (!v.IsObject() || v.IsArray() || v.IsTypedArray())
+    throwType(env, "Expected `" + path + "` to be an object, got " + describe(v));
+  Napi::Object o = v.As<Napi::Object>();
+  QuantArgs out;
+  out.dynamic = optionalBool(env, o, "dynamic", path);
+  const bool fallback = optionalBool(env, o, "fallback", path);
+  if (fallback && out.dynamic)
+    throwRange(env, "Expected `" + path + ".fallback` only with static scales (`" + path +
+                        ".dynamic` is true)");
+  const size_t nl = m.layers.size();
+  Napi::Value w = o.Get("weights"), ws = o.Get("weightScales"), xs = o.Get("inputScales");
+  if (!w.IsArray())
+    throwType(env, "Expected `" + path + ".weights` to be an Array, got " + describe(w));
+  if (!ws.IsArray())
+    throwType(env, "Expected `" + path + ".weightScales` to be an Array, got " + describe(ws));
+  if (!isTyped(xs, napi_float32_array))
+    throwType(env, "Expected `" + path + ".inputScales` to be a Float32Array, got " + describe(xs));
+  Napi::Array wa = w.As<Napi::Array>(), wsa = ws.As<Napi::Array>();
+  if (wa.Length() != nl)
+    throwRange(env, "Expected `" + path + ".weights` to hold " + std::to_string(nl) +
+                        " layers, got " + std::to_string(wa.Length()));
+  if (wsa.Length() != nl)
+    throwRange(env, "Expected `" + path + ".weightScales` to hold " + std::to_string(nl) +
+                        " layers, got " + std::to_string(wsa.Length()));
+  fraudscore::QuantSpec& q = out.spec;
+  for (uint32_t l = 0; l < nl; ++l) {
+    const std::string at = "[" + std::to_string(l) + "]";
+    Napi::Value wl = wa.Get(l), sl = wsa.Get(l);
+    if (!isTyped(wl, napi_int8_array))
+      throwType(
+          env, "Expected `" + path + ".weights" + at + "` to be an Int8Array, got " + describe(wl));
+    if (!isTyped(sl, napi_float32_array))
+      throwType(env, "Expected `" + path + ".weightScales" + at + "` to be a Float32Array, got " +
+                         describe(sl));
+    Napi::Int8Array wi = wl.As<Napi::Int8Array>();
+    Napi::Float32Array sf = sl.As<Napi::Float32Array>();
+    q.wq.emplace_back(wi.Data(), wi.Data() + wi.ElementLength());
+    q.wscale.emplace_back(sf.Data(), sf.Data() + sf.ElementLength());
+  }
+  Napi::Float32Array xf = xs.As<Napi::Float32Array>();
+  q.xscale.assign(xf.Data(), xf.Data() + xf.ElementLength());
+  // Dynamic scales are computed per block of rows; stored static ones are not needed.
+  if (out.dynamic && q.xscale.empty()) q.xscale.assign(nl, 1.f);
+  q.fallback = fallback;
+  const std::string err = q.validate(m);
+  if (!err.empty()) throwInvalid(env, path, err);
+  return out;
+}
+
+Napi::Array layersToJs(Napi::Env env, const std::vector<fraudscore::DenseLayer>& layers) {
+  Napi::Array out = Napi::Array::New(env, layers.size());
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const fraudscore::DenseLayer& L = layers[l];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("in", Napi::Number::New(env, L.in));
+    o.Set("out", Napi::Number::New(env, L.out));
+    Napi::Float32Array w = Napi::Float32Array::New(env, L.weight.size());
+    std::copy(L.weight.begin(), L.weight.end(), w.Data());
+    Napi::Float32Array b = Napi::Float32Array::New(env, L.bias.size());
+    std::copy(L.bias.begin(), L.bias.end(), b.Data());
+    o.Set("weight", w);
+    o.Set("bias", b);
+    out.Set(static_cast<uint32_t>(l), o);
+  }
+  return out;
+}
+
+Napi::Float32Array rowsArg(const Napi::CallbackInfo& info, size_t i, int d, size_t* n,
+                           bool allowEmpty) {
+  Napi::Env env = info.Env();
+  Napi::Float32Array rows = float32Arg(info, i, "rows");
+  const size_t len = rows.ElementLength();
+  if (len == 0 && !allowEmpty)
+    throwRange(env, "Expected `rows` to hold at least one row, got 0 values");
+  if (len % static_cast<size_t>(d) != 0)
+    throwRange(env, "Expected `rows` to be a Float32Array of n*" + std::to_string(d) +
+                        " values, got " + std::to_string(len) + " values");
+  *n = len / d;
+  return rows;
 }
 
 ScoreArgs parseScoreArgs(const Napi::CallbackInfo& info, int d) {
   Napi::Env env = info.Env();
-  Napi::Float32Array rows = float32Arg(info, 0, "rows");
-  const size_t len = rows.ElementLength();
-  if (len == 0) throwRange(env, "Expected `rows` to hold at least one row, got 0 values");
-  if (len % static_cast<size_t>(d) != 0)
-    throwRange(env, "Expected `rows` to be a Float32Array of n*" + std::to_string(d) +
-                        " values, got " + std::to_string(len) + " values");
   ScoreArgs a;
-  a.rows = rows.Data();
-  a.n = len / d;
+  a.rows = rowsArg(info, 0, d, &a.n).Data();
   Napi::Float32Array scores = float32Arg(info, 1, "scores");
   if (scores.ElementLength() < a.n)
     throwRange(env, "Expected `scores` to hold at least " + std::to_string(a.n) + " values, got " +

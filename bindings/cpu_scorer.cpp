@@ -1,6 +1,5 @@
-// CpuScorer: the JS handle of a CpuEngine. score() [sync] for small batches, scoreAsync() [async]
-// on the libuv pool for everything else. Zero-copy: inputs are read and outputs written in place
-// through the TypedArrays' memory, which the async worker keeps alive until it settles.
+// CpuScorer: the JS handle of a CpuEngine (the AddonScorer contract, scorer_wrap.h), plus `simd`.
+// Also the `simd` argument parser both CPU scorers share.
 #include <memory>
 
 #include "common.h"
@@ -35,7 +34,11 @@ class CpuScorer : public EngineScorerWrap<CpuScorer, fraudscore::CpuEngine> {
  public:
   static constexpr const char* kName = "CpuScorer";
 
-  static Napi::Function Define(Napi::Env env) { return DefineClass(env, kName, commonMembers()); }
+  static Napi::Function Define(Napi::Env env) {
+    auto members = commonMembers();
+    members.push_back(simdMember());
+    return DefineClass(env, kName, members);
+  }
 
   // new CpuScorer(model, simd?: string)
   explicit CpuScorer(const Napi::CallbackInfo& info) : Base(info) {
@@ -46,7 +49,7 @@ class CpuScorer : public EngineScorerWrap<CpuScorer, fraudscore::CpuEngine> {
     try {
       adopt(env, std::make_shared<fraudscore::CpuEngine>(spec, path));
     } catch (const std::exception& e) {
-      throwRange(env, std::string("Invalid `model`: ") + e.what());
+      throwInvalid(env, "model", e.what());
     }
   }
 };

@@ -99,13 +99,12 @@ struct HeldScoreArrays {
     }
   }
 
-  // [main thread] Copies the outputs back; "" on success, else what was lost.
-  std::string writeBack() {
-    if (!scores.writeBack())
-      return "`scores` was detached or shrunk before the call settled; nothing was written";
-    if (featureErrors.held() && !featureErrors.writeBack())
-      return "`featureErrors` was detached or shrunk before the call settled; nothing was written";
-    return "";
+  // [main thread] Copies the outputs back; nullptr on success, else the name of the output that
+  // was lost ("scores", "featureErrors").
+  const char* writeBack() {
+    if (!scores.writeBack()) return "scores";
+    if (featureErrors.held() && !featureErrors.writeBack()) return "featureErrors";
+    return nullptr;
   }
 };
 

@@ -40,12 +40,9 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 Napi::Value ReferenceScore(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   fraudscore::ModelSpec spec = modelSpecFrom(env, info[0]);
-  Napi::Float32Array rows = float32Arg(info, 1, "rows");
   const size_t d = spec.features;
-  if (rows.ElementLength() % d != 0)
-    throwRange(env, "Expected `rows` to be a Float32Array of n*" + std::to_string(d) +
-                        " values, got " + std::to_string(rows.ElementLength()) + " values");
-  const size_t n = rows.ElementLength() / d;
+  size_t n = 0;
+  Napi::Float32Array rows = rowsArg(info, 1, spec.features, &n, true);
   Napi::Float64Array scores = Napi::Float64Array::New(env, n);
   Napi::Float64Array fe = Napi::Float64Array::New(env, n * d);
   fraudscore::scoreReferenceF64(spec, rows.Data(), n, scores.Data(), fe.Data());

@@ -1,5 +1,5 @@
 // Trainer: the JS handle of a native fraudscore::Trainer. Epochs and validation losses run on the
-// libuv pool as AsyncWorkers (an epoch takes from milliseconds to minutes; the event loop keeps
+// libuv pool as PromiseWorkers (an epoch takes from milliseconds to minutes; the event loop keeps
 // ticking). Zero-copy: the rows are read in place through the Float32Array, which the worker keeps
 // alive until it settles. One call at a time per trainer: the weights are not safe to read while an
 // epoch writes them, so a second call while one is in flight is an error rather than a data race.
@@ -11,7 +11,7 @@
 #include "common.h"
 #include "fraudscore/cuda.h"
 #include "fraudscore/train.h"
-#include "held_array.h"
+#include "promise_worker.h"
 
 namespace fsbind {
 
@@ -80,47 +80,6 @@ TrainOptions optionsFrom(Napi::Env env, const Napi::Value& v) {
   return o;
 }
 
-// rows: a Float32Array of n * features values, n >= 1.
-Napi::Float32Array rowsArg(const Napi::CallbackInfo& info, int d, size_t* n) {
-  Napi::Float32Array rows = float32Arg(info, 0, "rows");
-  const size_t len = rows.ElementLength();
-  if (len == 0) throwRange(info.Env(), "Expected `rows` to hold at least one row, got 0 values");
-  if (len % static_cast<size_t>(d) != 0)
-    throwRange(info.Env(), "Expected `rows` to be a Float32Array of n*" + std::to_string(d) +
-                               " values, got " + std::to_string(len) + " values");
-  *n = len / d;
-  return rows;
-}
-
-Napi::Error badValueError(Napi::Env env, const BadValue& bad) {
-  Napi::Error err = Napi::RangeError::New(
-      env,
-      "Expected `rows` to hold finite values after preprocessing, got a non-finite value at row " +
-          std::to_string(bad.row) + ", column " + std::to_string(bad.col));
-  err.Set("code", Napi::String::New(env, "ERR_FRAUDSCORE_NONFINITE"));
-  err.Set("row", Napi::Number::New(env, static_cast<double>(bad.row)));
-  err.Set("column", Napi::Number::New(env, bad.col));
-  return err;
-}
-
-Napi::Array layersToJs(Napi::Env env, const std::vector<DenseLayer>& layers) {
-  Napi::Array out = Napi::Array::New(env, layers.size());
-  for (size_t l = 0; l < layers.size(); ++l) {
-    const DenseLayer& L = layers[l];
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("in", Napi::Number::New(env, L.in));
-    o.Set("out", Napi::Number::New(env, L.out));
-    Napi::Float32Array w = Napi::Float32Array::New(env, L.weight.size());
-    std::copy(L.weight.begin(), L.weight.end(), w.Data());
-    Napi::Float32Array b = Napi::Float32Array::New(env, L.bias.size());
-    std::copy(L.bias.begin(), L.bias.end(), b.Data());
-    o.Set("weight", w);
-    o.Set("bias", b);
-    out.Set(static_cast<uint32_t>(l), o);
-  }
-  return out;
-}
-
 // Marks the trainer busy for one native call; released by the worker when it settles.
 class BusyGuard {
  public:
@@ -163,7 +122,8 @@ class Trainer : public Napi::ObjectWrap<Trainer> {
     } catch (const fraudscore::CudaError& e) {
       throwCuda(env, e);
     } catch (const std::exception& e) {
-      throwRange(env, std::string("Invalid `model` or `options`: ") + e.what());
+      throw Napi::RangeError::New(
+          env, std::string("Expected `model` and `options` to be valid, but ") + e.what());
     }
     features_ = spec.features;
     account(env);
@@ -191,8 +151,8 @@ class Trainer : public Napi::ObjectWrap<Trainer> {
     BusyGuard g(info.Env(), *s, "getWeights");
     try {
       return layersToJs(info.Env(), s->trainer->weights());
-    } catch (const fraudscore::CudaError& e) {  // the device trainer copies them back
-      throwCuda(info.Env(), e);
+    } catch (...) {  // the device trainer copies them back
+      throwNative(info.Env(), "Trainer.getWeights");
     }
   }
 
@@ -228,7 +188,7 @@ class Trainer : public Napi::ObjectWrap<Trainer> {
     try {
       s->trainer->setWeights(spec.layers);
     } catch (const std::invalid_argument& e) {
-      throwRange(env, std::string("Invalid `layers`: ") + e.what());
+      throwInvalid(env, "layers", e.what());
     } catch (const std::exception& e) {
       throw Napi::Error::New(env, std::string("Trainer.setWeights: ") + e.what());
     }
@@ -264,168 +224,66 @@ class Trainer : public Napi::ObjectWrap<Trainer> {
   std::shared_ptr<TrainerState> state_;
   int features_ = 0;
   int64_t external_ = 0;
-  friend class TrainerEpochWorker;
-  friend class TrainerEvalWorker;
 };
 
-// One epoch on a libuv worker thread. Holds the trainer state, the JS trainer and the rows.
-class TrainerEpochWorker : public Napi::AsyncWorker {
- public:
-  TrainerEpochWorker(Napi::Env env, std::shared_ptr<TrainerState> s, size_t n,
-                     const Napi::CallbackInfo& info)
-      : Napi::AsyncWorker(env, "fraudscore:Trainer.trainEpoch"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        state_(std::move(s)),
-        n_(n) {
-    owner_ = Napi::Persistent(info.This().As<Napi::Object>());
-    keep_ = Napi::Persistent(info[0].As<Napi::Object>());
-    rows_ = info[0].As<Napi::Float32Array>().Data();
-  }
-
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      result_ = state_->trainer->trainEpoch(rows_, n_, &state_->cancel);
-    } catch (const fraudscore::CudaError& e) {
-      code_ = e.code();
-      SetError(std::string("Trainer.trainEpoch failed: ") + e.what());
-    } catch (const std::exception& e) {
-      SetError(std::string("Trainer.trainEpoch failed: ") + e.what());
-    } catch (...) {
-      SetError("Trainer.trainEpoch failed: unknown native error");
-    }
-  }
-
-  void OnOK() override {
-    state_->busy.store(false);
-    settleSafely([&] {
-      Napi::Env env = Env();
-      Trainer* t = Trainer::Unwrap(owner_.Value());
-      if (t) t->account(env);
-      if (result_.bad.row >= 0) {
-        deferred_.Reject(badValueError(env, result_.bad).Value());
-        return;
-      }
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("loss", Napi::Number::New(env, result_.loss));
-      o.Set("rows", Napi::Number::New(env, static_cast<double>(result_.rows)));
-      o.Set("batches", Napi::Number::New(env, static_cast<double>(result_.batches)));
-      o.Set("cancelled", Napi::Boolean::New(env, result_.cancelled));
-      deferred_.Resolve(o);
-    });
-  }
-
-  void OnError(const Napi::Error& e) override {
-    state_->busy.store(false);
-    settleSafely([&] {
-      Napi::Error err = Napi::Error::New(Env(), e.Message());
-      err.Set("code", Napi::String::New(Env(), code_));
-      deferred_.Reject(err.Value());
-    });
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::shared_ptr<TrainerState> state_;
-  // Read in place (a training set can be most of memory, so no copy): unlike scoring, a detach
-  // during an epoch is not guarded yet.
-  const float* rows_;
-  Napi::ObjectReference keep_;
-  size_t n_;
-  std::string code_ = "ERR_FRAUDSCORE_NATIVE";
-  EpochResult result_;
-  Napi::ObjectReference owner_;
-};
-
-class TrainerEvalWorker : public Napi::AsyncWorker {
- public:
-  TrainerEvalWorker(Napi::Env env, std::shared_ptr<TrainerState> s, size_t n, int threads,
-                    const Napi::CallbackInfo& info)
-      : Napi::AsyncWorker(env, "fraudscore:Trainer.evalLoss"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        state_(std::move(s)),
-        n_(n),
-        threads_(threads) {
-    owner_ = Napi::Persistent(info.This().As<Napi::Object>());
-    keep_ = Napi::Persistent(info[0].As<Napi::Object>());
-    rows_ = info[0].As<Napi::Float32Array>().Data();
-  }
-
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      loss_ = state_->trainer->evalLoss(rows_, n_, &bad_, threads_);
-    } catch (const std::exception& e) {
-      SetError(std::string("Trainer.evalLoss failed: ") + e.what());
-    } catch (...) {
-      SetError("Trainer.evalLoss failed: unknown native error");
-    }
-  }
-
-  void OnOK() override {
-    state_->busy.store(false);
-    settleSafely([&] {
-      if (bad_.row >= 0) {
-        deferred_.Reject(badValueError(Env(), bad_).Value());
-        return;
-      }
-      deferred_.Resolve(Napi::Number::New(Env(), loss_));
-    });
-  }
-
-  void OnError(const Napi::Error& e) override {
-    state_->busy.store(false);
-    settleSafely([&] {
-      Napi::Error err = Napi::Error::New(Env(), e.Message());
-      err.Set("code", Napi::String::New(Env(), "ERR_FRAUDSCORE_NATIVE"));
-      deferred_.Reject(err.Value());
-    });
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::shared_ptr<TrainerState> state_;
-  // Read in place (a training set can be most of memory, so no copy): unlike scoring, a detach
-  // during an epoch is not guarded yet.
-  const float* rows_;
-  Napi::ObjectReference keep_;
-  size_t n_;
-  int threads_;
-  double loss_ = 0;
-  BadValue bad_;
-  Napi::ObjectReference owner_;
-};
+// The rows are read in place (a training set can be most of memory, so no copy): unlike scoring,
+// a detach during an epoch is not guarded yet. The worker keeps the trainer state, the JS trainer
+// and the rows alive; `busy` is released on the main thread when it settles, whatever the outcome.
 
 // trainEpoch(rows) -> Promise<{loss, rows, batches, cancelled}>
 Napi::Value Trainer::TrainEpoch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto s = live(env);
   size_t n = 0;
-  rowsArg(info, features_, &n);
+  const float* rows = rowsArg(info, 0, features_, &n).Data();
   BusyGuard g(env, *s, "trainEpoch");
   s->cancel.store(false);  // a cancel() applies to the epoch in flight, not to later ones
-  auto* w = new TrainerEpochWorker(env, s, n, info);
+  Napi::Promise p = queuePromise<EpochResult>(
+      info, "Trainer.trainEpoch",
+      [s, rows, n] { return s->trainer->trainEpoch(rows, n, &s->cancel); },
+      [this](Napi::Env env, EpochResult& r) -> Napi::Value {
+        account(env);
+        if (r.bad.row >= 0) throw nonFiniteError(env, r.bad);
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("loss", Napi::Number::New(env, r.loss));
+        o.Set("rows", Napi::Number::New(env, static_cast<double>(r.rows)));
+        o.Set("batches", Napi::Number::New(env, static_cast<double>(r.batches)));
+        o.Set("cancelled", Napi::Boolean::New(env, r.cancelled));
+        return o;
+      },
+      [s] { s->busy.store(false); }, [&](PromiseWorker<EpochResult>& w) { w.keep(info[0]); });
   g.release();
-  Napi::Promise p = w->Promise();
-  w->Queue();
   return p;
 }
+
+// What evalLoss computes: the loss, or the first value that is not finite after preprocessing.
+struct EvalResult {
+  double loss = 0;
+  BadValue bad;
+};
 
 // evalLoss(rows, threads?) -> Promise<number>
 Napi::Value Trainer::EvalLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto s = live(env);
   size_t n = 0;
-  rowsArg(info, features_, &n);
+  const float* rows = rowsArg(info, 0, features_, &n).Data();
   const int threads =
       info.Length() > 1 && !info[1].IsUndefined() ? intArg(info, 1, "threads", 0, 1024) : 0;
   BusyGuard g(env, *s, "evalLoss");
-  auto* w = new TrainerEvalWorker(env, s, n, threads, info);
+  Napi::Promise p = queuePromise<EvalResult>(
+      info, "Trainer.evalLoss",
+      [s, rows, n, threads] {
+        EvalResult r;
+        r.loss = s->trainer->evalLoss(rows, n, &r.bad, threads);
+        return r;
+      },
+      [](Napi::Env env, EvalResult& r) -> Napi::Value {
+        if (r.bad.row >= 0) throw nonFiniteError(env, r.bad);
+        return Napi::Number::New(env, r.loss);
+      },
+      [s] { s->busy.store(false); }, [&](PromiseWorker<EvalResult>& w) { w.keep(info[0]); });
   g.release();
-  Napi::Promise p = w->Promise();
-  w->Queue();
   return p;
 }
 

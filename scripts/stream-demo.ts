@@ -6,7 +6,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 
 import { DEFAULT_FEATURES } from '../src/data/table.js';
-import { mulberry32 } from '../src/model.js';
+import { mulberry32 } from '../src/data/random.js';
 
 const [cmd = '', url = 'nats://127.0.0.1:4222', nArg = '1000'] = process.argv.slice(2);
 const nc = await connect({ servers: url });

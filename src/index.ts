@@ -1,5 +1,6 @@
 // Public API of fraudscore. Everything a user imports comes from here.
-export { describeValue, ModelError } from './errors.js';
+export { describeValue, ModelError, NonFiniteError } from './errors.js';
+export { flagScores, isFraud, type RiskLevel, riskLevel } from './decision.js';
 export {
   createModel,
   type CreateModelOptions,

@@ -1,6 +1,6 @@
 // Reading the files of a model directory without trusting it: only regular files (a FIFO would
 // block the read forever, /dev/zero would fill memory), sizes checked before reading, and files a
-// model.json names must lie inside its directory.
+// model.json names must lie inside its directory; and how its JSON values are named in errors.
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
@@ -79,4 +79,14 @@ export function fileInModelDir(dir: string, file: unknown, jsonPath: string, fie
     );
   }
   return path;
+}
+
+/** A JSON value for messages: `null`, `the string "1"`, `an array`, ... */
+export function describeJson(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
+  if (Array.isArray(v)) return `an array (${JSON.stringify(v).slice(0, 80)})`;
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${String(v)}`;
 }

@@ -7,7 +7,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { ModelError } from './errors.js';
-import { fileInModelDir, MAX_MODEL_JSON_BYTES, MAX_WEIGHTS_BYTES, readModelFile } from './model-files.js';
+import { describeJson, fileInModelDir, MAX_MODEL_JSON_BYTES, MAX_WEIGHTS_BYTES, readModelFile } from './model-files.js';
+import { mulberry32 } from './data/random.js';
 import type { AddonModelSpec } from './native.js';
 import { decodeSafetensors, encodeSafetensors, type Tensor, tensor } from './safetensors.js';
 import { VERSION } from './version.js';
@@ -120,18 +121,6 @@ export interface CreateModelOptions {
   threshold?: Threshold | null;
   /** @default 0.1 */
   dropout?: number;
-}
-
-/** A seeded generator (SplitMix32 variant of mulberry32): same seed, same weights, everywhere. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -328,16 +317,6 @@ interface ModelJson extends Omit<Model, 'layers' | 'quantization'> {
   layerSizes: number[];
   weights: { file: string; sha256: string; bytes: number };
   quantization?: Omit<Quantization, 'weights' | 'weightScales'>;
-}
-
-/** A JSON value for messages: `null`, `the string "1"`, `an array`, ... */
-function describeJson(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'nothing';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
-  if (Array.isArray(v)) return `an array (${JSON.stringify(v).slice(0, 80)})`;
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
 }
 
 /**

@@ -1,5 +1,6 @@
-// The one file that loads and types the raw native addon. Nothing outside src/ imports it and the
-// package never re-exports it: the public API wraps it (Scorer, Trainer, backendInfo, ...).
+// The one file that loads and types the raw native addon (bindings/): every export of the addon is
+// typed here, and nothing else loads it. The package never re-exports it: the public API wraps it
+// (Scorer, train(), backendInfo, ...); bench/ and test/ import `addon` to reach the engines directly.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -50,10 +51,49 @@ export interface AddonCpuInfo {
   hardwareConcurrency: number;
 }
 
+/** cudaInfo(device?): whether a CUDA device answers, and what it is (bindings/cuda.cpp). */
 export interface AddonCudaInfo {
   available: boolean;
+  /** Whether this build has the CUDA backend. */
+  built: boolean;
+  /** Why not, when `available` is false. */
   reason?: string;
-  [key: string]: unknown;
+  deviceCount: number;
+  /** The device asked about, and what it is (when there is one). */
+  device?: number;
+  name?: string;
+  computeCapability?: string;
+  multiprocessors?: number;
+  totalMemory?: number;
+  freeMemory?: number;
+  /** e.g. '13.0'; '' when unknown. */
+  driverVersion: string;
+  runtimeVersion: string;
+}
+
+/** The CUDA scorer: the shared contract plus what it runs on. */
+export interface AddonCudaScorer extends AddonScorer {
+  readonly features: number;
+  readonly precision: 'fp32' | 'int8';
+  readonly kernel: string;
+  readonly device: number;
+  readonly deviceBytes: number;
+}
+
+/** A CPU scorer (fp32): the shared contract plus its SIMD path. */
+export interface AddonCpuScorer extends AddonScorer {
+  readonly simd: string;
+  readonly features: number;
+}
+
+/** The int8 CPU scorer. */
+export interface AddonCpuInt8Scorer extends AddonCpuScorer {
+  /** Activation scales computed per block of rows (no calibration). */
+  readonly dynamic: boolean;
+  /** Rows rescored with the fp32 weights because they left the calibrated range. */
+  readonly fallbackRows: number;
+  /** Whether the products run on AMX tiles. */
+  readonly amx: boolean;
 }
 
 /** Int8 weights and scales as the addon takes them (see native/include/fraudscore/quant.h). */
@@ -69,26 +109,84 @@ export interface AddonQuantSpec {
   fallback?: boolean;
 }
 
+/** Options of the native trainer; every field is checked again in C++. */
+export interface AddonTrainerOptions {
+  /** Adam learning rate, in (0, 1000]. */
+  lr?: number;
+  /** L2 coefficient added to the gradient (torch.optim.Adam weight_decay). */
+  weightDecay?: number;
+  /** Dropout probability after the first hidden layer, in [0, 1). */
+  dropout?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** Integer in [0, 2^53): shuffles and dropout masks. */
+  seed?: number;
+  /** Threads per epoch, in [1, 1024]. Weights do not depend on it. */
+  threads?: number;
+  /** Rows per minibatch. */
+  batchSize?: number;
+  /**
+   * -1 (default): steps on the CPU. A device index: each minibatch's forward, backward and Adam
+   * step run on that CUDA device; checks, shuffles and batches stay the same (dropout masks are the
+   * device's own). The constructor throws (code ERR_FRAUDSCORE_CUDA_UNAVAILABLE) when no device
+   * answers; setWeights() is then refused.
+   */
+  cudaDevice?: number;
+}
+
+export interface AddonEpochResult {
+  /** Mean training loss (with dropout) over the rows seen. */
+  loss: number;
+  rows: number;
+  batches: number;
+  /** True when cancel() stopped the epoch early. */
+  cancelled: boolean;
+}
+
+export interface AddonLayer {
+  in: number;
+  out: number;
+  weight: Float32Array;
+  bias: Float32Array;
+}
+
+export interface AddonTrainer {
+  /**
+   * [async] One shuffled epoch over raw rows (n * features). Rejects with a RangeError (code
+   * ERR_FRAUDSCORE_NON_FINITE, `row`, `column`) before training when a value is not finite after
+   * preprocessing.
+   */
+  trainEpoch(rows: Float32Array): Promise<AddonEpochResult>;
+  /** [async] Mean squared reconstruction error without dropout (the mean score). */
+  evalLoss(rows: Float32Array, threads?: number): Promise<number>;
+  /** [sync] Copies of the current weights, [out][in] row-major. */
+  getWeights(): AddonLayer[];
+  /** [sync] Replaces the weights (same shapes); Adam's state is kept. */
+  setWeights(layers: AddonLayer[]): void;
+  /** [sync] Stops the epoch in flight after its current minibatch. */
+  cancel(): void;
+  /** [sync] Frees the native trainer; safe to call twice. */
+  dispose(): void;
+  readonly steps: number;
+  readonly features: number;
+}
+
+/** Every export of the addon (bindings/addon.cpp registers them). */
 export interface BindingModule {
-  CpuScorer: new (
-    model: AddonModelSpec,
-    simd?: string,
-  ) => AddonScorer & { readonly simd: string; readonly features: number };
-  CpuInt8Scorer?: new (
-    model: AddonModelSpec,
-    quant: AddonQuantSpec,
-    simd?: string,
-  ) => AddonScorer & { readonly simd: string; readonly fallbackRows: number; readonly amx: boolean };
-  CudaScorer?: new (
+  CpuScorer: new (model: AddonModelSpec, simd?: string) => AddonCpuScorer;
+  CpuInt8Scorer: new (model: AddonModelSpec, quant: AddonQuantSpec, simd?: string) => AddonCpuInt8Scorer;
+  /** Present in every build; its constructor throws ERR_FRAUDSCORE_CUDA_UNAVAILABLE without a device. */
+  CudaScorer: new (
     model: AddonModelSpec,
     options?: { precision?: 'fp32' | 'int8'; quant?: AddonQuantSpec; device?: number },
-  ) => AddonScorer;
-  cudaInfo?: () => AddonCudaInfo;
+  ) => AddonCudaScorer;
+  Trainer: new (model: AddonModelSpec, options?: AddonTrainerOptions) => AddonTrainer;
+  cudaInfo(device?: number): AddonCudaInfo;
   cpuInfo(): AddonCpuInfo;
   setThreads(threads: number): void;
   referenceScore(model: AddonModelSpec, rows: Float32Array): { scores: Float64Array; featureErrors: Float64Array };
   measurePeakGflops(threads: number, seconds?: number): number;
-  [key: string]: unknown;
 }
 
 /** The package root: one level above src/ (tests, tsx) or dist/ (the published build). */

@@ -1,7 +1,6 @@
 // Reader and writer of the safetensors format (https://huggingface.co/docs/safetensors): an 8-byte
 // little-endian header length, a JSON header {name: {dtype, shape, data_offsets}}, then raw
 // little-endian tensor data. Python tools (safetensors, torch) read the files we write.
-import { readFile, writeFile } from 'node:fs/promises';
 
 import { ModelError } from './errors.js';
 
@@ -143,18 +142,4 @@ export function decodeSafetensors(
     tensors[name] = { dtype, shape, data };
   }
   return { tensors, metadata };
-}
-
-export async function writeSafetensors(
-  path: string,
-  tensors: Record<string, Tensor>,
-  metadata: Record<string, string> = {},
-): Promise<Buffer> {
-  const buf = encodeSafetensors(tensors, metadata);
-  await writeFile(path, buf);
-  return buf;
-}
-
-export async function readSafetensors(path: string) {
-  return decodeSafetensors(await readFile(path), path);
 }

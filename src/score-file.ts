@@ -7,6 +7,8 @@ import { basename, dirname, join } from 'node:path';
 
 import { type DataFormat, formatFromPath, openTableWriter, readBatches } from './data/load.js';
 import { DataError } from './data/errors.js';
+import { flagScores } from './decision.js';
+import { NonFiniteError } from './errors.js';
 import type { Table } from './data/table.js';
 import { loadModel, type Model } from './model.js';
 import { type Backend, type NonFinitePolicy, type Precision, Scorer } from './scorer.js';
@@ -94,30 +96,21 @@ export async function scoreFile(options: ScoreFileOptions): Promise<ScoreFileRes
       try {
         ({ scores } = await scorer.scoreAsync(batch.rows));
       } catch (e) {
-        const err = e as Error & { row?: number; column?: number; feature?: string };
-        if (typeof err.row === 'number') {
+        if (e instanceof NonFiniteError) {
           // Name the place in the file the way DataError does (CSV: 1-based line, header = line 1;
           // Arrow/Parquet: 0-based row over the whole file).
-          const row = firstRow + err.row;
-          const problem = err.message.replace(/^.* is /, 'value ');
+          const row = firstRow + e.row;
           throw new DataError(
             inputFormat === 'csv'
-              ? { file: options.input, line: row + 2, column: err.feature }
-              : { file: options.input, row, column: err.feature },
-            problem,
+              ? { file: options.input, line: row + 2, column: e.feature }
+              : { file: options.input, row, column: e.feature },
+            `value ${e.problem}`,
           );
         }
         throw e;
       }
       const flags = threshold === null ? null : new Uint8Array(scores.length);
-      let flagged = 0;
-      if (flags && threshold !== null) {
-        for (let i = 0; i < scores.length; i++) {
-          const f = scores[i]! > threshold ? 1 : 0;
-          flags[i] = f;
-          flagged += f;
-        }
-      }
+      const flagged = flags && threshold !== null ? flagScores(scores, threshold, flags) : 0;
       // Write chunk k while chunk k+1 is read and scored; keep at most one write in flight.
       await pendingWrite;
       const part: Table = { features: [], rows: new Float32Array(0), n: scores.length };

@@ -1,8 +1,8 @@
 // Scorer: the public face of the native scoring engines. It validates arguments in TS (the addon
 // checks again, cheaply), picks a backend, and turns a native "first bad value" into a RangeError
 // that names the row, the column and the feature.
-import { describeValue } from './errors.js';
-import { type AddonBadValue, type AddonScorer, addon } from './native.js';
+import { describeValue, NonFiniteError, withCallerStack } from './errors.js';
+import { type AddonBadValue, type AddonCpuInt8Scorer, type AddonCudaInfo, type AddonScorer, addon } from './native.js';
 import { type Model, toAddonSpec } from './model.js';
 
 export type Backend = 'auto' | 'cpu' | 'cuda';
@@ -54,7 +54,6 @@ export interface ScoreResult {
 
 /** Whether CUDA answers, and why not when it does not (backendInfo(), errors, train()). @internal */
 export function cudaStatus(): { available: boolean; reason?: string } {
-  if (!addon.cudaInfo || !addon.CudaScorer) return { available: false, reason: 'this build has no CUDA backend' };
   try {
     const info = addon.cudaInfo();
     return info.available
@@ -63,6 +62,11 @@ export function cudaStatus(): { available: boolean; reason?: string } {
   } catch (e) {
     return { available: false, reason: (e as Error).message };
   }
+}
+
+/** The error for `backend: 'cuda'` without a device, with the addon's code for it. @internal */
+export function cudaUnavailable(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ERR_FRAUDSCORE_CUDA_UNAVAILABLE' });
 }
 
 const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for('nodejs.dispose');
@@ -82,6 +86,8 @@ export class Scorer {
   readonly #threads: number;
   readonly #nonFinite: NonFinitePolicy;
   #native: AddonScorer | null;
+  /** The same engine as #native when it is the int8 CPU one (for fp32FallbackRows). */
+  #int8: AddonCpuInt8Scorer | null = null;
   #simd: string;
 
   constructor(model: Model, options: ScorerOptions = {}) {
@@ -121,7 +127,7 @@ export class Scorer {
 
     const cuda = backend === 'cpu' ? { available: false } : cudaStatus();
     if (backend === 'cuda' && !cuda.available) {
-      throw new Error(`backend 'cuda' is not available: ${cuda.reason}`);
+      throw cudaUnavailable(`backend 'cuda' is not available: ${cuda.reason}`);
     }
     // The CUDA int8 kernel implements static activation scales that clamp: 'auto' falls back to the
     // CPU for dynamic scales and for the fp32 fallback of out-of-range rows; asking for 'cuda'
@@ -134,15 +140,15 @@ export class Scorer {
           : "backend 'cuda' runs int8 with clamped static scales only; this model rescores out-of-range rows in fp32 (quantization.outOfRange 'fp32')",
       );
     }
-    if (cuda.available && addon.CudaScorer && !cpuOnlyInt8) {
+    if (cuda.available && !cpuOnlyInt8) {
       this.backend = 'cuda';
       this.#native = new addon.CudaScorer(spec, { precision, quant });
       this.#simd = 'cuda';
     } else if (precision === 'int8') {
-      if (!addon.CpuInt8Scorer) throw new Error('this build has no int8 CPU engine');
       this.backend = 'cpu';
       const n = new addon.CpuInt8Scorer(spec, quant!, simd === 'auto' ? undefined : simd);
       this.#native = n;
+      this.#int8 = n;
       // 'avx512-amx' when the products run on AMX tiles (FRAUDSCORE_INT8_AMX=1).
       this.#simd = n.amx ? `${n.simd}-amx` : n.simd;
     } else {
@@ -178,8 +184,7 @@ export class Scorer {
    * that grows over time says the traffic has drifted from the calibration rows.
    */
   get fp32FallbackRows(): number {
-    const n = this.#native as { fallbackRows?: number } | null;
-    return typeof n?.fallbackRows === 'number' ? n.fallbackRows : 0;
+    return this.#native !== null && this.#int8 !== null ? this.#int8.fallbackRows : 0;
   }
 
   /**
@@ -216,18 +221,27 @@ export class Scorer {
     }
     signal?.throwIfAborted();
     const call = this.#prepare(rows, options);
+    // Captured before the await: a rejection from the libuv pool has no JS frames of its own.
+    const caller = new Error();
     let bad: AddonBadValue;
     try {
       bad = await call.native.scoreAsync(rows, call.scores, call.featureErrors, call.mode, call.threads);
     } catch (e) {
       // The addon names its own argument (`scores`); the caller passed it as `out`.
-      const err = e as Error & { code?: string };
-      if (err.code === 'ERR_FRAUDSCORE_DETACHED')
-        err.message = `Scorer.scoreAsync: ${err.message.replace(/^.*?: /, '').replace('`scores`', '`out`')}`;
-      throw err;
+      const err = e as Error & { code?: string; argument?: string };
+      if (err.code === 'ERR_FRAUDSCORE_DETACHED') {
+        const name = err.argument === 'scores' ? 'out' : err.argument;
+        err.message = `Scorer.scoreAsync: \`${name}\` was detached or shrunk before the call settled; nothing was written`;
+        err.argument = name;
+      }
+      throw withCallerStack(err, caller);
     }
     signal?.throwIfAborted();
-    this.#check(bad, rows);
+    try {
+      this.#check(bad, rows);
+    } catch (e) {
+      throw withCallerStack(e, caller);
+    }
     return call.featureErrors ? { scores: call.scores, featureErrors: call.featureErrors } : { scores: call.scores };
   }
 
@@ -235,6 +249,7 @@ export class Scorer {
   dispose(): void {
     this.#native?.dispose();
     this.#native = null;
+    this.#int8 = null;
   }
 
   [disposeSymbol](): void {
@@ -306,18 +321,17 @@ export class Scorer {
       : this.model.preprocessing.transform[col] === 'log1p' && !(value > -1)
         ? `${value}, outside log1p's domain (> -1)`
         : `${value}, which overflows float32 once preprocessed`;
-    const err = new RangeError(
+    throw new NonFiniteError(
       `Expected \`rows\` to hold ${overflow ? 'values the model can score' : 'finite values'}: row ${row}, column ${col} (${name}) is ${why}`,
+      { row, column: col, feature: name, value: value!, problem: why },
     );
-    Object.assign(err, { code: 'ERR_FRAUDSCORE_NON_FINITE', row, column: col, feature: name });
-    throw err;
   }
 }
 
 /** What the native addon can run on this machine. */
 export function backendInfo() {
   const cpu = addon.cpuInfo();
-  const cudaDetail = addon.cudaInfo ? safeCudaInfo() : { available: false, reason: 'this build has no CUDA backend' };
+  const cudaDetail = safeCudaInfo();
   return {
     cpu,
     cuda: cudaDetail,
@@ -326,9 +340,9 @@ export function backendInfo() {
   };
 }
 
-function safeCudaInfo() {
+function safeCudaInfo(): Partial<AddonCudaInfo> & Pick<AddonCudaInfo, 'available'> {
   try {
-    return addon.cudaInfo!();
+    return addon.cudaInfo();
   } catch (e) {
     return { available: false, reason: (e as Error).message };
   }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { parseNumberBytes } from '../src/data/csv.js';
+import { parseNumberBytes } from '../src/data/csv-cells.js';
 import { DataError } from '../src/data/errors.js';
 import { loadTable, readBatches } from '../src/data/load.js';
 import { Rng } from '../src/data/random.js';

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { mulberry32 } from '../src/data/random.js';
 import { writeTable } from '../src/data/load.js';
-import { createModel, mulberry32, saveModel } from '../src/model.js';
+import { createModel, saveModel } from '../src/model.js';
 import { columnDrift, driftReport, driftReportAsync } from '../src/monitoring/drift.js';
 import { renderDriftHtml } from '../src/monitoring/html.js';
 import {

@@ -1,8 +1,9 @@
-// Shared test helpers: fresh random inputs (seed printed for replay), the real data path, errors.
+// Shared test helpers: fresh random inputs (seed printed for replay), the one test model factory,
+// the real data path, errors.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-
-import { mulberry32 } from '../src/model.js';
+import { mulberry32 } from '../src/data/random.js';
+import { createModel, type Model, type Threshold } from '../src/model.js';
 
 /** A seed per run unless FRAUDSCORE_TEST_SEED is set; logged so a failure can be replayed. */
 export function testSeed(): number {
@@ -42,4 +43,19 @@ export function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): numb
     if (!(e <= worst)) worst = e;
   }
   return worst;
+}
+
+/**
+ * The test model of the issue's shape: V1..V28 + Amount (log1p), hidden [32, 16, 32], seeded random
+ * weights, and a preprocessing whose means and scales differ per feature (so a kernel that mixes
+ * up columns shows).
+ */
+export function model29(seed: number, options: { name?: string; threshold?: Threshold } = {}): Model {
+  const features = [...Array.from({ length: 28 }, (_, i) => `V${i + 1}`), 'Amount'];
+  const m = createModel({ features, hidden: [32, 16, 32], seed, ...(options.name ? { name: options.name } : {}) });
+  m.preprocessing.transform[28] = 'log1p';
+  m.preprocessing.mean = features.map((_, j) => (j === 28 ? 3 : 0.1 * j));
+  m.preprocessing.std = features.map((_, j) => 0.5 + (j % 5) * 0.3);
+  if (options.threshold) m.threshold = options.threshold;
+  return m;
 }

@@ -10,9 +10,10 @@ import { join, resolve } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { mulberry32 } from '../src/data/random.js';
 import { DEFAULT_FEATURES } from '../src/data/table.js';
 import { ModelError } from '../src/errors.js';
-import { createModel, loadModel, mulberry32, saveModel } from '../src/model.js';
+import { createModel, loadModel, saveModel } from '../src/model.js';
 import { testSeed } from './helpers.js';
 
 const PROBE = resolve(import.meta.dirname, 'probes/load-model.ts');

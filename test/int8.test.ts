@@ -3,21 +3,14 @@
 // non-finite contract, exact error messages of CpuInt8Scorer, lifecycle.
 import { describe, expect, it } from 'vitest';
 
-import { createModel, type Model, quantize, Scorer } from '../src/index.js';
+import { type Model, quantize, Scorer } from '../src/index.js';
 import { toAddonSpec } from '../src/model.js';
 import { addon } from '../src/native.js';
-import { randomRows, testSeed } from './helpers.js';
+import { model29 as model29Of, randomRows, testSeed } from './helpers.js';
 
 const seed = testSeed();
 
-function model29(s = seed): Model {
-  const features = [...Array.from({ length: 28 }, (_, i) => `V${i + 1}`), 'Amount'];
-  const m = createModel({ features, hidden: [32, 16, 32], seed: s });
-  m.preprocessing.transform[28] = 'log1p';
-  m.preprocessing.mean = features.map((_, j) => (j === 28 ? 3 : 0.1 * j));
-  m.preprocessing.std = features.map((_, j) => 0.5 + (j % 5) * 0.3);
-  return m;
-}
+const model29 = (s = seed): Model => model29Of(s);
 
 function roundAway(x: number): number {
   return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
@@ -268,14 +261,16 @@ describe('CpuInt8Scorer binding', () => {
     expect(bad({ weights: w })).toThrow('Expected `quant.weights[2]` to be an Int8Array, got Float32Array');
     const short = quant().weights;
     short[1] = short[1]!.subarray(1);
-    expect(bad({ weights: short })).toThrow('Invalid `quant`: wq[1] has 511 values, expected 512');
+    expect(bad({ weights: short })).toThrow('Expected `quant` to be valid, but wq[1] has 511 values, expected 512');
     const neg = quant().weights;
     neg[0]![3] = -128;
-    expect(bad({ weights: neg })).toThrow('Invalid `quant`: wq[0][3] is -128, outside [-127, 127]');
+    expect(bad({ weights: neg })).toThrow('Expected `quant` to be valid, but wq[0][3] is -128, outside [-127, 127]');
     expect(bad({ inputScales: Float32Array.from([1, 0, 1, 1]) })).toThrow(
-      'Invalid `quant`: xscale[1] must be finite and > 0',
+      'Expected `quant` to be valid, but xscale[1] must be finite and > 0',
     );
-    expect(bad({ inputScales: new Float32Array(0) })).toThrow('Invalid `quant`: xscale has 0 values, expected 4');
+    expect(bad({ inputScales: new Float32Array(0) })).toThrow(
+      'Expected `quant` to be valid, but xscale has 0 values, expected 4',
+    );
     expect(bad({ dynamic: 'yes' })).toThrow('Expected `quant.dynamic` to be a boolean, got string');
     expect(bad({ fallback: 1 })).toThrow('Expected `quant.fallback` to be a boolean, got number');
     expect(bad({ dynamic: true, fallback: true })).toThrow(

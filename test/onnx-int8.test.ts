@@ -14,20 +14,13 @@ import { fitPreprocessing } from '../src/data/preprocess.js';
 import { takeRows } from '../src/data/table.js';
 import { buildOnnx, createModel, inspectOnnx, type Model, ONNX_DEFAULT_OPSET, quantize, Scorer } from '../src/index.js';
 import { addon } from '../src/native.js';
-import { maxRelErr, randomRows, realDataPath, testSeed } from './helpers.js';
+import { maxRelErr, model29 as model29Of, randomRows, realDataPath, testSeed } from './helpers.js';
 
 const seed = testSeed();
 const D = 29;
 const AMOUNT = 28;
 
-function model29(s = seed): Model {
-  const features = [...Array.from({ length: 28 }, (_, i) => `V${i + 1}`), 'Amount'];
-  const m = createModel({ features, hidden: [32, 16, 32], seed: s, name: 'onnx-int8-test' });
-  m.preprocessing.transform[AMOUNT] = 'log1p';
-  m.preprocessing.mean = features.map((_, j) => (j === AMOUNT ? 3 : 0.1 * j));
-  m.preprocessing.std = features.map((_, j) => 0.5 + (j % 5) * 0.3);
-  return m;
-}
+const model29 = (s = seed): Model => model29Of(s, { name: 'onnx-int8-test' });
 
 // ---- the int8 contract in TS (quant.h), independent of the library's quantize(): clamping scales ---------
 

@@ -22,21 +22,13 @@ import {
   Scorer,
 } from '../src/index.js';
 import { decodeMessage, ProtoWriter } from '../src/onnx/protobuf.js';
-import { maxRelErr, randomRows, realDataPath, testSeed } from './helpers.js';
+import { maxRelErr, model29 as model29Of, randomRows, realDataPath, testSeed } from './helpers.js';
 
 const seed = testSeed();
 const D = 29;
 const AMOUNT = 28;
 
-function model29(s = seed): Model {
-  const features = [...Array.from({ length: 28 }, (_, i) => `V${i + 1}`), 'Amount'];
-  const m = createModel({ features, hidden: [32, 16, 32], seed: s, name: 'onnx-test' });
-  m.preprocessing.transform[AMOUNT] = 'log1p';
-  m.preprocessing.mean = features.map((_, j) => (j === AMOUNT ? 3 : 0.1 * j));
-  m.preprocessing.std = features.map((_, j) => 0.5 + (j % 5) * 0.3);
-  m.threshold = { value: 1.25, strategy: 'test' };
-  return m;
-}
+const model29 = (s = seed): Model => model29Of(s, { name: 'onnx-test', threshold: { value: 1.25, strategy: 'test' } });
 
 /** One thread: the CI machines have two cores shared by everything. */
 async function session(bytesOrPath: Uint8Array | string, level: 'disabled' | 'all' = 'all') {

@@ -2,7 +2,8 @@
 // behaviour, lifecycle.
 import { describe, expect, expectTypeOf, it } from 'vitest';
 
-import { backendInfo, createModel, type Model, Scorer, type ScoreResult } from '../src/index.js';
+import { withCallerStack } from '../src/errors.js';
+import { backendInfo, createModel, type Model, NonFiniteError, Scorer, type ScoreResult } from '../src/index.js';
 import { addon } from '../src/native.js';
 import { toAddonSpec } from '../src/model.js';
 import { maxRelErr, randomRows, testSeed } from './helpers.js';
@@ -149,7 +150,7 @@ describe('Scorer (cpu)', () => {
     }
     expect(() => new addon.CpuScorer({} as never)).toThrow(/Expected `model.features`/);
     expect(() => new addon.CpuScorer({ ...toAddonSpec(model), mean: new Float32Array(3) })).toThrow(
-      'Invalid `model`: mean has 3 entries, expected 29',
+      'Expected `model` to be valid, but mean has 3 entries, expected 29',
     );
     expect(() => new addon.CpuScorer(toAddonSpec(model), 'avx9000')).toThrow(/Expected `simd`/);
     raw.dispose();
@@ -175,6 +176,40 @@ describe('Scorer (cpu)', () => {
     expect(Number.isFinite(s[0])).toBe(true);
     rows[1200 * 29 + 28] = Number.POSITIVE_INFINITY;
     expect(() => scorer.score(rows)).toThrow('row 1200, column 28 (Amount) is Infinity');
+  });
+
+  it("an async rejection is a NonFiniteError with the fields, and carries the caller's stack", async () => {
+    const scorer = new Scorer(model, { backend: 'cpu' });
+    const rows = randomRows(100, 29, seed + 9, [28]);
+    rows[42 * 29 + 28] = -5;
+    // A named frame of the caller's own, which only the stack captured at the call can hold.
+    const callerOfScoreAsync = () => scorer.scoreAsync(rows);
+    const err = await callerOfScoreAsync().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NonFiniteError);
+    expect(err).toMatchObject({
+      code: 'ERR_FRAUDSCORE_NON_FINITE',
+      row: 42,
+      column: 28,
+      feature: 'Amount',
+      value: -5,
+      problem: "-5, outside log1p's domain (> -1)",
+    });
+    expect((err as Error).stack).toMatch(/^RangeError: Expected `rows` to hold finite values: row 42/);
+    expect((err as Error).stack).toContain('callerOfScoreAsync');
+    scorer.dispose();
+  });
+
+  it('withCallerStack gives a native rejection the frames of the call that started it', () => {
+    function startedHere() {
+      return new Error();
+    }
+    const caller = startedHere();
+    const native = Object.assign(new Error('CpuScorer.scoreAsync failed: boom'), { code: 'ERR_FRAUDSCORE_NATIVE' });
+    native.stack = 'Error: CpuScorer.scoreAsync failed: boom';
+    const err = withCallerStack(native, caller);
+    expect(err).toBe(native);
+    expect(err.stack).toMatch(/^Error: CpuScorer.scoreAsync failed: boom\n\s+at startedHere/);
+    expect(err.code).toBe('ERR_FRAUDSCORE_NATIVE');
   });
 
   it('dispose is idempotent and later calls fail clearly; in-flight async work survives it', async () => {

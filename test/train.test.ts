@@ -9,14 +9,15 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { createModel, loadModel, mulberry32, toAddonSpec } from '../src/model.js';
+import { mulberry32 } from '../src/data/random.js';
+import { createModel, loadModel, toAddonSpec } from '../src/model.js';
+import { addon } from '../src/native.js';
 import { cudaStatus, Scorer } from '../src/scorer.js';
 import { applyOverrides, DEFAULT_CONFIG, loadConfig, type TrainConfig } from '../src/train/config.js';
-import { nativeTrainerClass } from '../src/train/native-trainer.js';
 import { type EpochRecord, train } from '../src/train/train.js';
 import { realDataPath, testSeed } from './helpers.js';
 
-const Trainer = nativeTrainerClass();
+const Trainer = addon.Trainer;
 
 /** Rows near a rank-3 subspace of R^d (what an autoencoder can learn), frauds off it. */
 function lowRankData(n: number, d: number, fraudRate: number, seed: number) {
@@ -65,7 +66,7 @@ describe('native Trainer binding', () => {
     expect(() => new Trainer(spec, { seed: 'x' as unknown as number })).toThrow(
       'Expected `options.seed` to be an integer, got string',
     );
-    expect(() => new Trainer({ ...spec, features: 5 })).toThrow(/Invalid `model`/);
+    expect(() => new Trainer({ ...spec, features: 5 })).toThrow(/Expected `model` to be valid, but/);
     const t = new Trainer(spec, { seed: 3 });
     await expect(async () => t.trainEpoch([1, 2, 3] as unknown as Float32Array)).rejects.toThrow(
       'Expected `rows` to be a Float32Array, got Array',
@@ -77,12 +78,12 @@ describe('native Trainer binding', () => {
       'Expected `rows` to hold at least one row, got 0 values',
     );
     expect(() => t.setWeights(smallSpec(d, [8, 4, 8], 2).layers)).toThrow(
-      /Invalid `model`: layers\[1\]\.out|Invalid `layers`/,
+      /Expected `model` to be valid, but layers\[1\]\.out|Expected `layers` to be valid, but/,
     );
     const rows = new Float32Array(d * 10).fill(1);
     rows[4 * d + 2] = Number.NaN;
     await expect(t.trainEpoch(rows)).rejects.toMatchObject({
-      code: 'ERR_FRAUDSCORE_NONFINITE',
+      code: 'ERR_FRAUDSCORE_NON_FINITE',
       row: 4,
       column: 2,
       message: 'Expected `rows` to hold finite values after preprocessing, got a non-finite value at row 4, column 2',

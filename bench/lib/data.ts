@@ -5,10 +5,9 @@
 // weights are seeded random: speed does not depend on them, and a trained model would make the
 // bench depend on a training run.
 import { fitPreprocessing } from '../../src/data/preprocess.js';
-import { Rng } from '../../src/data/random.js';
-import { DEFAULT_FEATURES, rowsWithLabel, type Table } from '../../src/data/table.js';
+import { rowsWithLabel, type Table } from '../../src/data/table.js';
 import { createModel, type Model } from '../../src/model.js';
-import { importOptional } from './optional.js';
+import { synthesize } from '../../src/synth/synth.js';
 
 export const BENCH_HIDDEN = [32, 16, 32] as const;
 
@@ -16,7 +15,7 @@ export interface BenchData {
   model: Model;
   /** n * 29 raw rows, row-major. */
   rows: Float32Array;
-  /** Class per row (synthetic labels; all 0 for the random fallback). */
+  /** Class per row (synthetic labels). */
   labels: Uint8Array;
   n: number;
   /** The seed the rows were made with (other rows of the same source: another seed). */
@@ -25,30 +24,9 @@ export interface BenchData {
   source: string;
 }
 
-interface SynthModule {
-  synthesize(opts: { rows: number; seed?: number }): Table;
-}
-
-/** Synthetic generator when it is present (src/synth), else a documented random stand-in. */
+/** [async] Rows from the synthetic generator (src/synth). */
 export async function makeTable(n: number, seed: number): Promise<{ table: Table; source: string }> {
-  const synth = await importOptional<SynthModule>(['src/synth/synth.ts'], ['synthesize']);
-  if (synth.ok) {
-    return { table: synth.module.synthesize({ rows: n, seed }), source: `synthetic (src/synth, seed ${seed})` };
-  }
-  // Stand-in with the same layout: V1..V28 ~ N(0, 1.5^2), Amount ~ Exp(mean 88), the real mean.
-  const d = DEFAULT_FEATURES.length;
-  const rng = new Rng(seed);
-  const z = new Float64Array(n * d);
-  rng.fillNormal(z);
-  const rows = new Float32Array(n * d);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < d - 1; j++) rows[i * d + j] = 1.5 * z[i * d + j]!;
-    rows[i * d + d - 1] = Math.round(-Math.log(1 - rng.next()) * 8800) / 100;
-  }
-  return {
-    table: { features: [...DEFAULT_FEATURES], rows, n, labels: new Uint8Array(n) },
-    source: `random stand-in, seed ${seed} (${synth.reason})`,
-  };
+  return { table: synthesize({ rows: n, seed }), source: `synthetic (src/synth, seed ${seed})` };
 }
 
 /** [async] The bench's rows and model. */

@@ -8,12 +8,10 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-import { writeTable } from '../../src/data/load.js';
 import { saveModel } from '../../src/model.js';
 import { packageRoot } from '../../src/native.js';
+import { writeSynth } from '../../src/synth/synth.js';
 import type { BenchData } from './data.js';
-import { makeTable } from './data.js';
-import { importOptional } from './optional.js';
 
 const run = promisify(execFile);
 
@@ -39,18 +37,8 @@ export interface FilesOptions {
   log?: (line: string) => void;
 }
 
-interface SynthWriter {
-  writeSynth(path: string, opts: { rows: number; seed?: number }): Promise<unknown>;
-}
-
 async function writeInput(path: string, rows: number, seed: number): Promise<void> {
-  const synth = await importOptional<SynthWriter>(['src/synth/synth.ts'], ['writeSynth']);
-  if (synth.ok) {
-    await synth.module.writeSynth(path, { rows, seed });
-    return;
-  }
-  const { table } = await makeTable(rows, seed);
-  await writeTable(path, table);
+  await writeSynth(path, { rows, seed });
 }
 
 const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10;

@@ -126,7 +126,7 @@ export function describeMachine(): MachineInfo {
       simd: info.cpu.simd,
       simdAvailable: info.cpu.available,
       threads: info.cpu.threads,
-      features: ['CpuInt8Scorer', 'CudaScorer', 'Trainer', 'CudaTrainer'].filter((k) => typeof addon[k] === 'function'),
+      features: (['CpuInt8Scorer', 'CudaScorer', 'Trainer'] as const).filter((k) => typeof addon[k] === 'function'),
       cuda: { ...info.cuda },
     },
     loadAverage: { atStart: loadavg().map(round2) },

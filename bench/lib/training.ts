@@ -3,8 +3,8 @@
 // (src/train) against TensorFlow.js. Both see the bench's normal rows; the native trainer takes raw
 // rows and standardizes inside its pass, tfjs gets them standardized beforehand (that work is not
 // timed, in tfjs's favour). A warm-up epoch first, then the median of the timed epochs.
+import { addon } from '../../src/native.js';
 import { toAddonSpec } from '../../src/model.js';
-import { nativeTrainerClass } from '../../src/train/native-trainer.js';
 import type { BenchData } from './data.js';
 import { type TfBackend, tfDetail, useTf } from './tf.js';
 import { median } from './timing.js';
@@ -69,14 +69,8 @@ async function trainNative(o: TrainingOptions): Promise<TrainingReport> {
     epochs: o.epochs,
     detail: {},
   };
-  let Trainer: ReturnType<typeof nativeTrainerClass>;
-  try {
-    Trainer = nativeTrainerClass();
-  } catch (e) {
-    return { ...report, status: 'skipped', reason: (e as Error).message };
-  }
   const rows = normalRows(o.data, o.nativeRows);
-  const trainer = new Trainer(toAddonSpec(o.data.model), {
+  const trainer = new addon.Trainer(toAddonSpec(o.data.model), {
     lr: 1e-3,
     weightDecay: 1e-5,
     dropout: 0.1,

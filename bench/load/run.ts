@@ -20,8 +20,9 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 
+import { mulberry32 } from '../../src/data/random.js';
 import { DEFAULT_FEATURES } from '../../src/data/table.js';
-import { createModel, loadModel, type Model, mulberry32, saveModel } from '../../src/model.js';
+import { createModel, loadModel, type Model, saveModel } from '../../src/model.js';
 import { VERSION } from '../../src/version.js';
 
 const root = resolve(import.meta.dirname, '../..');

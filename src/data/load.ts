@@ -1,7 +1,8 @@
 // Entry points for reading and writing transaction files in any supported format, chosen from the
 // file extension unless given: .csv / .csv.gz, .arrow / .arrows / .feather / .ipc, .parquet.
 import { ArrowTableWriter, readArrowBatches } from './arrow.js';
-import { CsvTableWriter, readCsvBatches } from './csv.js';
+import { readCsvBatches } from './csv.js';
+import { CsvTableWriter } from './csv-writer.js';
 import { ParquetTableWriter, readParquetBatches } from './parquet.js';
 import { concatTables, DEFAULT_FEATURES, type Table } from './table.js';
 import { type ExtraColumns, schemaOf, type TableSchema, type TableWriter } from './writer.js';

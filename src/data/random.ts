@@ -162,3 +162,18 @@ const ZIG_F = new Float64Array(128); // exp(-x^2 / 2) at the layer's edge
     ZIG_W[i] = dn / m1;
   }
 }
+
+/**
+ * A small, fast seeded generator (mulberry32): createModel's weights, the web page's samples and
+ * test inputs. Same seed, same stream, everywhere; Rng above is the one for data (longer period).
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

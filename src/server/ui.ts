@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-import { mulberry32 } from '../model.js';
 import type { ModelState } from './model-state.js';
+import { mulberry32 } from '../data/random.js';
 
 const ASSETS = new Set(['index.html', 'app.js', 'style.css']);
 

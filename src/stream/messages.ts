@@ -106,7 +106,7 @@ export interface StreamResult {
   /** The body's id (`<id>:<row>` for the instances form), else the input's stream sequence. */
   id: string | number;
   score: number;
-  /** score > threshold: the decision rule of the server and scoreFile. */
+  /** isFraud(score, threshold) (src/decision.ts): the rule of the server and scoreFile. */
   is_fraud: boolean;
   threshold: number;
   /** `<name>@<version>` of the model that scored it. */

@@ -6,10 +6,10 @@ import { join, resolve } from 'node:path';
 
 import YAML from 'yaml';
 
-import { mulberry32 } from '../model.js';
 import { applyOverrides, ConfigError, configToYaml, type TrainConfig } from './config.js';
 import { runTimestamp } from './run-dir.js';
 import { train } from './train.js';
+import { mulberry32 } from '../data/random.js';
 
 export interface SweepSpec {
   /** 'grid': every combination; 'random': `samples` distinct combinations drawn with `seed`. */

@@ -11,10 +11,11 @@ import { splitTable } from '../data/split.js';
 import { rowsWithLabel, type Table } from '../data/table.js';
 import { evaluateScores, type Metrics } from '../eval/metrics.js';
 import { chooseThreshold } from '../eval/threshold.js';
+import { withCallerStack } from '../errors.js';
 import { createModel, type DenseLayer, type Model, saveModel, toAddonSpec } from '../model.js';
-import { cudaStatus, Scorer } from '../scorer.js';
+import { type AddonTrainer, addon } from '../native.js';
+import { cudaStatus, cudaUnavailable, Scorer } from '../scorer.js';
 import { type PartialConfig, resolveConfig, type TrainConfig } from './config.js';
-import { type AddonTrainer, nativeTrainerClass } from './native-trainer.js';
 import { fingerprintFile, RunDir } from './run-dir.js';
 
 /** One epoch's record (also a line of metrics.jsonl). */
@@ -54,6 +55,12 @@ export interface TrainResult {
   test: Metrics;
 }
 
+function rethrowFrom(caller: Error): (e: unknown) => never {
+  return (e) => {
+    throw withCallerStack(e, caller);
+  };
+}
+
 function abortError(signal: AbortSignal): Error {
   const r = signal.reason;
   if (r instanceof Error) return r;
@@ -84,6 +91,8 @@ async function scoreTable(model: Model, t: Table, threads: number): Promise<Floa
  *   splits or options, the signal's reason when aborted.
  */
 export async function train(input: TrainConfig | PartialConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  // A native rejection settles from the libuv pool with no JS frames: give it train()'s caller's.
+  const caller = new Error();
   const { signal, onEpoch } = options;
   if (signal?.aborted) throw abortError(signal);
   const config = resolveConfig(input, 'train() config');
@@ -92,7 +101,7 @@ export async function train(input: TrainConfig | PartialConfig, options: TrainOp
     // Before any file is read or run directory made: the environment, not the data, is at fault.
     const cuda = cudaStatus();
     if (!cuda.available) {
-      throw new Error(`Config key "training.backend" is 'cuda', but CUDA is not available: ${cuda.reason}`);
+      throw cudaUnavailable(`Config key "training.backend" is 'cuda', but CUDA is not available: ${cuda.reason}`);
     }
   }
   const threads = tc.threads === 0 ? availableParallelism() : tc.threads;
@@ -126,8 +135,7 @@ export async function train(input: TrainConfig | PartialConfig, options: TrainOp
       dropout: config.model.dropout,
     });
 
-    const Trainer = nativeTrainerClass();
-    const trainer: AddonTrainer = new Trainer(toAddonSpec(model), {
+    const trainer: AddonTrainer = new addon.Trainer(toAddonSpec(model), {
       lr: tc.lr,
       weightDecay: tc.weight_decay,
       dropout: config.model.dropout,
@@ -150,10 +158,10 @@ export async function train(input: TrainConfig | PartialConfig, options: TrainOp
       for (let epoch = 1; epoch <= tc.epochs; epoch++) {
         if (signal?.aborted) throw abortError(signal);
         const e0 = performance.now();
-        const r = await trainer.trainEpoch(trainNormal.rows);
+        const r = await trainer.trainEpoch(trainNormal.rows).catch(rethrowFrom(caller));
         if (r.cancelled || signal?.aborted) throw abortError(signal as AbortSignal);
         const seconds = (performance.now() - e0) / 1000;
-        const valLoss = await trainer.evalLoss(valNormal.rows, threads);
+        const valLoss = await trainer.evalLoss(valNormal.rows, threads).catch(rethrowFrom(caller));
         const improved = valLoss < best;
         if (improved) {
           best = valLoss;

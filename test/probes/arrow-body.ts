@@ -8,8 +8,9 @@ import { join } from 'node:path';
 
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 
+import { mulberry32 } from '../../src/data/random.js';
 import { DEFAULT_FEATURES } from '../../src/data/table.js';
-import { createModel, mulberry32, saveModel } from '../../src/model.js';
+import { createModel, saveModel } from '../../src/model.js';
 import { createServer } from '../../src/server/server.js';
 
 const seed = Number(process.env.FRAUDSCORE_TEST_SEED ?? 1);

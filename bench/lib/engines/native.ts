@@ -1,17 +1,12 @@
 // fraudscore's own engines through the public Scorer (what a user calls, argument checks
-// included): CPU fp32, CPU int8 (when the addon has the int8 engine and src/quantize.ts can
-// quantize the model) and CUDA (when a device answers). Outputs go to buffers allocated up front
+// included): CPU fp32, CPU int8 (when quantize() can quantize the model) and CUDA (when a device answers). Outputs go to buffers allocated up front
 // through `out`, so the timed call is the engine, not the allocator.
 import type { Model } from '../../../src/model.js';
 import { addon } from '../../../src/native.js';
+import { quantize } from '../../../src/quantize.js';
 import { backendInfo, Scorer, type ScorerOptions } from '../../../src/scorer.js';
 import { type BenchData, makeTable } from '../data.js';
-import { importOptional } from '../optional.js';
 import { at, batchOutputs, batchViews, type Engine, type EngineContext, type EngineSetup } from './types.js';
-
-interface QuantizeModule {
-  quantize(model: Model, options: { calibration: Float32Array; outOfRange?: 'clamp' }): Model | Promise<Model>;
-}
 
 const quantized = new WeakMap<BenchData, Promise<Model | { skip: string }>>();
 const quantizedClamp = new WeakMap<BenchData, Promise<Model | { skip: string }>>();
@@ -25,18 +20,14 @@ export function quantizedModel(data: BenchData, clamp = false): Promise<Model | 
   let p = cache.get(data);
   if (!p) {
     p = (async () => {
-      const q = await importOptional<QuantizeModule>(['src/quantize.ts', 'src/quantize/index.ts'], ['quantize']);
-      if (!q.ok) return { skip: q.reason };
       // Calibrate on 16k fresh rows of the same source (not the rows scored): what a user would
       // pass, and quick. quantize()'s defaults: static 99.95th-percentile scales, rows beyond them
       // rescored in fp32.
       const calibration = (await makeTable(16_384, data.seed + 1)).table.rows;
       try {
-        const m = await q.module.quantize(data.model, clamp ? { calibration, outOfRange: 'clamp' } : { calibration });
-        if (!m?.quantization) return { skip: `${q.file}: quantize() returned a model without quantization` };
-        return m;
+        return quantize(data.model, clamp ? { calibration, outOfRange: 'clamp' } : { calibration });
       } catch (e) {
-        return { skip: `${q.file}: quantize() failed: ${(e as Error).message}` };
+        return { skip: `quantize() failed: ${(e as Error).message}` };
       }
     })();
     cache.set(data, p);
@@ -104,7 +95,7 @@ function cudaEngine(precision: 'fp32' | 'int8'): Engine['create'] {
       model = m;
     }
     const e = scorerEngine(ctx, model, { backend: 'cuda', precision });
-    if (!('skip' in e)) e.detail.device = info.name ?? info.devices ?? null;
+    if (!('skip' in e)) e.detail.device = info.name ?? null;
     return e;
   };
 }

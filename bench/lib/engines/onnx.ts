@@ -6,36 +6,23 @@
 // graph at a time (sequential), full graph optimization: ORT at its best on this machine. Feeds
 // are built once per batch size; the timed call is session.run(), ORT's public API (its work runs
 // synchronously inside a setImmediate, so each call also pays one event-loop hop).
-import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type * as Ort from 'onnxruntime-node';
 
 import type { Model } from '../../../src/model.js';
-import { importOptional } from '../optional.js';
+import { exportOnnx } from '../../../src/onnx/index.js';
 import { quantizedModel } from './native.js';
 import { at, batchViews, type Engine, type EngineContext, type EngineSetup } from './types.js';
-
-interface OnnxModule {
-  exportOnnx(model: Model, path: string, options?: { precision?: string }): unknown;
-}
-
-const ONNX_CANDIDATES = ['src/onnx.ts', 'src/onnx/index.ts', 'src/onnx/export.ts'];
 
 type OnnxPrecision = 'fp32' | 'int8' | 'int8-dynamic';
 
 async function exportTo(model: Model, file: string, precision: OnnxPrecision): Promise<string | { skip: string }> {
-  const m = await importOptional<OnnxModule>(ONNX_CANDIDATES, ['exportOnnx']);
-  if (!m.ok) return { skip: m.reason };
   try {
-    const r = await m.module.exportOnnx(model, file, precision === 'fp32' ? undefined : { precision });
-    // An exporter that returns the bytes instead of writing them is fine too.
-    if (!existsSync(file) && r instanceof Uint8Array) await writeFile(file, r);
+    await exportOnnx(model, file, precision === 'fp32' ? undefined : { precision });
   } catch (e) {
-    return { skip: `${m.file}: exportOnnx(${precision}) failed: ${(e as Error).message}` };
+    return { skip: `exportOnnx(${precision}) failed: ${(e as Error).message}` };
   }
-  if (!existsSync(file)) return { skip: `${m.file}: exportOnnx(${precision}) wrote no file at ${file}` };
   return file;
 }
 
