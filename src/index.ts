@@ -29,9 +29,12 @@ export { writeReport } from './eval/report.js';
 export { chooseThreshold } from './eval/threshold.js';
 export { type ScoreFileOptions, type ScoreFileResult, scoreFile } from './score-file.js';
 export { FULL_DATA_FRAUD_RATE, synthesize, writeSynth } from './synth/synth.js';
-export { ConfigError, loadConfig, type TrainConfig } from './train/config.js';
-export { sweep } from './train/sweep.js';
-export { type EpochRecord, type TrainOptions, type TrainResult, train } from './train/train.js';
+// Training, configs and the Arrow/Parquet readers load on first use (see src/training.ts and
+// src/data/load.ts): the root import costs only what scoring needs. test/lazy-import.test.ts checks it.
+export { ConfigError } from './train/config-error.js';
+export type { TrainConfig } from './train/config.js';
+export type { EpochRecord, TrainOptions, TrainResult } from './train/train.js';
+export { loadConfig, sweep, train } from './training.js';
 export * from './onnx/index.js';
 export { type ActivationScales, type PruneOptions, prune, type QuantizeOptions, quantize } from './quantize.js';
 export {

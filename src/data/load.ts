@@ -1,8 +1,11 @@
 // Entry points for reading and writing transaction files in any supported format, chosen from the
 // file extension unless given: .csv / .csv.gz, .arrow / .arrows / .feather / .ipc, .parquet.
-import { ArrowTableWriter, readArrowBatches } from './arrow.js';
+//
+// The Arrow and Parquet modules (apache-arrow, hyparquet: most of the package's import time) are
+// loaded on first use of their format, so `import 'fraudscore'` stays cheap for a service that
+// only scores; CSV is plain Node and loaded with this file.
 import { CsvTableWriter, readCsvBatches } from './csv.js';
-import { ParquetTableWriter, readParquetBatches } from './parquet.js';
+import { LazyTableWriter } from './lazy-writer.js';
 import { concatTables, DEFAULT_FEATURES, type Table } from './table.js';
 import { type ExtraColumns, schemaOf, type TableSchema, type TableWriter } from './writer.js';
 
@@ -84,10 +87,15 @@ export function readBatches(path: string, opts: BatchOptions): AsyncIterable<Tab
     case 'csv':
       return readCsvBatches(path, features, opts.batchRows, gzip);
     case 'arrow':
-      return readArrowBatches(path, features, opts.batchRows);
+      return lazyBatches(async () => (await import('./arrow.js')).readArrowBatches(path, features, opts.batchRows));
     case 'parquet':
-      return readParquetBatches(path, features, opts.batchRows);
+      return lazyBatches(async () => (await import('./parquet.js')).readParquetBatches(path, features, opts.batchRows));
   }
+}
+
+/** The batches of a reader whose module is imported when iteration starts. */
+async function* lazyBatches(open: () => Promise<AsyncIterable<Table>>): AsyncGenerator<Table> {
+  yield* await open();
 }
 
 /**
@@ -115,9 +123,15 @@ export function openTableWriter(path: string, schema: TableSchema, opts: WriteOp
     case 'csv':
       return new CsvTableWriter(path, schema, gzip);
     case 'arrow':
-      return new ArrowTableWriter(path, schema, stream);
+      return new LazyTableWriter(async () => {
+        const { ArrowTableWriter } = await import('./arrow.js');
+        return () => new ArrowTableWriter(path, schema, stream);
+      });
     case 'parquet':
-      return new ParquetTableWriter(path, schema);
+      return new LazyTableWriter(async () => {
+        const { ParquetTableWriter } = await import('./parquet.js');
+        return () => new ParquetTableWriter(path, schema);
+      });
   }
 }
 

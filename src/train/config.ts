@@ -7,6 +7,9 @@ import { readFile } from 'node:fs/promises';
 import YAML from 'yaml';
 
 import { DEFAULT_FEATURES } from '../data/table.js';
+import { ConfigError } from './config-error.js';
+
+export { ConfigError };
 
 export interface DataConfig {
   /** Transactions file (CSV, .csv.gz, Arrow, Parquet), relative to the working directory. */
@@ -105,19 +108,6 @@ export const DEFAULT_CONFIG: TrainConfig = Object.freeze({
   threshold: { strategy: 'max-f1', value: null },
   output: { runs_dir: 'runs', name: 'default' },
 }) as TrainConfig;
-
-/** A config problem: `key` is the dotted key ('' for the whole document), `source` the file or 'command line'. */
-export class ConfigError extends Error {
-  readonly code = 'ERR_FRAUDSCORE_CONFIG';
-  readonly key: string;
-  readonly source: string;
-  constructor(message: string, key: string, source: string) {
-    super(message);
-    this.name = 'ConfigError';
-    this.key = key;
-    this.source = source;
-  }
-}
 
 // ---- schema ----------------------------------------------------------------------------------
 
