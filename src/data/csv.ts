@@ -7,7 +7,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createGunzip, createGzip } from 'node:zlib';
-import type { Readable, Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 
 import { DataError, quoteCell } from './errors.js';
 import { LABEL_COLUMN, TIME_COLUMN, type Table } from './table.js';
@@ -459,7 +459,8 @@ class CsvRowParser {
 
 /**
  * Reads a CSV file (optionally gzip-compressed) in batches of at most `batchRows` rows. Memory is
- * bounded by one stream chunk plus one batch.
+ * bounded by one stream chunk plus one batch. With `bytes`, reads those (a Readable such as stdin,
+ * or any async iterable of byte chunks) instead of opening `file`, which then only names them in errors.
  * @throws {DataError} naming file, line and column for any bad cell, ragged row, missing feature
  * column, empty file or truncated gzip data.
  */
@@ -468,8 +469,20 @@ export async function* readCsvBatches(
   features: readonly string[],
   batchRows: number,
   gzip: boolean,
+  bytes?: AsyncIterable<Uint8Array | string>,
+  onBytes?: (bytesRead: number) => void,
 ): AsyncGenerator<Table> {
-  const fileStream = createReadStream(file, { highWaterMark: 1 << 20 });
+  const fileStream: Readable =
+    bytes === undefined
+      ? createReadStream(file, { highWaterMark: 1 << 20 })
+      : Readable.from(bytes, { objectMode: false });
+  if (onBytes) {
+    let read = 0;
+    fileStream.on('data', (c: Buffer | string) => {
+      read += c.length;
+      onBytes(read);
+    });
+  }
   const source: Readable = gzip ? fileStream.pipe(createGunzip()) : fileStream;
   if (gzip) fileStream.on('error', (err) => source.destroy(err));
   const parser = new CsvRowParser(file, features, batchRows);
@@ -491,7 +504,8 @@ export async function* readCsvBatches(
   }
 
   try {
-    for await (const chunk of source as AsyncIterable<Buffer>) {
+    for await (const data of source as AsyncIterable<Buffer | string>) {
+      const chunk = typeof data === 'string' ? Buffer.from(data) : data;
       if (chunk.length === 0) continue;
       sawBytes = true;
       let start = 0;
@@ -574,9 +588,15 @@ export class CsvTableWriter implements TableWriter {
   readonly #done: Promise<void>;
   #failed: Error | null = null;
 
-  constructor(file: string, schema: TableSchema, gzip: boolean) {
+  /** Whether #out was opened here (a file: ended on close) or given (a stream: left open). */
+  readonly #owned: boolean;
+
+  /** @param file a path, or a Writable (e.g. stdout) to write to and leave open after close(). */
+  constructor(file: string | Writable, schema: TableSchema, gzip: boolean) {
     this.#schema = schema;
-    this.#out = createWriteStream(file);
+    this.#owned = typeof file === 'string';
+    if (typeof file !== 'string' && gzip) throw new TypeError('Expected a file path for gzip output, got a stream');
+    this.#out = typeof file === 'string' ? createWriteStream(file) : file;
     this.#sink = gzip ? createGzip({ level: 6 }) : this.#out;
     if (gzip) this.#sink.pipe(this.#out);
     this.#done = new Promise<void>((resolve, reject) => {
@@ -628,12 +648,17 @@ export class CsvTableWriter implements TableWriter {
 
   async close(): Promise<void> {
     if (this.#failed) throw this.#failed;
-    this.#sink.end();
-    await this.#done;
+    if (this.#owned) {
+      this.#sink.end();
+      await this.#done;
+      return;
+    }
+    // A given stream stays open: wait until everything written so far has been handed to it.
+    await Promise.race([new Promise<void>((resolve) => this.#out.write('', () => resolve())), this.#done]);
   }
 
   abort(): void {
     this.#sink.destroy();
-    this.#out.destroy();
+    if (this.#owned) this.#out.destroy();
   }
 }

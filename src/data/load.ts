@@ -19,6 +19,11 @@ export interface LoadOptions {
   features?: readonly string[];
   /** File format. @default from the extension */
   format?: DataFormat;
+  /**
+   * Called as the file is read with the bytes read so far (of the file on disk, before any gzip
+   * decoding), for progress against its size. CSV only; other formats never call it.
+   */
+  onBytes?: (bytesRead: number) => void;
 }
 
 export interface BatchOptions extends LoadOptions {
@@ -31,9 +36,13 @@ const LOAD_BATCH_ROWS = 65536;
 
 /**
  * The format of a path from its extension.
+ * @param option how the caller names its format option in the message (a flag for the CLI).
  * @throws {Error} for an extension that names no supported format.
  */
-export function formatFromPath(path: string): { format: DataFormat; gzip: boolean; stream: boolean } {
+export function formatFromPath(
+  path: string,
+  option = '`format`',
+): { format: DataFormat; gzip: boolean; stream: boolean } {
   const p = path.toLowerCase();
   if (p.endsWith('.csv.gz') || p.endsWith('.csv.gzip')) return { format: 'csv', gzip: true, stream: false };
   if (p.endsWith('.csv')) return { format: 'csv', gzip: false, stream: false };
@@ -42,7 +51,7 @@ export function formatFromPath(path: string): { format: DataFormat; gzip: boolea
     return { format: 'arrow', gzip: false, stream: false };
   if (p.endsWith('.parquet') || p.endsWith('.pq')) return { format: 'parquet', gzip: false, stream: false };
   throw new Error(
-    `Cannot tell the format of "${path}" from its extension: use .csv, .csv.gz, .arrow, .arrows, .feather, .ipc or .parquet, or pass \`format\``,
+    `Cannot tell the format of "${path}" from its extension: use .csv, .csv.gz, .arrow, .arrows, .feather, .ipc or .parquet, or pass ${option}`,
   );
 }
 
@@ -85,7 +94,7 @@ export function readBatches(path: string, opts: BatchOptions): AsyncIterable<Tab
   const { format, gzip } = resolveFormat(path, opts.format);
   switch (format) {
     case 'csv':
-      return readCsvBatches(path, features, opts.batchRows, gzip);
+      return readCsvBatches(path, features, opts.batchRows, gzip, undefined, opts.onBytes);
     case 'arrow':
       return lazyBatches(async () => (await import('./arrow.js')).readArrowBatches(path, features, opts.batchRows));
     case 'parquet':
