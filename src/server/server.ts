@@ -22,7 +22,7 @@ import { driftReportAsync } from '../monitoring/drift.js';
 import { escapeHtml, renderDriftHtml, renderWaitingHtml } from '../monitoring/html.js';
 import type { Backend } from '../scorer.js';
 import { VERSION } from '../version.js';
-import { ArrowBodyError, type DecodedArrowBody, decodeArrowBody } from './arrow-body.js';
+import { ArrowBodyError, ArrowBodyStream, type DecodedArrowBody, decodeArrowBodyStream } from './arrow-body.js';
 import { checkBatcherOptions, MicroBatcher } from './batcher.js';
 import { ServerMetrics } from './metrics.js';
 import { ModelState } from './model-state.js';
@@ -261,9 +261,11 @@ export function createServer(options: ServerOptions): FastifyInstance {
   // ---- content types: JSON (Fastify's parser, with the JSON body limit) and Arrow IPC streams ----
   // Fastify also parses text/plain by default; no route takes text, so it must be a 415.
   app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser(ARROW_STREAM, { parseAs: 'buffer', bodyLimit: arrowBodyLimit }, (_req, body, done) =>
-    done(null, body),
-  );
+  // Arrow bodies are read by the route as they arrive (src/server/arrow-body.ts), never buffered whole.
+  app.addContentTypeParser(ARROW_STREAM, (req, payload, done) => {
+    const length = Number(req.headers['content-length']);
+    done(null, new ArrowBodyStream(payload, Number.isFinite(length) ? length : undefined));
+  });
 
   // ---- auth and CORS --------------------------------------------------------------------------
   const token = options.token ? Buffer.from(options.token) : null;
@@ -358,7 +360,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   const predictJson = async (req: FastifyRequest, reply: FastifyReply, precision: 'fp32' | 'int8') => {
     const s = ready();
     const route = precision === 'fp32' ? '/predict' : '/predict_optimized';
-    if (Buffer.isBuffer(req.body)) return predictArrow(s, req.body, reply, precision, route);
+    if (req.body instanceof ArrowBodyStream) return predictArrow(s, req.body, reply, precision, route);
     const batcher = precision === 'fp32' ? s.fp32 : s.int8;
     if (!(batcher instanceof MicroBatcher))
       throw new HttpError(503, `POST /predict_optimized is unavailable: ${batcher.missing}`);
@@ -417,7 +419,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
 
   const predictArrow = async (
     s: ModelState,
-    body: Buffer,
+    body: ArrowBodyStream,
     reply: FastifyReply,
     precision: 'fp32' | 'int8',
     route: string,
@@ -429,7 +431,9 @@ export function createServer(options: ServerOptions): FastifyInstance {
     const d = feats.length;
     let decoded: DecodedArrowBody;
     try {
-      decoded = decodeArrowBody(body, feats, maxArrowRows, (v, j, where) => checkValue(s, v, j, where));
+      decoded = await decodeArrowBodyStream(body, feats, maxArrowRows, arrowBodyLimit, (v, j, where) =>
+        checkValue(s, v, j, where),
+      );
     } catch (e) {
       if (e instanceof ArrowBodyError) throw new HttpError(e.statusCode, e.message);
       throw e;
