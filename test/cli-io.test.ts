@@ -6,9 +6,9 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { main } from '../src/cli.js';
+import { runCli } from './cli-helpers.js';
 import { createProgress } from '../src/cli/progress.js';
 import { DEFAULT_FEATURES } from '../src/data/table.js';
 import { createModel, saveModel, Scorer } from '../src/index.js';
@@ -16,22 +16,14 @@ import { createModel, saveModel, Scorer } from '../src/index.js';
 const root = resolve(import.meta.dirname, '..');
 let dir: string;
 let modelDir: string;
-let out: string[];
 let err: string[];
 const header = `Time,${DEFAULT_FEATURES.join(',')},Class`;
 const csvRow = (k: number) => `${k},${DEFAULT_FEATURES.map((_, j) => ((j * 7 + k) % 11) / 10).join(',')},0`;
 
 async function run(...argv: string[]): Promise<number> {
-  out = [];
-  err = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  try {
-    return await main(argv);
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
+  let code: number;
+  ({ code, err } = await runCli(argv));
+  return code;
 }
 
 /** The CLI in a child process (stdin, stdout and stderr are pipes there). */
