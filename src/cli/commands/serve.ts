@@ -129,13 +129,8 @@ Example:
       await app.close();
       throw e;
     }
-    const s = app.fraudscore.state!;
-    console.error(
-      `fraudscore: serving ${s.model.name} v${s.model.version} (${s.engines.fp32}${s.engines.int8 ? `, int8 ${s.engines.int8}` : ''}) on ${address}` +
-        ` · docs ${address}/docs · page ${address}/ui`,
-    );
-    console.error(`fraudscore: prediction log: ${logPath === false ? 'off (--no-log)' : logPath}`);
-    await new Promise<void>((resolve) => {
+    // Handlers first, then the announcement: whoever waits for it may signal at once.
+    const stopped = new Promise<void>((resolve) => {
       const handlers = new Map<NodeJS.Signals, () => void>();
       let stopping = false;
       const stop = (why: string) => {
@@ -158,6 +153,13 @@ Example:
       // npx does not forward signals, and a parent killed with SIGKILL sends none: watch it too.
       const unwatch = watchParent(stop);
     });
+    const s = app.fraudscore.state!;
+    console.error(
+      `fraudscore: serving ${s.model.name} v${s.model.version} (${s.engines.fp32}${s.engines.int8 ? `, int8 ${s.engines.int8}` : ''}) on ${address}` +
+        ` · docs ${address}/docs · page ${address}/ui`,
+    );
+    console.error(`fraudscore: prediction log: ${logPath === false ? 'off (--no-log)' : logPath}`);
+    await stopped;
     const log = app.fraudscore.log;
     console.error(`fraudscore: stopped${log ? `; ${log.written} predictions logged to ${log.path}` : ''}`);
   },
