@@ -20,7 +20,16 @@ export {
 export * from './monitoring/drift.js';
 export { renderDriftHtml } from './monitoring/html.js';
 export { DataError } from './data/errors.js';
-export { type DataFormat, formatFromPath, loadTable, openTableWriter, readBatches, writeTable } from './data/load.js';
+export {
+  type DataFormat,
+  formatFromPath,
+  loadTable,
+  openTableWriter,
+  readBatches,
+  type TableSource,
+  writeTable,
+} from './data/load.js';
+export type { RowItem, RowSource } from './data/row-source.js';
 export { fitPreprocessing } from './data/preprocess.js';
 export { type SplitOptions, type Splits, splitTable } from './data/split.js';
 export { DEFAULT_FEATURES, type Table } from './data/table.js';

@@ -7,7 +7,7 @@ import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 
-import { CsvTableWriter, readCsvBatches } from './data/csv.js';
+import { CsvTableWriter } from './data/csv.js';
 import { type DataFormat, formatFromPath, openTableWriter, readBatches } from './data/load.js';
 import { DataError } from './data/errors.js';
 import { type RowItem, type RowSource, rowSourceBatches } from './data/row-source.js';
@@ -250,7 +250,7 @@ function csvStream(
   if ((format ?? 'csv') !== 'csv') {
     throw new TypeError(`Expected \`inputFormat\` 'csv' for a byte stream, got '${format}'`);
   }
-  return readCsvBatches(name, features, batchRows, false, bytes);
+  return readBatches(bytes, { features, batchRows, name });
 }
 
 /** The first item of an (async) iterable and an async iterable of every item, the first included. */

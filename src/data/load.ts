@@ -24,7 +24,12 @@ export interface LoadOptions {
    * decoding), for progress against its size. CSV only; other formats never call it.
    */
   onBytes?: (bytesRead: number) => void;
+  /** What errors call a byte-stream source (in place of a path). @default 'input stream' */
+  name?: string;
 }
+
+/** A file path, or CSV bytes: a Readable such as `process.stdin`, or any async iterable of chunks. */
+export type TableSource = string | AsyncIterable<Uint8Array | string>;
 
 export interface BatchOptions extends LoadOptions {
   /** Maximum rows per yielded batch (the last one may be smaller). */
@@ -82,14 +87,23 @@ function checkFeatures(features: readonly string[] | undefined): readonly string
 }
 
 /**
- * [async] Reads a file in batches of at most `batchRows` rows; memory stays bounded by one batch (and
- * one Parquet row group), whatever the file size.
- * @throws {DataError} for bad data, naming file, line/row and column.
+ * [async] Reads a file (or a stream of CSV bytes) in batches of at most `batchRows` rows; memory stays
+ * bounded by one batch (and one Parquet row group), whatever the file size.
+ * @throws {DataError} for bad data, naming file (or `name`), line/row and column.
  */
-export function readBatches(path: string, opts: BatchOptions): AsyncIterable<Table> {
+export function readBatches(path: TableSource, opts: BatchOptions): AsyncIterable<Table> {
   const features = checkFeatures(opts.features);
   if (!Number.isInteger(opts.batchRows) || opts.batchRows < 1) {
     throw new TypeError(`Expected \`batchRows\` to be a positive integer, got ${opts.batchRows}`);
+  }
+  if (typeof path !== 'string') {
+    if (path === null || typeof path !== 'object' || !(Symbol.asyncIterator in path)) {
+      throw new TypeError('Expected a path or an async iterable of CSV bytes (a Readable)');
+    }
+    if ((opts.format ?? 'csv') !== 'csv') {
+      throw new TypeError(`Expected \`format\` 'csv' for a byte stream, got '${opts.format}'`);
+    }
+    return readCsvBatches(opts.name ?? 'input stream', features, opts.batchRows, false, path, opts.onBytes);
   }
   const { format, gzip } = resolveFormat(path, opts.format);
   switch (format) {
@@ -108,10 +122,10 @@ async function* lazyBatches(open: () => Promise<AsyncIterable<Table>>): AsyncGen
 }
 
 /**
- * [async] Reads a whole file into one Table.
- * @throws {DataError} for bad data, naming file, line/row and column.
+ * [async] Reads a whole file (or a stream of CSV bytes) into one Table.
+ * @throws {DataError} for bad data, naming file (or `name`), line/row and column.
  */
-export async function loadTable(path: string, opts: LoadOptions = {}): Promise<Table> {
+export async function loadTable(path: TableSource, opts: LoadOptions = {}): Promise<Table> {
   const parts: Table[] = [];
   for await (const t of readBatches(path, { ...opts, batchRows: LOAD_BATCH_ROWS })) parts.push(t);
   return parts.length === 1 ? parts[0] : concatTables(parts);
