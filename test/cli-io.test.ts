@@ -167,6 +167,33 @@ describe('fraudscore train cleanup', () => {
 });
 
 describe('progress', () => {
+  it('draws a bar with a percentage and an ETA on a terminal, the status alone when the total is unknown', async () => {
+    const { PassThrough } = await import('node:stream');
+    const tty = Object.assign(new PassThrough(), {
+      isTTY: true,
+      columns: 120,
+      cursorTo: (_x: number, _y?: unknown, cb?: () => void) => (cb?.(), true),
+      clearLine: () => true,
+      moveCursor: () => true,
+      clearScreenDown: () => true,
+      getWindowSize: () => [120, 40],
+    });
+    let text = '';
+    tty.on('data', (b: Buffer) => {
+      text += b.toString();
+    });
+    const bar = createProgress('train', { stream: tty as unknown as NodeJS.WriteStream });
+    bar.update(5, 10, 'epoch 5/10');
+    bar.stop();
+    expect(text).toMatch(/train \[=+-+\] 50% \| ETA \S+ \| epoch 5\/10/);
+    text = '';
+    const rows = createProgress('score', { stream: tty as unknown as NodeJS.WriteStream });
+    rows.update(1000, 0, '1,000 rows');
+    rows.stop();
+    expect(text).toContain('score | 1,000 rows');
+    expect(text).not.toContain('%');
+  });
+
   it('writes plain lines with a percentage and an ETA when the stream is not a terminal', () => {
     const written: string[] = [];
     const stream = { isTTY: false, write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream;

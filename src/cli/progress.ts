@@ -28,22 +28,26 @@ export function createProgress(label: string, opts: { quiet?: boolean; stream?: 
   const stream = opts.stream ?? process.stderr;
   if (opts.quiet) return { update() {}, stop() {} };
   if (stream.isTTY) {
-    const bar = new SingleBar({
-      format: `${label} [{bar}] {percentage}% | ETA {eta_formatted} | {status}`,
-      stream,
-      etaBuffer: 20,
-      hideCursor: true,
-    });
-    let started = false;
+    // The format is picked on the first update: a bar, a percentage and an ETA when the total is
+    // known, the status alone otherwise (an Arrow input's rows are counted as they come).
+    let bar: SingleBar | null = null;
     return {
       update(value, total, status) {
-        if (!started) bar.start(Math.max(total, 1), 0, { status });
-        started = true;
+        if (bar === null) {
+          bar = new SingleBar({
+            format:
+              total > 0 ? `${label} [{bar}] {percentage}% | ETA {eta_formatted} | {status}` : `${label} | {status}`,
+            stream,
+            etaBuffer: 20,
+            hideCursor: true,
+          });
+          bar.start(Math.max(total, 1), total > 0 ? value : 0, { status });
+        }
         if (total > 0) bar.setTotal(total);
-        bar.update(value, { status });
+        bar.update(total > 0 ? value : 0, { status });
       },
       stop() {
-        if (started) bar.stop();
+        bar?.stop();
       },
     };
   }
