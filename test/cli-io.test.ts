@@ -172,7 +172,10 @@ describe('progress', () => {
     const tty = Object.assign(new PassThrough(), {
       isTTY: true,
       columns: 120,
-      cursorTo: (_x: number, _y?: unknown, cb?: () => void) => (cb?.(), true),
+      cursorTo: (_x: number, _y?: unknown, cb?: () => void) => {
+        cb?.();
+        return true;
+      },
       clearLine: () => true,
       moveCursor: () => true,
       clearScreenDown: () => true,
