@@ -21,7 +21,16 @@ export {
 export * from './monitoring/drift.js';
 export { renderDriftHtml } from './monitoring/html.js';
 export { DataError } from './data/errors.js';
-export { type DataFormat, formatFromPath, loadTable, openTableWriter, readBatches, writeTable } from './data/load.js';
+export {
+  type DataFormat,
+  formatFromPath,
+  loadTable,
+  openTableWriter,
+  readBatches,
+  type TableSource,
+  writeTable,
+} from './data/load.js';
+export type { RowItem, RowSource } from './data/row-source.js';
 export { fitPreprocessing } from './data/preprocess.js';
 export { type SplitOptions, type Splits, splitTable } from './data/split.js';
 export { DEFAULT_FEATURES, type Table } from './data/table.js';
@@ -30,9 +39,12 @@ export { writeReport } from './eval/report.js';
 export { chooseThreshold } from './eval/threshold.js';
 export { type ScoreFileOptions, type ScoreFileResult, scoreFile } from './score-file.js';
 export { FULL_DATA_FRAUD_RATE, synthesize, writeSynth } from './synth/synth.js';
-export { ConfigError, loadConfig, type TrainConfig } from './train/config.js';
-export { sweep } from './train/sweep.js';
-export { type EpochRecord, type TrainOptions, type TrainResult, train } from './train/train.js';
+// Training, configs and the Arrow/Parquet readers load on first use (see src/training.ts and
+// src/data/load.ts): the root import costs only what scoring needs. test/lazy-import.test.ts checks it.
+export { ConfigError } from './train/config-error.js';
+export type { TrainConfig } from './train/config.js';
+export type { EpochRecord, TrainOptions, TrainResult } from './train/train.js';
+export { loadConfig, sweep, train } from './training.js';
 export * from './onnx/index.js';
 export { type ActivationScales, type PruneOptions, prune, type QuantizeOptions, quantize } from './quantize.js';
 export {

@@ -22,7 +22,7 @@ describe('bench options', () => {
   it('defaults to every section and the five batch sizes', () => {
     const c = parseArgs([], 2);
     if (c === 'help') throw new Error('unexpected help');
-    expect(c.sections).toEqual(['scoring', 'training', 'files', 'gflops', 'stream']);
+    expect(c.sections).toEqual(['scoring', 'training', 'files', 'gflops', 'stream', 'startup']);
     expect(c.batches).toEqual([1, 16, 256, 4096, 65536]);
     expect(c.fileRows).toBe(1_000_000);
     expect(c.dataRows).toBeGreaterThanOrEqual(65536);
@@ -43,7 +43,7 @@ describe('bench options', () => {
 
   it('names the bad option', () => {
     expect(() => parseArgs(['--only', 'scoring,speed'], 2)).toThrow(
-      new UsageError("--only: unknown 'speed' (expected scoring, training, files, gflops, stream)"),
+      new UsageError("--only: unknown 'speed' (expected scoring, training, files, gflops, stream, startup)"),
     );
     expect(() => parseArgs(['--fast'], 2)).toThrow(new UsageError("unknown option '--fast'"));
     expect(() => parseArgs(['--batches', '0'], 2)).toThrow(/--batches needs a positive integer/);

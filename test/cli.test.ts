@@ -5,9 +5,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { main } from '../src/cli.js';
+import { runCli } from './cli-helpers.js';
 import { loadTable } from '../src/data/load.js';
 import { createModel, loadModel, saveModel, Scorer } from '../src/index.js';
 import { DEFAULT_FEATURES } from '../src/data/table.js';
@@ -17,16 +17,9 @@ let out: string[];
 let err: string[];
 
 async function run(...argv: string[]): Promise<number> {
-  out = [];
-  err = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  try {
-    return await main(argv);
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
+  let code: number;
+  ({ code, out, err } = await runCli(argv));
+  return code;
 }
 
 beforeAll(async () => {

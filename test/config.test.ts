@@ -1,10 +1,13 @@
 // Training configs: the shipped YAML files, dotted overrides typed by the schema, and errors that
 // name the dotted key and where it came from.
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+
+import type { SchemaNode } from '../src/train/config-schema.js';
 
 import {
   applyOverrides,
@@ -149,15 +152,30 @@ describe('config files', () => {
     [
       'training:\n  lrr: 0.1\n',
       'training.lrr',
-      /Unknown config key "training.lrr" \(from x.yaml\); known keys here: training.epochs/,
+      /Unknown config key "training.lrr" \(from x.yaml:2\); known keys here: training.epochs/,
     ],
-    ['training:\n  lr: "0.1"\n', 'training.lr', /"training.lr" \(from x.yaml\) must be a number .* got "0.1"/],
+    ['training:\n  lr: "0.1"\n', 'training.lr', /"training.lr" \(from x.yaml:2\) must be a number .* got "0.1"/],
     ['training: 3\n', 'training', /must be a mapping, got 3/],
     ['model:\n  hidden: 32\n', 'model.hidden', /"model.hidden" .* got 32/],
     ['data:\n  features: []\n', 'data.features', /non-empty list of strings/],
     ['bogus: 1\n', 'bogus', /Unknown config key "bogus"/],
-    ['- a\n- b\n', '', /document \(from x.yaml\) must be a mapping/],
+    ['- a\n- b\n', '', /document \(from x.yaml:1\) must be a mapping/],
     ['training:\n  lr: 1\n  lr: 2\n', '', /not valid YAML/],
+    [
+      'training:\n  lr: .nan\n',
+      'training.lr',
+      /"training.lr" \(from x.yaml:2\) must be a number in \(0, 1000\], got NaN/,
+    ],
+    [
+      '# c\ndata:\n  split:\n    ratios: [0.5, 0.5]\n',
+      'data.split.ratios',
+      /\(from x.yaml:4\) must be a list of 3 numbers/,
+    ],
+    [
+      'model:\n  hidden: [1, 2.5]\n',
+      'model.hidden',
+      /\(from x.yaml:2\) must be a non-empty list of integers in \[1, 4096\], got \[1, 2.5\]/,
+    ],
   ])('%j is an error naming %j', (text, key, message) => {
     const e = configError(() => parseConfig(text, 'x.yaml'));
     expect(e.key).toBe(key);
@@ -181,6 +199,33 @@ describe('config files', () => {
     const yaml = configToYaml(cfg);
     expect(yaml).toContain('hidden: [64, 16, 64]');
     expect(parseConfig(yaml, 'round-trip')).toEqual(cfg);
+  });
+});
+
+describe('the shipped JSON Schema (configs/fraudscore.schema.json)', () => {
+  const root = join(import.meta.dirname, '..');
+  it('is what the configs name for editors, and they validate against it', async () => {
+    const { configSchema } = await import('../src/train/config-schema.js');
+    const { validate } = configSchema();
+    for (const f of ['default.yaml', 'seed.yaml']) {
+      const text = await readFile(join(root, 'configs', f), 'utf8');
+      expect(text.split('\n')[0]).toBe('# yaml-language-server: $schema=./fraudscore.schema.json');
+      expect(validate(YAML.parse(text)), JSON.stringify(validate.errors)).toBe(true);
+    }
+  });
+
+  it('gives every key a description and its default (DEFAULT_CONFIG)', async () => {
+    const { configSchema, isSection } = await import('../src/train/config-schema.js');
+    const walk = (node: SchemaNode, value: unknown, key: string) => {
+      expect(node.description, key).toBeTruthy();
+      if (isSection(node)) {
+        expect(Object.keys(node.properties!).sort(), key).toEqual(Object.keys(value as object).sort());
+        for (const [k, sub] of Object.entries(node.properties!))
+          walk(sub, (value as Record<string, unknown>)[k], key ? `${key}.${k}` : k);
+      } else expect(node.default, key).toEqual(value);
+    };
+    const { schema } = configSchema();
+    for (const [k, sub] of Object.entries(schema.properties!)) walk(sub, DEFAULT_CONFIG[k as keyof TrainConfig], k);
   });
 });
 

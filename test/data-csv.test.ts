@@ -203,3 +203,24 @@ describe('CSV reader', () => {
     await expect(loadTable(join(tmp, 'x.txt'))).rejects.toThrow(/Cannot tell the format of .*x\.txt/);
   });
 });
+
+describe('CSV from a stream of bytes (issue 16)', () => {
+  it('loadTable and readBatches read a Readable as they read a file, naming it in errors', async () => {
+    const { Readable } = await import('node:stream');
+    const text = 'Time,a,b,Class\n0,1.5,2,0\n1,3,4.25,1\n2,5,6,0\n';
+    const chunks = (t: string) => Readable.from([...t].map((c) => Buffer.from(c)));
+    const t = await loadTable(chunks(text), { features: ['a', 'b'] });
+    expect(t.n).toBe(3);
+    expect([...t.rows]).toEqual([1.5, 2, 3, 4.25, 5, 6]);
+    expect([...t.labels!]).toEqual([0, 1, 0]);
+    const parts: number[] = [];
+    for await (const b of readBatches(chunks(text), { features: ['a', 'b'], batchRows: 2 })) parts.push(b.n);
+    expect(parts).toEqual([2, 1]);
+    await expect(loadTable(chunks(text.replace('4.25', 'x')), { features: ['a', 'b'], name: 'stdin' })).rejects.toThrow(
+      'stdin:3 column "b"',
+    );
+    expect(() => readBatches(chunks(text), { features: ['a'], batchRows: 1, format: 'arrow' })).toThrow(
+      "Expected `format` 'csv' for a byte stream, got 'arrow'",
+    );
+  });
+});

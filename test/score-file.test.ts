@@ -104,3 +104,79 @@ describe('scoreFile', () => {
     expect(existsSync(output)).toBe(false);
   });
 });
+
+describe('scoreFile from streams and rows (issue 16)', () => {
+  const rowsOf = (t: Table) => Array.from({ length: t.n }, (_, i) => Array.from(t.rows.subarray(i * 29, i * 29 + 29)));
+  const scoresIn = async (file: string) => {
+    const back = await loadTable(file, { features: ['score', 'is_fraud'] });
+    return Array.from({ length: back.n }, (_, i) => back.rows[i * 2]!);
+  };
+
+  it('takes an async iterable of rows (arrays), a Float32Array chunk source and records by feature name', async () => {
+    async function* arrays() {
+      yield* rowsOf(table);
+    }
+    function* chunks() {
+      for (let s = 0; s < table.n; s += 700) yield table.rows.subarray(s * 29, Math.min(table.n, s + 700) * 29);
+    }
+    async function* records() {
+      for (const r of rowsOf(table))
+        yield Object.fromEntries(features.map((f, j) => [f, r[j]!]).concat([['Class', 0]]));
+    }
+    for (const [name, input] of [
+      ['arrays', arrays()],
+      ['chunks', chunks()],
+      ['records', records()],
+    ] as const) {
+      const output = join(dir, `rows-${name}.csv`);
+      const res = await scoreFile({ model, input, output, batchRows: 1000 });
+      expect(res.rows).toBe(table.n);
+      expect(await scoresIn(output)).toEqual([...expected]);
+    }
+  });
+
+  it('takes CSV bytes from a Readable and writes CSV to a Writable, left open', async () => {
+    const csv = join(dir, 'bytes.csv');
+    await writeTable(csv, table);
+    const { Readable, PassThrough } = await import('node:stream');
+    const sink = new PassThrough();
+    const parts: Buffer[] = [];
+    sink.on('data', (b: Buffer) => parts.push(b));
+    const res = await scoreFile({
+      model,
+      input: Readable.from([await readFile(csv)], { objectMode: false }),
+      output: sink,
+      batchRows: 999,
+    });
+    expect(res.output).toBe('stream');
+    expect(sink.writableEnded).toBe(false);
+    const lines = Buffer.concat(parts).toString().trim().split('\n');
+    expect(lines[0]).toBe('score,is_fraud');
+    expect(lines.slice(1).map((l) => Math.fround(Number(l.split(',')[0])))).toEqual([...expected]);
+  });
+
+  it('names the input, the row and the feature of a bad row', async () => {
+    const output = join(dir, 'bad-rows.csv');
+    const rows = rowsOf(table).slice(0, 5) as unknown[];
+    rows[3] = { ...Object.fromEntries(features.map((f) => [f, 1])), V7: 'x' };
+    await expect(scoreFile({ model, input: rows as never, inputName: 'queue', output })).rejects.toThrow(
+      'queue row 3 column "V7": expected a number, got "x"',
+    );
+    await expect(scoreFile({ model, input: [[1, 2]], output })).rejects.toThrow(
+      'input stream row 0: expected 29 values',
+    );
+    expect(existsSync(output)).toBe(false);
+    expect((await readdir(dir)).filter((n) => n.startsWith('.partial-'))).toEqual([]);
+  });
+
+  it('rejects an output extension it cannot write before creating anything, naming the output', async () => {
+    const input = join(dir, 'ext.csv');
+    await writeTable(input, table);
+    const before = await readdir(dir);
+    const output = join(dir, 's.xlsx');
+    const p = scoreFile({ model, input, output });
+    await expect(p).rejects.toThrow(`Cannot tell the format of "${output}"`);
+    await expect(p).rejects.toThrow('or pass `outputFormat`');
+    expect(await readdir(dir)).toEqual(before);
+  });
+});

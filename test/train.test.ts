@@ -263,16 +263,24 @@ describe('train()', () => {
     expect(r.runDir).toBeNull();
   });
 
-  it('is cancellable: rejects with the reason and marks the run cancelled', async () => {
+  it('is cancellable: rejects with the reason and removes the run directory (kept and marked on request)', async () => {
     const { cfg } = await fixture(testSeed());
     const ac = new AbortController();
     const reason = new Error('stop now');
-    const p = train(
+    const before: string[] = await readdir(cfg.output.runs_dir).catch(() => []);
+    const gone = train(
       { ...cfg, training: { ...cfg.training, patience: 0 } },
       { signal: ac.signal, onEpoch: (e) => e.epoch === 2 && ac.abort(reason) },
     );
+    await expect(gone).rejects.toBe(reason);
+    expect(await readdir(cfg.output.runs_dir)).toEqual(before);
+    const ac2 = new AbortController();
+    const p = train(
+      { ...cfg, training: { ...cfg.training, patience: 0 } },
+      { signal: ac2.signal, keepFailedRun: true, onEpoch: (e) => e.epoch === 2 && ac2.abort(reason) },
+    );
     await expect(p).rejects.toBe(reason);
-    const runs = await readdir(cfg.output.runs_dir);
+    const runs = (await readdir(cfg.output.runs_dir)).filter((r) => !before.includes(r));
     const runDir = join(cfg.output.runs_dir, runs[0]!);
     expect(JSON.parse(await readFile(join(runDir, 'run.json'), 'utf8')).status).toBe('cancelled');
     expect((await readFile(join(runDir, 'metrics.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(2);

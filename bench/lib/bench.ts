@@ -9,7 +9,14 @@ import type { BenchConfig } from './config.js';
 import { benchData } from './data.js';
 import { measurePeak, remeasurePeak } from './gflops.js';
 import { describeMachine, finishMachine, startContentionMeter } from './machine.js';
-import { type BenchResult, computeRatios, evaluateTargets, RESULT_FORMAT_VERSION, streamTarget } from './report.js';
+import {
+  type BenchResult,
+  computeRatios,
+  evaluateTargets,
+  RESULT_FORMAT_VERSION,
+  startupTarget,
+  streamTarget,
+} from './report.js';
 import { runScoring } from './scoring.js';
 import { PYTORCH_BASELINE, runTraining } from './training.js';
 
@@ -94,6 +101,13 @@ export async function runBench(
       result.stream = await runStream({ data, tmpDir, quick: config.quick, log });
       if (result.stream.status === 'ok') result.targets.push(streamTarget(result.stream));
       else result.notes.push(`stream section skipped: ${result.stream.reason}`);
+    }
+    if (config.sections.includes('startup')) {
+      const { runStartup } = await import('./startup.js');
+      log?.('startup: import + loadModel + first score, fresh processes, lazy root vs the old eager graph');
+      result.startup = await runStartup({ runs: config.startupRuns, log });
+      if (result.startup.status === 'ok') result.targets.push(startupTarget(result.startup));
+      else result.notes.push(`startup section ${result.startup.status}: ${result.startup.reason}`);
     }
   } finally {
     await rm(tmpDir, { recursive: true, force: true });

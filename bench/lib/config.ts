@@ -7,7 +7,7 @@ import type { Engine } from './engines/types.js';
 import type { TimingOptions } from './timing.js';
 import { TRAINERS } from './training.js';
 
-export const SECTIONS = ['scoring', 'training', 'files', 'gflops', 'stream'] as const;
+export const SECTIONS = ['scoring', 'training', 'files', 'gflops', 'stream', 'startup'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** Every scoring engine, in table order. */
@@ -44,6 +44,8 @@ export interface BenchConfig {
   fileRows: number;
   fileFormats: ('csv' | 'arrow')[];
   peakSeconds: number;
+  /** Cold starts timed per variant by the startup section. */
+  startupRuns: number;
   /** Where the JSON goes: a path, or null for none. Undefined: bench/results/<date>-<host>[-tag].json. */
   out?: string | null;
 }
@@ -138,6 +140,7 @@ export function parseArgs(argv: readonly string[], threads: number): BenchConfig
         : 1_000_000,
     fileFormats: ['csv', 'arrow'],
     peakSeconds: quick ? 0.4 : 2,
+    startupRuns: quick ? 3 : 9,
     out: flags.has('--no-save') ? null : flags.get('--out'),
   };
   config.dataRows = Math.max(config.batches.at(-1)!, config.nativeTrainRows, 4096);

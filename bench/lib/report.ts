@@ -2,6 +2,7 @@
 // ratio compares figures from the same run: the machine is shared, so figures from different runs
 // are not comparable, but two engines measured minutes apart in one quiet-enough run are.
 import type { FileReport } from './files.js';
+import type { StartupReport } from './startup.js';
 import type { StreamReport } from './stream.js';
 import type { PeakReport } from './gflops.js';
 import type { MachineInfo } from './machine.js';
@@ -52,6 +53,7 @@ export interface BenchResult {
   training?: { reports: TrainingReport[]; pytorch: typeof PYTORCH_BASELINE };
   files?: FileReport[];
   stream?: StreamReport;
+  startup?: StartupReport;
   targets: TargetResult[];
   notes: string[];
 }
@@ -325,6 +327,10 @@ export function formatResult(r: BenchResult): string {
     );
     out.push(...streamLines(r.stream));
   }
+  if (r.startup?.status === 'ok') {
+    out.push('', "Startup: import('fraudscore') + loadModel(default) + first score, fresh node process, median ms");
+    out.push(...startupLines(r.startup));
+  }
   if (r.files) {
     out.push('', 'File scoring: scoreFile(), synthetic rows, separate process');
     out.push(
@@ -370,7 +376,9 @@ export function formatResult(r: BenchResult): string {
               ? `${t.value.toFixed(2)} us`
               : t.want.endsWith('%')
                 ? `${t.value.toFixed(0)}%`
-                : `${t.value.toFixed(2)}x`,
+                : t.want.endsWith('ms')
+                  ? `${t.value.toFixed(0)} ms`
+                  : `${t.value.toFixed(2)}x`,
           t.detail,
         ]),
         99,
@@ -456,6 +464,17 @@ export function formatMarkdown(r: BenchResult): string {
         )}; PyTorch (original project, 2 threads) ~${fmtInt(r.training.pytorch.rowsPerSecond)} rows/s quoted by the issue, not measured here.`,
     );
   }
+  if (r.startup?.status === 'ok') {
+    const [head, , ...body] = startupRows(r.startup);
+    o.push(
+      '',
+      "Startup (import('fraudscore') + loadModel(default) + first score in a fresh node process, median ms; eager = the root's module graph before it became lazy):",
+      '',
+      `| ${head!.join(' | ')} |`,
+      `|${' --- |'.repeat(head!.length)}`,
+      ...body.map((row) => `| ${row.join(' | ')} |`),
+    );
+  }
   if (r.files) {
     o.push(
       '',
@@ -494,7 +513,9 @@ export function formatMarkdown(r: BenchResult): string {
             ? `${t.value.toFixed(2)} µs`
             : t.want.endsWith('%')
               ? `${t.value.toFixed(0)}%`
-              : `${t.value.toFixed(2)}x`;
+              : t.want.endsWith('ms')
+                ? `${t.value.toFixed(0)} ms`
+                : `${t.value.toFixed(2)}x`;
       o.push(
         `| ${t.what} | ${t.want.replace('us', 'µs')} | ${got} | **${t.status}** ${t.status === 'SKIP' ? t.detail : ''} |`,
       );
@@ -540,4 +561,42 @@ export function streamLines(r: StreamReport): string[] {
     rows,
     0,
   );
+}
+
+/** The issue 16 target: a consumer's cold start (import + loadModel + first score) under 100 ms. */
+export function startupTarget(r: StartupReport): TargetResult {
+  const lazy = r.variants.find((v) => v.variant === 'lazy');
+  const eager = r.variants.find((v) => v.variant === 'eager');
+  const value = lazy?.totalMs ?? null;
+  return {
+    id: 'startup-import-load-score',
+    what: "import('fraudscore') + loadModel(default) + first score, fresh process, median",
+    want: `<= ${r.targetMs} ms`,
+    value,
+    status: value === null ? 'SKIP' : value <= r.targetMs ? 'PASS' : 'MISS',
+    detail: `lazy ${lazy?.totalMs.toFixed(0)} ms, old eager graph ${eager?.totalMs.toFixed(0)} ms`,
+  };
+}
+
+/** The startup section as a header row, an empty row and one row per variant. */
+function startupRows(r: StartupReport): string[][] {
+  return [
+    ['root import', 'import', 'loadModel', 'first score', 'total', 'process spawn-exit', 'runs'],
+    [],
+    ...r.variants.map((v) => [
+      v.variant === 'lazy' ? 'lazy (now)' : 'eager (before)',
+      v.importMs.toFixed(1),
+      v.loadModelMs.toFixed(1),
+      v.firstScoreMs.toFixed(1),
+      v.totalMs.toFixed(1),
+      v.processMs.toFixed(0),
+      String(v.runs),
+    ]),
+  ];
+}
+
+/** The startup section as table lines. */
+export function startupLines(r: StartupReport): string[] {
+  const [head, , ...body] = startupRows(r);
+  return table(head!, body, 1);
 }

@@ -44,9 +44,15 @@ export class CsvTableWriter implements TableWriter {
   readonly #done: Promise<void>;
   #failed: Error | null = null;
 
-  constructor(file: string, schema: TableSchema, gzip: boolean) {
+  /** Whether #out was opened here (a file: ended on close) or given (a stream: left open). */
+  readonly #owned: boolean;
+
+  /** @param file a path, or a Writable (e.g. stdout) to write to and leave open after close(). */
+  constructor(file: string | Writable, schema: TableSchema, gzip: boolean) {
     this.#schema = schema;
-    this.#out = createWriteStream(file);
+    this.#owned = typeof file === 'string';
+    if (typeof file !== 'string' && gzip) throw new TypeError('Expected a file path for gzip output, got a stream');
+    this.#out = typeof file === 'string' ? createWriteStream(file) : file;
     this.#sink = gzip ? createGzip({ level: 6 }) : this.#out;
     if (gzip) this.#sink.pipe(this.#out);
     this.#done = new Promise<void>((resolve, reject) => {
@@ -98,12 +104,17 @@ export class CsvTableWriter implements TableWriter {
 
   async close(): Promise<void> {
     if (this.#failed) throw this.#failed;
-    this.#sink.end();
-    await this.#done;
+    if (this.#owned) {
+      this.#sink.end();
+      await this.#done;
+      return;
+    }
+    // A given stream stays open: wait until everything written so far has been handed to it.
+    await Promise.race([new Promise<void>((resolve) => this.#out.write('', () => resolve())), this.#done]);
   }
 
   abort(): void {
     this.#sink.destroy();
-    this.#out.destroy();
+    if (this.#owned) this.#out.destroy();
   }
 }

@@ -4,7 +4,7 @@
 // quoting follows RFC 4180 (the Kaggle file quotes its header and Class). The writer: csv-writer.ts.
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 
 import { DataError, quoteCell } from './errors.js';
 import { parseNumberBytes, POW10, splitHeader } from './csv-cells.js';
@@ -335,7 +335,8 @@ class CsvRowParser {
 
 /**
  * Reads a CSV file (optionally gzip-compressed) in batches of at most `batchRows` rows. Memory is
- * bounded by one stream chunk plus one batch.
+ * bounded by one stream chunk plus one batch. With `bytes`, reads those (a Readable such as stdin,
+ * or any async iterable of byte chunks) instead of opening `file`, which then only names them in errors.
  * @throws {DataError} naming file, line and column for any bad cell, ragged row, missing feature
  * column, empty file or truncated gzip data.
  */
@@ -344,8 +345,20 @@ export async function* readCsvBatches(
   features: readonly string[],
   batchRows: number,
   gzip: boolean,
+  bytes?: AsyncIterable<Uint8Array | string>,
+  onBytes?: (bytesRead: number) => void,
 ): AsyncGenerator<Table> {
-  const fileStream = createReadStream(file, { highWaterMark: 1 << 20 });
+  const fileStream: Readable =
+    bytes === undefined
+      ? createReadStream(file, { highWaterMark: 1 << 20 })
+      : Readable.from(bytes, { objectMode: false });
+  if (onBytes) {
+    let read = 0;
+    fileStream.on('data', (c: Buffer | string) => {
+      read += c.length;
+      onBytes(read);
+    });
+  }
   const source: Readable = gzip ? fileStream.pipe(createGunzip()) : fileStream;
   if (gzip) fileStream.on('error', (err) => source.destroy(err));
   const parser = new CsvRowParser(file, features, batchRows);
@@ -367,7 +380,8 @@ export async function* readCsvBatches(
   }
 
   try {
-    for await (const chunk of source as AsyncIterable<Buffer>) {
+    for await (const data of source as AsyncIterable<Buffer | string>) {
+      const chunk = typeof data === 'string' ? Buffer.from(data) : data;
       if (chunk.length === 0) continue;
       sawBytes = true;
       let start = 0;

@@ -1,9 +1,12 @@
 // Entry points for reading and writing transaction files in any supported format, chosen from the
 // file extension unless given: .csv / .csv.gz, .arrow / .arrows / .feather / .ipc, .parquet.
-import { ArrowTableWriter, readArrowBatches } from './arrow.js';
+//
+// The Arrow and Parquet modules (apache-arrow, hyparquet: most of the package's import time) are
+// loaded on first use of their format, so `import 'fraudscore'` stays cheap for a service that
+// only scores; CSV is plain Node and loaded with this file.
 import { readCsvBatches } from './csv.js';
 import { CsvTableWriter } from './csv-writer.js';
-import { ParquetTableWriter, readParquetBatches } from './parquet.js';
+import { LazyTableWriter } from './lazy-writer.js';
 import { concatTables, DEFAULT_FEATURES, type Table } from './table.js';
 import { type ExtraColumns, schemaOf, type TableSchema, type TableWriter } from './writer.js';
 
@@ -17,7 +20,17 @@ export interface LoadOptions {
   features?: readonly string[];
   /** File format. @default from the extension */
   format?: DataFormat;
+  /**
+   * Called as the file is read with the bytes read so far (of the file on disk, before any gzip
+   * decoding), for progress against its size. CSV only; other formats never call it.
+   */
+  onBytes?: (bytesRead: number) => void;
+  /** What errors call a byte-stream source (in place of a path). @default 'input stream' */
+  name?: string;
 }
+
+/** A file path, or CSV bytes: a Readable such as `process.stdin`, or any async iterable of chunks. */
+export type TableSource = string | AsyncIterable<Uint8Array | string>;
 
 export interface BatchOptions extends LoadOptions {
   /** Maximum rows per yielded batch (the last one may be smaller). */
@@ -29,9 +42,13 @@ const LOAD_BATCH_ROWS = 65536;
 
 /**
  * The format of a path from its extension.
+ * @param option how the caller names its format option in the message (a flag for the CLI).
  * @throws {Error} for an extension that names no supported format.
  */
-export function formatFromPath(path: string): { format: DataFormat; gzip: boolean; stream: boolean } {
+export function formatFromPath(
+  path: string,
+  option = '`format`',
+): { format: DataFormat; gzip: boolean; stream: boolean } {
   const p = path.toLowerCase();
   if (p.endsWith('.csv.gz') || p.endsWith('.csv.gzip')) return { format: 'csv', gzip: true, stream: false };
   if (p.endsWith('.csv')) return { format: 'csv', gzip: false, stream: false };
@@ -40,7 +57,7 @@ export function formatFromPath(path: string): { format: DataFormat; gzip: boolea
     return { format: 'arrow', gzip: false, stream: false };
   if (p.endsWith('.parquet') || p.endsWith('.pq')) return { format: 'parquet', gzip: false, stream: false };
   throw new Error(
-    `Cannot tell the format of "${path}" from its extension: use .csv, .csv.gz, .arrow, .arrows, .feather, .ipc or .parquet, or pass \`format\``,
+    `Cannot tell the format of "${path}" from its extension: use .csv, .csv.gz, .arrow, .arrows, .feather, .ipc or .parquet, or pass ${option}`,
   );
 }
 
@@ -71,31 +88,45 @@ function checkFeatures(features: readonly string[] | undefined): readonly string
 }
 
 /**
- * [async] Reads a file in batches of at most `batchRows` rows; memory stays bounded by one batch (and
- * one Parquet row group), whatever the file size.
- * @throws {DataError} for bad data, naming file, line/row and column.
+ * [async] Reads a file (or a stream of CSV bytes) in batches of at most `batchRows` rows; memory stays
+ * bounded by one batch (and one Parquet row group), whatever the file size.
+ * @throws {DataError} for bad data, naming file (or `name`), line/row and column.
  */
-export function readBatches(path: string, opts: BatchOptions): AsyncIterable<Table> {
+export function readBatches(path: TableSource, opts: BatchOptions): AsyncIterable<Table> {
   const features = checkFeatures(opts.features);
   if (!Number.isInteger(opts.batchRows) || opts.batchRows < 1) {
     throw new TypeError(`Expected \`batchRows\` to be a positive integer, got ${opts.batchRows}`);
   }
+  if (typeof path !== 'string') {
+    if (path === null || typeof path !== 'object' || !(Symbol.asyncIterator in path)) {
+      throw new TypeError('Expected a path or an async iterable of CSV bytes (a Readable)');
+    }
+    if ((opts.format ?? 'csv') !== 'csv') {
+      throw new TypeError(`Expected \`format\` 'csv' for a byte stream, got '${opts.format}'`);
+    }
+    return readCsvBatches(opts.name ?? 'input stream', features, opts.batchRows, false, path, opts.onBytes);
+  }
   const { format, gzip } = resolveFormat(path, opts.format);
   switch (format) {
     case 'csv':
-      return readCsvBatches(path, features, opts.batchRows, gzip);
+      return readCsvBatches(path, features, opts.batchRows, gzip, undefined, opts.onBytes);
     case 'arrow':
-      return readArrowBatches(path, features, opts.batchRows);
+      return lazyBatches(async () => (await import('./arrow.js')).readArrowBatches(path, features, opts.batchRows));
     case 'parquet':
-      return readParquetBatches(path, features, opts.batchRows);
+      return lazyBatches(async () => (await import('./parquet.js')).readParquetBatches(path, features, opts.batchRows));
   }
 }
 
+/** The batches of a reader whose module is imported when iteration starts. */
+async function* lazyBatches(open: () => Promise<AsyncIterable<Table>>): AsyncGenerator<Table> {
+  yield* await open();
+}
+
 /**
- * [async] Reads a whole file into one Table.
- * @throws {DataError} for bad data, naming file, line/row and column.
+ * [async] Reads a whole file (or a stream of CSV bytes) into one Table.
+ * @throws {DataError} for bad data, naming file (or `name`), line/row and column.
  */
-export async function loadTable(path: string, opts: LoadOptions = {}): Promise<Table> {
+export async function loadTable(path: TableSource, opts: LoadOptions = {}): Promise<Table> {
   const parts: Table[] = [];
   for await (const t of readBatches(path, { ...opts, batchRows: LOAD_BATCH_ROWS })) parts.push(t);
   return parts.length === 1 ? parts[0] : concatTables(parts);
@@ -116,9 +147,15 @@ export function openTableWriter(path: string, schema: TableSchema, opts: WriteOp
     case 'csv':
       return new CsvTableWriter(path, schema, gzip);
     case 'arrow':
-      return new ArrowTableWriter(path, schema, stream);
+      return new LazyTableWriter(async () => {
+        const { ArrowTableWriter } = await import('./arrow.js');
+        return () => new ArrowTableWriter(path, schema, stream);
+      });
     case 'parquet':
-      return new ParquetTableWriter(path, schema);
+      return new LazyTableWriter(async () => {
+        const { ParquetTableWriter } = await import('./parquet.js');
+        return () => new ParquetTableWriter(path, schema);
+      });
   }
 }
 

@@ -3,6 +3,7 @@
 // and FastAPI's error shapes and codes (the original project's contract).
 import type { FastifyError, FastifyInstance } from 'fastify';
 
+import { ArrowBodyStream } from './arrow-body.js';
 import type { ServerContext } from './context.js';
 import { HttpError } from './rows.js';
 
@@ -15,7 +16,7 @@ const PREDICTION_ROUTES = new Set(['/predict', '/predict_optimized']);
  * own (`ownsApp`); mounted at a host's root, unknown paths stay the host's.
  */
 export function installHttp(scope: FastifyInstance, ctx: ServerContext, ownsApp: boolean): void {
-  const { corsOrigins: cors, protectAll, arrowBodyLimit } = ctx.options;
+  const { corsOrigins: cors, protectAll } = ctx.options;
   // The route as this server knows it, whatever prefix the host mounted it under.
   const prefix = scope.prefix;
   const local = (url: string) => (prefix && url.startsWith(prefix) ? url.slice(prefix.length) || '/' : url);
@@ -23,9 +24,11 @@ export function installHttp(scope: FastifyInstance, ctx: ServerContext, ownsApp:
   // ---- content types: JSON (Fastify's parser, with the JSON body limit) and Arrow IPC streams ----
   // Fastify also parses text/plain by default; no route takes text, so it must be a 415.
   scope.removeContentTypeParser('text/plain');
-  scope.addContentTypeParser(ARROW_STREAM, { parseAs: 'buffer', bodyLimit: arrowBodyLimit }, (_req, body, done) =>
-    done(null, body),
-  );
+  // Arrow bodies are read by the route as they arrive (arrow-body.ts), never buffered whole.
+  scope.addContentTypeParser(ARROW_STREAM, (req, payload, done) => {
+    const length = Number(req.headers['content-length']);
+    done(null, new ArrowBodyStream(payload, Number.isFinite(length) ? length : undefined));
+  });
 
   // ---- auth and CORS ----
   // Only installed when there is something to check: a hook costs every request a few µs.

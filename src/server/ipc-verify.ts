@@ -134,6 +134,43 @@ function recordBatch(f: Flat, t: number, what: string): void {
   if (rb(4) >= 0) f.vector(rb(4), 8, `${what} variadicBufferCounts`);
 }
 
+/** What one verified message says about itself. */
+export interface IpcMessageInfo {
+  /** 1 schema, 2 dictionary batch, 3 record batch. */
+  headerType: number;
+  /** Bytes of body that follow the metadata. */
+  bodyLength: number;
+  /** A record batch's declared row count (not yet checked against its buffers), else 0. */
+  rows: number;
+}
+
+/**
+ * [sync] Checks one message's flatbuffer metadata (the bytes after its length prefix).
+ * @throws IpcVerifyError naming message `m` and what lies outside it.
+ */
+export function verifyIpcMessage(meta: Uint8Array, m: number): IpcMessageInfo {
+  const f = new Flat(meta);
+  // Message: version, header_type, header, bodyLength, custom_metadata.
+  const msg = f.table(f.deref(0), `message ${m}`);
+  const headerType = msg(1) >= 0 ? f.u8(msg(1)) : 0;
+  const bodyLength = msg(3) >= 0 ? f.i64(msg(3)) : 0;
+  keyValues(f, msg(4), `message ${m} custom_metadata`);
+  if (msg(2) < 0) throw new IpcVerifyError(`message ${m} has no header`);
+  const header = f.deref(msg(2));
+  let rows = 0;
+  if (headerType === 1) schema(f, header);
+  else if (headerType === 3) {
+    recordBatch(f, header, `message ${m} (record batch)`);
+    const rb = f.table(header, `message ${m} (record batch)`);
+    rows = rb(0) >= 0 ? f.i64(rb(0)) : 0;
+  } else if (headerType === 2) {
+    // DictionaryBatch: id, data: RecordBatch, isDelta.
+    const db = f.table(header, `message ${m} (dictionary batch)`);
+    if (db(1) >= 0) recordBatch(f, f.deref(db(1)), `message ${m} (dictionary batch data)`);
+  } else throw new IpcVerifyError(`message ${m} has header type ${headerType}, expected a schema or a record batch`);
+  return { headerType, bodyLength, rows };
+}
+
 /**
  * [sync] Checks the framing and metadata of every message of an IPC stream.
  * @throws IpcVerifyError naming the message and what lies outside it.
@@ -157,21 +194,7 @@ export function verifyIpcStream(body: Uint8Array): void {
         `message ${m} claims ${len} metadata bytes, the body has ${body.byteLength - start} left`,
       );
     }
-    const f = new Flat(body.subarray(start, start + len));
-    // Message: version, header_type, header, bodyLength, custom_metadata.
-    const msg = f.table(f.deref(0), `message ${m}`);
-    const headerType = msg(1) >= 0 ? f.u8(msg(1)) : 0;
-    const bodyLength = msg(3) >= 0 ? f.i64(msg(3)) : 0;
-    keyValues(f, msg(4), `message ${m} custom_metadata`);
-    if (msg(2) < 0) throw new IpcVerifyError(`message ${m} has no header`);
-    const header = f.deref(msg(2));
-    if (headerType === 1) schema(f, header);
-    else if (headerType === 3) recordBatch(f, header, `message ${m} (record batch)`);
-    else if (headerType === 2) {
-      // DictionaryBatch: id, data: RecordBatch, isDelta.
-      const db = f.table(header, `message ${m} (dictionary batch)`);
-      if (db(1) >= 0) recordBatch(f, f.deref(db(1)), `message ${m} (dictionary batch data)`);
-    } else throw new IpcVerifyError(`message ${m} has header type ${headerType}, expected a schema or a record batch`);
+    const { bodyLength } = verifyIpcMessage(body.subarray(start, start + len), m);
     const end = start + len;
     if (!(bodyLength >= 0 && end + bodyLength <= body.byteLength)) {
       throw new IpcVerifyError(

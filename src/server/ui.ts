@@ -44,7 +44,9 @@ const perModel = new WeakMap<ModelState, Promise<Samples>>();
  * [async] Up to 5 normal and 5 fraud transactions in the model's feature order: normal ones from
  * the reference sample (real training rows) when there is one; otherwise, and for frauds, drawn
  * from the synthetic generator's committed statistics when the model uses its features (V1..V28,
- * Amount); as a last resort the normal sample is the model's mean transaction.
+ * Amount); as a last resort the normal sample is the model's mean transaction. A sample must show
+ * what its button says: frauds are chosen among candidates this model scores above its threshold,
+ * normal ones among those it scores below (a fraud the model misses would show LEGIT).
  */
 export function sampleTransactions(s: ModelState): Promise<Samples> {
   let p = perModel.get(s);
@@ -62,16 +64,18 @@ async function buildSamples(s: ModelState): Promise<Samples> {
   if ('table' in s.reference) {
     const t = s.reference.table;
     const rand = mulberry32(t.n);
-    for (let k = 0; k < Math.min(5, t.n); k++) {
+    const candidates: number[][] = [];
+    for (let k = 0; k < Math.min(CANDIDATES, t.n); k++) {
       const i = Math.floor(rand() * t.n);
-      out.normal.push(Array.from(t.rows.subarray(i * d, (i + 1) * d)));
+      candidates.push(Array.from(t.rows.subarray(i * d, (i + 1) * d)));
     }
+    out.normal = onSide(s, candidates, 'below');
     out.source.normal = `reference sample (${s.reference.file})`;
   }
   try {
     const { synthesize } = await import('../synth/synth.js');
     const pick = (fraudRate: number) => {
-      const t = synthesize({ rows: 5, fraudRate, seed: 7 });
+      const t = synthesize({ rows: CANDIDATES, fraudRate, seed: 7 });
       const cols = feats.map((f) => t.features.indexOf(f));
       if (cols.some((c) => c < 0)) return null;
       const rows: number[][] = [];
@@ -80,10 +84,10 @@ async function buildSamples(s: ModelState): Promise<Samples> {
     };
     const fraud = pick(1);
     if (fraud) {
-      out.fraud = fraud;
-      out.source.fraud = 'synthetic (fitted per-class statistics of the real data)';
+      out.fraud = onSide(s, fraud, 'above');
+      out.source.fraud = 'synthetic (fitted per-class statistics of the real data), scored above the threshold';
       if (out.normal.length === 0) {
-        out.normal = pick(0)!;
+        out.normal = onSide(s, pick(0)!, 'below');
         out.source.normal = 'synthetic (fitted per-class statistics of the real data)';
       }
     }
@@ -96,4 +100,23 @@ async function buildSamples(s: ModelState): Promise<Samples> {
     out.source.normal = "the model's mean transaction (preprocessing means)";
   }
   return out;
+}
+
+/** Candidate transactions drawn per class before keeping 5 the model decides as labelled. */
+const CANDIDATES = 400;
+
+/**
+ * [sync] Up to 5 of `rows` on the given side of the model's threshold, spread over that side's
+ * range of scores (not only the most extreme ones). Empty when none is (the button is disabled).
+ */
+function onSide(s: ModelState, rows: number[][], side: 'above' | 'below'): number[][] {
+  if (rows.length === 0) return [];
+  const scores = s.fp32.scorer.score(Float32Array.from(rows.flat()));
+  const t = s.threshold;
+  const keep = rows
+    .map((r, i) => ({ r, score: scores[i]! }))
+    .filter((x) => (side === 'above' ? x.score > t : x.score <= t))
+    .sort((a, b) => a.score - b.score);
+  if (keep.length <= 5) return keep.map((x) => x.r);
+  return Array.from({ length: 5 }, (_, k) => keep[Math.floor(((k + 0.5) * keep.length) / 5)]!.r);
 }

@@ -7,6 +7,18 @@ import { readFile } from 'node:fs/promises';
 import YAML from 'yaml';
 
 import { DEFAULT_FEATURES } from '../data/table.js';
+import { ConfigError } from './config-error.js';
+import {
+  configSchema,
+  describeLeaf,
+  isSection,
+  leafAt,
+  type SchemaNode,
+  show,
+  validateConfigDoc,
+} from './config-schema.js';
+
+export { ConfigError };
 
 export interface DataConfig {
   /** Transactions file (CSV, .csv.gz, Arrow, Parquet), relative to the working directory. */
@@ -106,217 +118,36 @@ export const DEFAULT_CONFIG: TrainConfig = Object.freeze({
   output: { runs_dir: 'runs', name: 'default' },
 }) as TrainConfig;
 
-/** A config problem: `key` is the dotted key ('' for the whole document), `source` the file or 'command line'. */
-export class ConfigError extends Error {
-  readonly code = 'ERR_FRAUDSCORE_CONFIG';
-  readonly key: string;
-  readonly source: string;
-  constructor(message: string, key: string, source: string) {
-    super(message);
-    this.name = 'ConfigError';
-    this.key = key;
-    this.source = source;
-  }
-}
-
-// ---- schema ----------------------------------------------------------------------------------
-
-type Leaf =
-  | { kind: 'number'; min?: number; max?: number; minOpen?: boolean; maxOpen?: boolean; nullable?: boolean }
-  | { kind: 'integer'; min: number; max: number }
-  | { kind: 'string'; nonEmpty?: boolean }
-  | { kind: 'enum'; values: readonly string[] }
-  | { kind: 'numberList'; length?: number; min?: number; max?: number }
-  | { kind: 'integerList'; min: number; max: number; nonEmpty?: boolean }
-  | { kind: 'stringList'; nonEmpty?: boolean };
-
-type Schema = { [key: string]: Schema | Leaf };
-
-const SEED_MAX = 2 ** 32 - 1;
-
-const SCHEMA: Schema = {
-  data: {
-    path: { kind: 'string', nonEmpty: true },
-    features: { kind: 'stringList', nonEmpty: true },
-    log1p: { kind: 'stringList' },
-    split: {
-      strategy: { kind: 'enum', values: ['stratified', 'time'] },
-      ratios: { kind: 'numberList', length: 3, min: 0, max: 1 },
-      seed: { kind: 'integer', min: 0, max: SEED_MAX },
-    },
-    normal_weight: { kind: 'number', min: 0, minOpen: true, max: 1e6 },
-  },
-  model: {
-    hidden: { kind: 'integerList', min: 1, max: 4096, nonEmpty: true },
-    dropout: { kind: 'number', min: 0, max: 1, maxOpen: true },
-  },
-  training: {
-    epochs: { kind: 'integer', min: 1, max: 100000 },
-    batch_size: { kind: 'integer', min: 1, max: 1 << 24 },
-    lr: { kind: 'number', min: 0, minOpen: true, max: 1000 },
-    weight_decay: { kind: 'number', min: 0, max: 1000 },
-    patience: { kind: 'integer', min: 0, max: 100000 },
-    seed: { kind: 'integer', min: 0, max: SEED_MAX },
-    threads: { kind: 'integer', min: 0, max: 1024 },
-    backend: { kind: 'enum', values: ['cpu', 'cuda'] },
-  },
-  threshold: {
-    strategy: { kind: 'enum', values: ['max-f1', 'percentile', 'target-recall', 'target-precision', 'target-fpr'] },
-    value: { kind: 'number', nullable: true, min: 0, minOpen: true, max: 100, maxOpen: true },
-  },
-  output: {
-    runs_dir: { kind: 'string', nonEmpty: true },
-    name: { kind: 'string', nonEmpty: true },
-  },
-};
-
-function isLeaf(s: Schema | Leaf): s is Leaf {
-  return typeof (s as Leaf).kind === 'string';
-}
-
-function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (v === null || v === undefined) return String(v);
-  if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
-  if (typeof v === 'object') return 'a mapping';
-  return String(v);
-}
-
-function describeLeaf(leaf: Leaf): string {
-  const range = (min?: number, max?: number, minOpen?: boolean, maxOpen?: boolean) =>
-    min === undefined && max === undefined
-      ? ''
-      : ` in ${minOpen ? '(' : '['}${min ?? '-inf'}, ${max ?? 'inf'}${maxOpen ? ')' : ']'}`;
-  switch (leaf.kind) {
-    case 'number':
-      return `a number${range(leaf.min, leaf.max, leaf.minOpen, leaf.maxOpen)}${leaf.nullable ? ' or null' : ''}`;
-    case 'integer':
-      return `an integer${range(leaf.min, leaf.max)}`;
-    case 'string':
-      return leaf.nonEmpty ? 'a non-empty string' : 'a string';
-    case 'enum':
-      return `one of ${leaf.values.map((v) => `'${v}'`).join(', ')}`;
-    case 'numberList':
-      return `a list of ${leaf.length ?? 'any number of'} numbers${range(leaf.min, leaf.max)}`;
-    case 'integerList':
-      return `a ${leaf.nonEmpty ? 'non-empty ' : ''}list of integers${range(leaf.min, leaf.max)}`;
-    case 'stringList':
-      return `a ${leaf.nonEmpty ? 'non-empty ' : ''}list of strings`;
-  }
-}
-
-function inRange(x: number, min?: number, max?: number, minOpen?: boolean, maxOpen?: boolean): boolean {
-  if (!Number.isFinite(x)) return false;
-  if (min !== undefined && (minOpen ? !(x > min) : !(x >= min))) return false;
-  if (max !== undefined && (maxOpen ? !(x < max) : !(x <= max))) return false;
-  return true;
-}
-
-function leafOk(leaf: Leaf, v: unknown): boolean {
-  switch (leaf.kind) {
-    case 'number':
-      if (v === null) return leaf.nullable === true;
-      return typeof v === 'number' && inRange(v, leaf.min, leaf.max, leaf.minOpen, leaf.maxOpen);
-    case 'integer':
-      return typeof v === 'number' && Number.isInteger(v) && inRange(v, leaf.min, leaf.max);
-    case 'string':
-      return typeof v === 'string' && (!leaf.nonEmpty || v.length > 0);
-    case 'enum':
-      return typeof v === 'string' && leaf.values.includes(v);
-    case 'numberList':
-      return (
-        Array.isArray(v) &&
-        (leaf.length === undefined || v.length === leaf.length) &&
-        v.every((x) => typeof x === 'number' && inRange(x, leaf.min, leaf.max))
-      );
-    case 'integerList':
-      return (
-        Array.isArray(v) &&
-        (!leaf.nonEmpty || v.length > 0) &&
-        v.every((x) => typeof x === 'number' && Number.isInteger(x) && inRange(x, leaf.min, leaf.max))
-      );
-    case 'stringList':
-      return (
-        Array.isArray(v) && (!leaf.nonEmpty || v.length > 0) && v.every((x) => typeof x === 'string' && x.length > 0)
-      );
-  }
-}
-
-function leafAt(key: string, source: string): Leaf {
-  let s: Schema | Leaf = SCHEMA;
-  const parts = key.split('.');
-  for (const [i, p] of parts.entries()) {
-    if (isLeaf(s) || !Object.hasOwn(s, p)) {
-      throw new ConfigError(`Unknown config key "${key}" (from ${source})`, key, source);
-    }
-    s = s[p]!;
-    if (i < parts.length - 1 && isLeaf(s)) {
-      throw new ConfigError(
-        `Unknown config key "${key}" (from ${source}): "${parts.slice(0, i + 1).join('.')}" is a value`,
-        key,
-        source,
-      );
-    }
-  }
-  if (!isLeaf(s)) {
-    throw new ConfigError(
-      `Config key "${key}" (from ${source}) is a section; set one of its keys: ${Object.keys(s)
-        .map((k) => `${key}.${k}`)
-        .join(', ')}`,
-      key,
-      source,
-    );
-  }
-  return s;
-}
+// ---- schema: configs/fraudscore.schema.json, checked by src/train/config-schema.ts ----------
 
 /**
  * Merges a partial config document into `base` (a deep copy is returned), checking every key and
  * value against the schema.
+ * @param where the line of a dotted key in the source, for messages (YAML files).
  * @throws {ConfigError} naming the dotted key and `source`.
  */
-export function mergeConfig(base: TrainConfig, doc: unknown, source: string): TrainConfig {
+export function mergeConfig(
+  base: TrainConfig,
+  doc: unknown,
+  source: string,
+  where?: (key: string) => number | undefined,
+): TrainConfig {
   const out = structuredClone(base) as unknown as Record<string, unknown>;
   if (doc === null || doc === undefined) return out as unknown as TrainConfig;
-  const walk = (schema: Schema, value: unknown, target: Record<string, unknown>, prefix: string) => {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new ConfigError(
-        `Config ${prefix ? `key "${prefix}"` : 'document'} (from ${source}) must be a mapping, got ${show(value)}`,
-        prefix,
-        source,
-      );
-    }
+  validateConfigDoc(doc, source, where);
+  const merge = (node: SchemaNode, value: Record<string, unknown>, target: Record<string, unknown>) => {
     for (const [k, v] of Object.entries(value)) {
-      const key = prefix ? `${prefix}.${k}` : k;
-      if (!Object.hasOwn(schema, k)) {
-        const known = Object.keys(schema).map((x) => (prefix ? `${prefix}.${x}` : x));
-        throw new ConfigError(
-          `Unknown config key "${key}" (from ${source}); known keys here: ${known.join(', ')}`,
-          key,
-          source,
-        );
-      }
-      const sub = schema[k]!;
-      if (isLeaf(sub)) {
-        if (!leafOk(sub, v)) {
-          throw new ConfigError(
-            `Config key "${key}" (from ${source}) must be ${describeLeaf(sub)}, got ${show(v)}`,
-            key,
-            source,
-          );
-        }
-        target[k] = structuredClone(v);
-      } else {
-        walk(sub, v, target[k] as Record<string, unknown>, key);
-      }
+      const sub = node.properties![k]!;
+      if (isSection(sub)) merge(sub, v as Record<string, unknown>, target[k] as Record<string, unknown>);
+      else target[k] = structuredClone(v);
     }
   };
-  walk(SCHEMA, doc, out, '');
+  merge(configSchema().schema, doc as Record<string, unknown>, out);
   return out as unknown as TrainConfig;
 }
 
 /** Parses a command-line value for a key with the schema's type: numbers, lists as `[a, b]` or `a,b`. */
-function parseValue(leaf: Leaf, key: string, raw: string): unknown {
+function parseValue(leaf: SchemaNode, key: string, raw: string): unknown {
   const fail = (): never => {
     throw new ConfigError(
       `Config key "${key}" (from command line) must be ${describeLeaf(leaf)}, got ${JSON.stringify(raw)}`,
@@ -334,20 +165,17 @@ function parseValue(leaf: Leaf, key: string, raw: string): unknown {
     const x = Number(s);
     return Number.isNaN(x) ? fail() : x;
   };
-  switch (leaf.kind) {
+  if (Array.isArray(leaf.type)) return raw === 'null' || raw === '~' ? null : num(raw);
+  switch (leaf.type) {
     case 'number':
-      if (leaf.nullable && (raw === 'null' || raw === '~')) return null;
-      return num(raw);
     case 'integer':
       return num(raw);
-    case 'string':
-    case 'enum':
+    case 'array': {
+      const t = leaf.items?.type;
+      return t === 'number' || t === 'integer' ? list().map(num) : list();
+    }
+    default:
       return raw;
-    case 'numberList':
-    case 'integerList':
-      return list().map(num);
-    case 'stringList':
-      return list();
   }
 }
 
@@ -451,15 +279,31 @@ export function resolveConfig(partial: PartialConfig | TrainConfig, source = 'co
   return cfg;
 }
 
-/** [sync] Parses YAML text (a partial config) over the defaults. @throws {ConfigError} */
+/** [sync] Parses YAML text (a partial config) over the defaults. @throws {ConfigError} naming file, line and key */
 export function parseConfig(text: string, source: string, base: TrainConfig = DEFAULT_CONFIG): TrainConfig {
-  let doc: unknown;
-  try {
-    doc = YAML.parse(text, { uniqueKeys: true });
-  } catch (e) {
-    throw new ConfigError(`${source} is not valid YAML: ${(e as Error).message}`, '', source);
+  const lines = new YAML.LineCounter();
+  const doc = YAML.parseDocument(text, { uniqueKeys: true, lineCounter: lines });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(`${source} is not valid YAML: ${doc.errors[0]!.message}`, '', source);
   }
-  const cfg = mergeConfig(base, doc, source);
+  // The line of a dotted key: of the key itself when it is in the file, else of its nearest parent.
+  const where = (key: string): number | undefined => {
+    const parts = key === '' ? [] : key.split('.');
+    for (let n = parts.length; n >= 0; n--) {
+      if (n === 0) {
+        const range = (doc.contents as YAML.Node | null)?.range;
+        return range ? lines.linePos(range[0]).line : undefined;
+      }
+      const parent = n === 1 ? doc.contents : doc.getIn(parts.slice(0, n - 1), true);
+      if (YAML.isMap(parent)) {
+        const pair = parent.items.find((p) => YAML.isScalar(p.key) && p.key.value === parts[n - 1]);
+        const node = pair?.key as YAML.Scalar | undefined;
+        if (node?.range) return lines.linePos(node.range[0]).line;
+      }
+    }
+    return undefined;
+  };
+  const cfg = mergeConfig(base, doc.toJS(), source, where);
   checkConfig(cfg, source);
   return cfg;
 }

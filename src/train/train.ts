@@ -2,6 +2,7 @@
 // -> native training on those rows with early stopping on the validation split's normal rows ->
 // threshold chosen on the validation split -> metrics on the test split -> run directory.
 // Nothing here looks at the test split before the model and its threshold are fixed.
+import { rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
@@ -41,6 +42,12 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Write no run directory (tests, sweeps that keep only a table). @default false */
   noRunDir?: boolean;
+  /**
+   * Keep the run directory of a failed or cancelled run (run.json then says 'failed' or 'cancelled'
+   * and why, metrics.jsonl has the epochs done) for a post-mortem. By default it is removed, so
+   * runs/ holds only runs that finished. @default false
+   */
+  keepFailedRun?: boolean;
 }
 
 export interface TrainResult {
@@ -258,6 +265,7 @@ export async function train(input: TrainConfig | PartialConfig, options: TrainOp
           error: (e as Error).message,
         })
         .catch(() => {});
+      if (!options.keepFailedRun) await rm(run.path, { recursive: true, force: true }).catch(() => {});
     }
     throw e;
   }

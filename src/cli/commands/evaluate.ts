@@ -1,9 +1,13 @@
-import { loadTable } from '../../data/load.js';
+import { stat } from 'node:fs/promises';
+
+import { formatFromPath, readBatches } from '../../data/load.js';
+import { concatTables, type Table } from '../../data/table.js';
 import { computeCurves, evaluateScores } from '../../eval/metrics.js';
 import { writeReport } from '../../eval/report.js';
 import { loadModel } from '../../model.js';
 import { Scorer } from '../../scorer.js';
 import { type Command, requireString, UsageError } from '../command.js';
+import { createProgress } from '../progress.js';
 
 export const evaluate: Command = {
   name: 'evaluate',
@@ -25,7 +29,8 @@ Options:
   --precision P         fp32 (default) or int8
   --min-roc-auc X       exit with status 1 when ROC-AUC < X (for CI)
   --min-auprc X         exit with status 1 when AUPRC < X (for CI)
-  --json                print the metrics as JSON`,
+  --json                print the metrics as JSON
+  --quiet               no progress output`,
   options: {
     model: { type: 'string' },
     data: { type: 'string' },
@@ -36,6 +41,7 @@ Options:
     'min-roc-auc': { type: 'string' },
     'min-auprc': { type: 'string' },
     json: { type: 'boolean' },
+    quiet: { type: 'boolean' },
   },
   async run(values) {
     const num = (name: string): number | undefined => {
@@ -53,7 +59,40 @@ Options:
       throw new UsageError(`--precision must be fp32 or int8, got '${precision}'`);
     const threshold = num('threshold') ?? model.threshold?.value;
     if (threshold === undefined) throw new UsageError('the model has no threshold: pass --threshold');
-    const table = await loadTable(dataPath, { features: model.features });
+    const bar = createProgress('evaluate', { quiet: values.quiet === true });
+    // Progress against the file size for CSV (bytes read), by rows read otherwise.
+    let csv: boolean;
+    try {
+      csv = formatFromPath(dataPath).format === 'csv';
+    } catch (e) {
+      // evaluate has no format flag: the extension is all there is.
+      throw new UsageError((e as Error).message.replace(/, or pass .*$/, ''));
+    }
+    const total = csv
+      ? await stat(dataPath).then(
+          (st) => st.size,
+          () => 0,
+        )
+      : 0;
+    let bytes = 0;
+    const parts: Table[] = [];
+    let rows = 0;
+    try {
+      for await (const part of readBatches(dataPath, {
+        features: model.features,
+        batchRows: 65_536,
+        onBytes: (b) => {
+          bytes = b;
+        },
+      })) {
+        parts.push(part);
+        rows += part.n;
+        bar.update(csv ? bytes : rows, total, `reading ${dataPath}: ${rows.toLocaleString('en-US')} rows`);
+      }
+    } finally {
+      bar.stop();
+    }
+    const table = parts.length === 1 ? parts[0]! : concatTables(parts);
     if (!table.labels) throw new UsageError(`${dataPath} has no Class column: evaluation needs labels`);
     const scorer = new Scorer(model, { backend: 'cpu', precision });
     const { scores } = await scorer.scoreAsync(table.rows);

@@ -1,10 +1,26 @@
 import { constants } from 'node:os';
 
-import { SingleBar } from 'cli-progress';
-
+import { formatFromPath, type DataFormat } from '../../data/load.js';
 import { loadModel } from '../../model.js';
 import { scoreFile } from '../../score-file.js';
 import { type Command, requireString, UsageError } from '../command.js';
+import { createProgress } from '../progress.js';
+
+/** A --input-format / --output-format value, or the format of `path`, or a UsageError naming the flag. */
+function formatOf(flag: string, value: unknown, path: string): DataFormat | undefined {
+  if (value !== undefined) {
+    if (value !== 'csv' && value !== 'arrow' && value !== 'parquet')
+      throw new UsageError(`--${flag} must be csv, arrow or parquet, got '${value}'`);
+    return value;
+  }
+  if (path === '-') return undefined;
+  try {
+    formatFromPath(path, `--${flag} csv|arrow|parquet`);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return undefined;
+}
 
 export const score: Command = {
   name: 'score',
@@ -15,24 +31,31 @@ Reads transactions (a header naming the model's features in any order; extra col
 or Time are ignored), scores them in chunks on all cores and writes one row per transaction:
 score,is_fraud (is_fraud = score > the model's threshold; only score when the model has none).
 Formats follow the extensions: .csv, .csv.gz, .arrow/.feather (Arrow IPC file), .arrows (Arrow IPC
-stream), .parquet. The output appears only when the whole input was scored.
+stream), .parquet, or --input-format / --output-format. The output appears only when the whole input
+was scored. \`-\` reads CSV from stdin or writes CSV to stdout (a failure midway leaves the rows
+already written there: a pipe cannot be taken back).
 
 Options:
   --model DIR        model directory
-  --input FILE       transactions to score
-  --output FILE      where to write the scores
+  --input FILE       transactions to score (- for CSV on stdin)
+  --output FILE      where to write the scores (- for CSV on stdout)
+  --input-format F   csv, arrow or parquet, whatever the input's extension
+  --output-format F  csv, arrow or parquet, whatever the output's extension
   --precision P      fp32 (default) or int8 (needs a quantized model)
   --backend B        cpu (default), cuda or auto
   --batch-rows N     rows per chunk (default 65536)
   --non-finite M     error (default: stop at the first NaN/Inf, naming line and column) or nan
   --quiet            no progress bar
 
-Example:
-  fraudscore score --model default --input transactions.csv.gz --output scores.arrow`,
+Examples:
+  fraudscore score --model default --input transactions.csv.gz --output scores.arrow
+  zcat transactions.csv.gz | fraudscore score --model default --input - --output - > scores.csv`,
   options: {
     model: { type: 'string' },
     input: { type: 'string' },
     output: { type: 'string' },
+    'input-format': { type: 'string' },
+    'output-format': { type: 'string' },
     precision: { type: 'string' },
     backend: { type: 'string' },
     'batch-rows': { type: 'string' },
@@ -40,9 +63,14 @@ Example:
     quiet: { type: 'boolean' },
   },
   async run(values) {
-    const model = await loadModel(requireString(values, 'model'));
+    const modelDir = requireString(values, 'model');
     const input = requireString(values, 'input');
     const output = requireString(values, 'output');
+    const inputFormat = formatOf('input-format', values['input-format'], input);
+    const outputFormat = formatOf('output-format', values['output-format'], output);
+    if (input === '-' && (inputFormat ?? 'csv') !== 'csv') throw new UsageError('--input - reads CSV only');
+    if (output === '-' && (outputFormat ?? 'csv') !== 'csv') throw new UsageError('--output - writes CSV only');
+    const model = await loadModel(modelDir);
     const batchRows = values['batch-rows'] === undefined ? undefined : Number(values['batch-rows']);
     if (batchRows !== undefined && !(Number.isInteger(batchRows) && batchRows > 0)) {
       throw new UsageError(`--batch-rows must be a positive integer, got '${values['batch-rows']}'`);
@@ -56,11 +84,7 @@ Example:
     const nonFinite = (values['non-finite'] as string | undefined) ?? 'error';
     if (nonFinite !== 'error' && nonFinite !== 'nan')
       throw new UsageError(`--non-finite must be error or nan, got '${nonFinite}'`);
-    const bar =
-      !values.quiet && process.stderr.isTTY
-        ? new SingleBar({ format: 'scoring {value} rows | {rate} rows/s | {flagged} flagged', stream: process.stderr })
-        : null;
-    bar?.start(0, 0, { rate: 0, flagged: 0 });
+    const bar = createProgress('score', { quiet: values.quiet === true });
     // SIGINT/SIGTERM stop at the next chunk and remove the temporary file (a second one kills at
     // once, as usual); SIGKILL cannot be caught: the next run into the same output removes it.
     const stop = new AbortController();
@@ -77,16 +101,23 @@ Example:
       const res = await scoreFile({
         signal: stop.signal,
         model,
-        input,
-        output,
+        input: input === '-' ? process.stdin : input,
+        inputName: 'stdin',
+        inputFormat,
+        output: output === '-' ? process.stdout : output,
+        outputFormat,
         batchRows,
         precision,
         backend: backend as 'cpu',
         nonFinite,
         onProgress: (p) =>
-          bar?.update(p.rows, { rate: Math.round(p.rows / Math.max(p.seconds, 1e-9)), flagged: p.flagged }),
+          bar.update(
+            p.inputBytes?.read ?? p.rows,
+            p.inputBytes?.total ?? 0,
+            `${p.rows.toLocaleString('en-US')} rows, ${Math.round(p.rows / Math.max(p.seconds, 1e-9)).toLocaleString('en-US')} rows/s, ${p.flagged} flagged`,
+          ),
       });
-      bar?.stop();
+      bar.stop();
       const rate = Math.round(res.rows / Math.max(res.seconds, 1e-9));
       console.error(
         `scored ${res.rows} rows in ${res.seconds.toFixed(2)} s (${rate} rows/s); ` +
@@ -96,10 +127,10 @@ Example:
           (res.fp32FallbackRows > 0
             ? `; ${res.fp32FallbackRows} rows (${((100 * res.fp32FallbackRows) / res.rows).toFixed(2)}%) beyond the int8 range, scored in fp32`
             : '') +
-          ` -> ${res.output}`,
+          ` -> ${output === '-' ? 'stdout' : res.output}`,
       );
     } catch (e) {
-      bar?.stop();
+      bar.stop();
       if (stop.signal.aborted) {
         console.error(`fraudscore score: ${(stop.signal.reason as Error).message}`);
         return exitCode;

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+import { watchParent } from '../parent-watch.js';
 import { type Command, UsageError } from '../command.js';
 import { createServer } from '../../server/server.js';
 
@@ -58,7 +59,8 @@ Options:
   --max-batch-rows N     rows that send a micro-batch at once (default 256)
   --max-instances N      rows per JSON request (default 1000)
   --max-arrow-rows N     rows per Arrow IPC request (default 1048576)
-  --grace-ms N           on SIGTERM/SIGINT, how long in-flight requests may finish (default 10000);
+  --grace-ms N           on SIGTERM/SIGINT/SIGHUP, or when the parent process exits (npx does not
+                         forward signals), how long in-flight requests may finish (default 10000);
                          idle connections close at once, then the prediction log is flushed
   --log-max-pending N    most answered predictions not yet in the log (what a SIGKILL can lose;
                          default 512): past it an answer waits for its rows to be written
@@ -127,23 +129,37 @@ Example:
       await app.close();
       throw e;
     }
+    // Handlers first, then the announcement: whoever waits for it may signal at once.
+    const stopped = new Promise<void>((resolve) => {
+      const handlers = new Map<NodeJS.Signals, () => void>();
+      let stopping = false;
+      const stop = (why: string) => {
+        if (stopping) return;
+        stopping = true;
+        unwatch();
+        // From here any signal has its default effect (a second Ctrl-C kills at once).
+        for (const [sig, h] of handlers) process.off(sig, h);
+        console.error(`fraudscore: ${why}: finishing in-flight requests and flushing the prediction log`);
+        app.close().then(resolve, (e) => {
+          console.error(`fraudscore: shutdown: ${(e as Error).message}`);
+          resolve();
+        });
+      };
+      // SIGHUP: the terminal closed. A second signal of any kind kills at once, as usual.
+      for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+        handlers.set(sig, () => stop(sig));
+        process.once(sig, handlers.get(sig)!);
+      }
+      // npx does not forward signals, and a parent killed with SIGKILL sends none: watch it too.
+      const unwatch = watchParent(stop);
+    });
     const s = app.fraudscore.state!;
     console.error(
       `fraudscore: serving ${s.model.name} v${s.model.version} (${s.engines.fp32}${s.engines.int8 ? `, int8 ${s.engines.int8}` : ''}) on ${address}` +
         ` · docs ${address}/docs · page ${address}/ui`,
     );
     console.error(`fraudscore: prediction log: ${logPath === false ? 'off (--no-log)' : logPath}`);
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        console.error(`fraudscore: ${signal}: finishing in-flight requests and flushing the prediction log`);
-        app.close().then(resolve, (e) => {
-          console.error(`fraudscore: shutdown: ${(e as Error).message}`);
-          resolve();
-        });
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
+    await stopped;
     const log = app.fraudscore.log;
     console.error(`fraudscore: stopped${log ? `; ${log.written} predictions logged to ${log.path}` : ''}`);
   },

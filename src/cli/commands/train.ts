@@ -1,10 +1,12 @@
-import { SingleBar } from 'cli-progress';
-
 import { loadConfig } from '../../train/config.js';
 import { type EpochRecord, type TrainResult, train } from '../../train/train.js';
 import { CancelledError, type Command } from '../command.js';
+import { createProgress } from '../progress.js';
 
-/** Runs training with a progress bar on a terminal (a line per epoch otherwise); Ctrl-C cancels. */
+/**
+ * Runs training with a progress bar and ETA on a terminal (a line per best or tenth epoch otherwise);
+ * Ctrl-C cancels, and the cancelled run's directory is removed.
+ */
 export async function trainWithProgress(
   config: Parameters<typeof train>[0],
   opts: { quiet?: boolean } = {},
@@ -13,13 +15,7 @@ export async function trainWithProgress(
   const onSigint = () => controller.abort(new CancelledError('SIGINT'));
   process.once('SIGINT', onSigint);
   const tty = process.stderr.isTTY && !opts.quiet;
-  const bar = tty
-    ? new SingleBar({
-        format: 'epoch {value}/{total} | train {trainLoss} | val {valLoss}{best} | {rate} rows/s',
-        stream: process.stderr,
-      })
-    : null;
-  let started = false;
+  const bar = tty ? createProgress('train') : null;
   const onEpoch = (r: EpochRecord) => {
     const payload = {
       trainLoss: r.trainLoss.toFixed(5),
@@ -28,9 +24,11 @@ export async function trainWithProgress(
       rate: Math.round(r.rowsPerSecond),
     };
     if (bar) {
-      if (!started) bar.start(r.epochs, 0, payload);
-      started = true;
-      bar.update(r.epoch, payload);
+      bar.update(
+        r.epoch,
+        r.epochs,
+        `epoch ${r.epoch}/${r.epochs} | train ${payload.trainLoss} | val ${payload.valLoss}${payload.best} | ${payload.rate} rows/s`,
+      );
     } else if (!opts.quiet && (r.best || r.epoch % 10 === 0 || r.epoch === r.epochs)) {
       console.error(
         `epoch ${r.epoch}/${r.epochs} train ${payload.trainLoss} val ${payload.valLoss}${payload.best} ${payload.rate} rows/s`,

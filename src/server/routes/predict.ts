@@ -4,7 +4,7 @@ import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 import { isFraud, riskLevel } from '../../decision.js';
-import { ArrowBodyError, type DecodedArrowBody, decodeArrowBody } from '../arrow-body.js';
+import { ArrowBodyError, ArrowBodyStream, type DecodedArrowBody, decodeArrowBodyStream } from '../arrow-body.js';
 import { MicroBatcher } from '../batcher.js';
 import type { ServerContext } from '../context.js';
 import { ARROW_STREAM } from '../http.js';
@@ -37,7 +37,7 @@ function batcherFor(s: ModelState, precision: 'fp32' | 'int8'): MicroBatcher {
 
 async function predict(ctx: ServerContext, req: FastifyRequest, reply: FastifyReply, at: PrecisionRoute) {
   const s = ctx.ready();
-  if (Buffer.isBuffer(req.body)) return predictArrow(ctx, s, req.body, reply, at);
+  if (req.body instanceof ArrowBodyStream) return predictArrow(ctx, s, req.body, reply, at);
   const batcher = batcherFor(s, at.precision);
   const { rows, batch } = rowsFromBody(s, req.body as schemas.PredictBody, ctx.options.maxInstances);
   const d = s.model.features.length;
@@ -92,13 +92,25 @@ async function predict(ctx: ServerContext, req: FastifyRequest, reply: FastifyRe
   return { predictions: out, model_version: s.model.version, engine, threshold: thr };
 }
 
-async function predictArrow(ctx: ServerContext, s: ModelState, body: Buffer, reply: FastifyReply, at: PrecisionRoute) {
+async function predictArrow(
+  ctx: ServerContext,
+  s: ModelState,
+  body: ArrowBodyStream,
+  reply: FastifyReply,
+  at: PrecisionRoute,
+) {
   const batcher = batcherFor(s, at.precision);
   const feats = s.model.features;
   const d = feats.length;
   let decoded: DecodedArrowBody;
   try {
-    decoded = decodeArrowBody(body, feats, ctx.options.maxArrowRows, (v, j, where) => checkValue(s, v, j, where));
+    decoded = await decodeArrowBodyStream(
+      body,
+      feats,
+      ctx.options.maxArrowRows,
+      ctx.options.arrowBodyLimit,
+      (v, j, where) => checkValue(s, v, j, where),
+    );
   } catch (e) {
     if (e instanceof ArrowBodyError) throw new HttpError(e.statusCode, e.message);
     throw e;
