@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <string>
+#include <vector>
 
 #include "fraudscore/model.h"
 
@@ -50,11 +51,15 @@ int32_t intArg(const Napi::CallbackInfo& info, size_t i, const char* name, int32
 
 // { features, transform: Uint8Array, mean, scale: Float32Array, layers: [{in, out, weight, bias}] }
 fraudscore::ModelSpec modelSpecFrom(Napi::Env env, const Napi::Value& v);
+// [{in, out, weight, bias}] at `name` (shapes checked by the caller's validate()).
+std::vector<fraudscore::DenseLayer> layersFrom(Napi::Env env, const Napi::Value& v,
+                                               const std::string& name);
 
 void RegisterCpuScorer(Napi::Env env, Napi::Object exports);
 void RegisterModule(Napi::Env env, Napi::Object exports);
 void RegisterTrainer(Napi::Env env, Napi::Object exports);
 void RegisterCuda(Napi::Env env, Napi::Object exports);
 void RegisterInt8(Napi::Env env, Napi::Object exports);
+void RegisterHybrid(Napi::Env env, Napi::Object exports);
 
 }  // namespace fsbind

@@ -19,13 +19,17 @@ export type AddonBadValue = [number, number] | null;
 
 /** The shape every native scorer (CPU fp32, CPU int8, CUDA) shares. */
 export interface AddonScorer {
-  /** [sync] @throws TypeError/RangeError naming the argument. */
+  /**
+   * [sync] @throws TypeError/RangeError naming the argument. `aeScores` is read by HybridScorer
+   * only (it then writes probabilities to `scores` and the AE's scores there); others ignore it.
+   */
   score(
     rows: Float32Array,
     scores: Float32Array,
     featureErrors: Float32Array | null,
     nonFinite: 0 | 1,
     threads: number,
+    aeScores?: Float32Array | null,
   ): AddonBadValue;
   /** [async] Runs on the libuv pool; keeps its arrays alive until it settles. */
   scoreAsync(
@@ -34,6 +38,7 @@ export interface AddonScorer {
     featureErrors: Float32Array | null,
     nonFinite: 0 | 1,
     threads: number,
+    aeScores?: Float32Array | null,
   ): Promise<AddonBadValue>;
   dispose(): void;
 }
@@ -84,6 +89,17 @@ export interface BindingModule {
     options?: { precision?: 'fp32' | 'int8'; quant?: AddonQuantSpec; device?: number },
   ) => AddonScorer;
   cudaInfo?: () => AddonCudaInfo;
+  /** The fused autoencoder + head engine of a hybrid model (bindings/hybrid.cpp). */
+  HybridScorer?: new (
+    model: AddonModelSpec,
+    head: AddonModelSpec['layers'],
+    simd?: string,
+  ) => AddonScorer & {
+    readonly simd: string;
+    readonly features: number;
+    /** [sync] The head's inputs of raw rows (n * (2 * features + 1)), for training it. */
+    headInputs(rows: Float32Array, threads: number): Float32Array;
+  };
   cpuInfo(): AddonCpuInfo;
   setThreads(threads: number): void;
   referenceScore(model: AddonModelSpec, rows: Float32Array): { scores: Float64Array; featureErrors: Float64Array };

@@ -31,10 +31,40 @@ export interface DataConfig {
 }
 
 export interface ModelConfig {
+  /**
+   * 'autoencoder': unsupervised, scores are reconstruction errors. 'hybrid': the same autoencoder,
+   * then a supervised head trained on the training split's labelled rows (src/hybrid/): scores are
+   * fraud probabilities. @default 'autoencoder'
+   */
+  kind: 'autoencoder' | 'hybrid';
   /** Hidden layer sizes (ReLU). @default [64, 16, 64] (chosen by configs/sweep.yaml) */
   hidden: number[];
   /** Dropout after the first hidden layer, in training. @default 0 */
   dropout: number;
+  /** The hybrid model's head (ignored for 'autoencoder'). */
+  head: HeadConfig;
+}
+
+/** The supervised head of a hybrid model (native/include/fraudscore/head.h). */
+export interface HeadConfig {
+  /** Hidden layer sizes (ReLU); one sigmoid output follows. @default [32, 16] */
+  hidden: number[];
+  /** 'bce': class-weighted cross-entropy; 'focal': focal loss with focal_gamma. @default 'bce' */
+  loss: 'bce' | 'focal';
+  /** @default 2 */
+  focal_gamma: number;
+  /** Loss weight of a fraud row; null = labelled normal rows / labelled frauds. @default null */
+  pos_weight: number | null;
+  /** @default 200 */
+  epochs: number;
+  /** Epochs without a validation-AUPRC improvement before stopping; 0 disables. @default 20 */
+  patience: number;
+  /** @default 0.001 */
+  lr: number;
+  /** @default 0.0001 */
+  weight_decay: number;
+  /** @default 256 */
+  batch_size: number;
 }
 
 export interface TrainingConfig {
@@ -58,6 +88,13 @@ export interface TrainingConfig {
    * @default 'cpu'
    */
   backend: 'cpu' | 'cuda';
+  /**
+   * Hybrid models: the fraction of the training split's rows whose label the head may use (a
+   * seeded random choice); 0 trains no head (the result is the autoencoder alone). @default 1
+   */
+  label_fraction: number;
+  /** Hybrid models: at most this many labelled frauds reach the head (seeded); null = no cap. @default null */
+  max_labelled_frauds: number | null;
 }
 
 export interface ThresholdConfig {
@@ -91,7 +128,22 @@ export const DEFAULT_CONFIG: TrainConfig = Object.freeze({
     split: { strategy: 'stratified', ratios: [0.6, 0.2, 0.2], seed: 42 },
     normal_weight: 1,
   },
-  model: { hidden: [64, 16, 64], dropout: 0 },
+  model: {
+    kind: 'autoencoder',
+    hidden: [64, 16, 64],
+    dropout: 0,
+    head: {
+      hidden: [32, 16],
+      loss: 'bce',
+      focal_gamma: 2,
+      pos_weight: null,
+      epochs: 200,
+      patience: 20,
+      lr: 0.001,
+      weight_decay: 0.0001,
+      batch_size: 256,
+    },
+  },
   training: {
     epochs: 200,
     batch_size: 1024,
@@ -101,6 +153,8 @@ export const DEFAULT_CONFIG: TrainConfig = Object.freeze({
     seed: 42,
     threads: 0,
     backend: 'cpu',
+    label_fraction: 1,
+    max_labelled_frauds: null,
   },
   threshold: { strategy: 'max-f1', value: null },
   output: { runs_dir: 'runs', name: 'default' },
@@ -123,7 +177,7 @@ export class ConfigError extends Error {
 
 type Leaf =
   | { kind: 'number'; min?: number; max?: number; minOpen?: boolean; maxOpen?: boolean; nullable?: boolean }
-  | { kind: 'integer'; min: number; max: number }
+  | { kind: 'integer'; min: number; max: number; nullable?: boolean }
   | { kind: 'string'; nonEmpty?: boolean }
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'numberList'; length?: number; min?: number; max?: number }
@@ -147,8 +201,20 @@ const SCHEMA: Schema = {
     normal_weight: { kind: 'number', min: 0, minOpen: true, max: 1e6 },
   },
   model: {
+    kind: { kind: 'enum', values: ['autoencoder', 'hybrid'] },
     hidden: { kind: 'integerList', min: 1, max: 4096, nonEmpty: true },
     dropout: { kind: 'number', min: 0, max: 1, maxOpen: true },
+    head: {
+      hidden: { kind: 'integerList', min: 1, max: 4096 },
+      loss: { kind: 'enum', values: ['bce', 'focal'] },
+      focal_gamma: { kind: 'number', min: 0, max: 10 },
+      pos_weight: { kind: 'number', min: 0, minOpen: true, max: 1e6, nullable: true },
+      epochs: { kind: 'integer', min: 1, max: 100000 },
+      patience: { kind: 'integer', min: 0, max: 100000 },
+      lr: { kind: 'number', min: 0, minOpen: true, max: 1000 },
+      weight_decay: { kind: 'number', min: 0, max: 1000 },
+      batch_size: { kind: 'integer', min: 1, max: 1 << 24 },
+    },
   },
   training: {
     epochs: { kind: 'integer', min: 1, max: 100000 },
@@ -159,6 +225,8 @@ const SCHEMA: Schema = {
     seed: { kind: 'integer', min: 0, max: SEED_MAX },
     threads: { kind: 'integer', min: 0, max: 1024 },
     backend: { kind: 'enum', values: ['cpu', 'cuda'] },
+    label_fraction: { kind: 'number', min: 0, max: 1 },
+    max_labelled_frauds: { kind: 'integer', min: 0, max: 1e9, nullable: true },
   },
   threshold: {
     strategy: { kind: 'enum', values: ['max-f1', 'percentile', 'target-recall', 'target-precision', 'target-fpr'] },
@@ -191,7 +259,7 @@ function describeLeaf(leaf: Leaf): string {
     case 'number':
       return `a number${range(leaf.min, leaf.max, leaf.minOpen, leaf.maxOpen)}${leaf.nullable ? ' or null' : ''}`;
     case 'integer':
-      return `an integer${range(leaf.min, leaf.max)}`;
+      return `an integer${range(leaf.min, leaf.max)}${leaf.nullable ? ' or null' : ''}`;
     case 'string':
       return leaf.nonEmpty ? 'a non-empty string' : 'a string';
     case 'enum':
@@ -218,6 +286,7 @@ function leafOk(leaf: Leaf, v: unknown): boolean {
       if (v === null) return leaf.nullable === true;
       return typeof v === 'number' && inRange(v, leaf.min, leaf.max, leaf.minOpen, leaf.maxOpen);
     case 'integer':
+      if (v === null) return leaf.nullable === true;
       return typeof v === 'number' && Number.isInteger(v) && inRange(v, leaf.min, leaf.max);
     case 'string':
       return typeof v === 'string' && (!leaf.nonEmpty || v.length > 0);
@@ -339,6 +408,7 @@ function parseValue(leaf: Leaf, key: string, raw: string): unknown {
       if (leaf.nullable && (raw === 'null' || raw === '~')) return null;
       return num(raw);
     case 'integer':
+      if (leaf.nullable && (raw === 'null' || raw === '~')) return null;
       return num(raw);
     case 'string':
     case 'enum':
@@ -438,7 +508,9 @@ export function checkConfig(cfg: TrainConfig, source: string): void {
 }
 
 /** A config with any keys left out (they take the defaults). */
-export type PartialConfig = { [S in keyof TrainConfig]?: Partial<TrainConfig[S]> };
+export type PartialConfig = { [S in Exclude<keyof TrainConfig, 'model'>]?: Partial<TrainConfig[S]> } & {
+  model?: Partial<Omit<ModelConfig, 'head'>> & { head?: Partial<HeadConfig> };
+};
 
 /**
  * [sync] A complete, checked config from a partial one (an object built in code rather than read
