@@ -11,11 +11,15 @@ import { describe, expect, it } from 'vitest';
 
 import { createHead, headInputCount, headProbabilities } from '../src/hybrid/head.js';
 import { selectLabelled } from '../src/hybrid/labels.js';
+import { mergeHeads } from '../src/hybrid/train-head.js';
+import { loadTable } from '../src/data/load.js';
+import { splitTable } from '../src/data/split.js';
+import { evaluateScores } from '../src/eval/metrics.js';
 import { nativeHeadTrainerClass } from '../src/hybrid/native-head.js';
 import { createModel, loadModel, type Model, mulberry32, saveModel } from '../src/model.js';
 import { Scorer } from '../src/scorer.js';
 import { train } from '../src/train/train.js';
-import { randomRows, testSeed } from './helpers.js';
+import { randomRows, realDataPath, testSeed } from './helpers.js';
 
 const HeadTrainer = nativeHeadTrainerClass();
 
@@ -312,5 +316,56 @@ describe('train() with model.kind hybrid', () => {
     await expect(train(config(nanClass), { noRunDir: true })).rejects.toThrow(
       /nan\.csv:43 column "Class": non-finite value "NaN"/,
     );
+  });
+});
+
+describe('mergeHeads', () => {
+  it('gives one head whose logit is the mean of the members’ logits', () => {
+    const d = 3;
+    const members = [1, 2, 3].map((s) => createHead(d, [5, 2], s).layers);
+    const merged = mergeHeads(members);
+    expect(merged.map((l) => [l.in, l.out])).toEqual([
+      [7, 15],
+      [15, 6],
+      [6, 1],
+    ]);
+    const x = randomInputs(50, headInputCount(d), testSeed());
+    const logit = (p: number) => Math.log(p / (1 - p));
+    const each = members.map((m) => headProbabilities(m, x));
+    const got = headProbabilities(merged, x);
+    for (let r = 0; r < 50; r++) {
+      const mean = (logit(each[0]![r]!) + logit(each[1]![r]!) + logit(each[2]![r]!)) / 3;
+      expect(logit(got[r]!)).toBeCloseTo(mean, 5);
+    }
+  });
+});
+
+describe('models/hybrid', () => {
+  const dir = join(import.meta.dirname, '../models/hybrid');
+
+  it('loads as a hybrid whose card states the labels it saw', async () => {
+    const model = await loadModel(dir);
+    expect(model.kind).toBe('hybrid');
+    expect(model.threshold!.value).toBeGreaterThan(0);
+    expect(model.threshold!.value).toBeLessThan(1);
+    const info = model.training?.hybrid as { labelledFrauds: number };
+    const card = await readFile(join(dir, 'MODEL_CARD.md'), 'utf8');
+    expect(card).toContain(`${info.labelledFrauds} labelled frauds`);
+  });
+
+  it.skipIf(!realDataPath())('reproduces its test AUPRC on the real sample, above the autoencoder alone', async () => {
+    const model = await loadModel(dir);
+    const cfg = model.training!.config as { data: { split: { ratios: [number, number, number]; seed: number } } };
+    const table = await loadTable(realDataPath()!, { features: model.features });
+    const { test } = splitTable(table, { strategy: 'stratified', ...cfg.data.split });
+    const s = new Scorer(model, { backend: 'cpu' });
+    const probs = (await s.scoreAsync(test.rows)).scores;
+    s.dispose();
+    const m = evaluateScores(probs, test.labels!, { threshold: model.threshold!.value, normalWeight: 9.742 });
+    const stored = (model.metrics as { test: { auprc: number } }).test.auprc;
+    expect(m.auprc).toBeCloseTo(stored, 6);
+    const curve = model.extra!.labelCurve as { labelledFrauds: number; testAuprc: number }[];
+    expect(curve[0]!.labelledFrauds).toBe(0);
+    expect(m.auprc).toBeGreaterThan(curve[0]!.testAuprc);
   });
 });

@@ -16,6 +16,8 @@ import { type AddonHeadTrainer, nativeHeadTrainerClass } from './native-head.js'
 
 /** One head epoch's record. */
 export interface HeadEpochRecord {
+  /** Ensemble member (0 with model.head.ensemble 1). */
+  member: number;
   epoch: number;
   trainLoss: number;
   /** Weighted AUPRC of the validation split with this epoch's head. */
@@ -36,8 +38,11 @@ export interface HybridTrainingInfo {
   loss?: 'bce' | 'focal';
   focalGamma?: number;
   posWeight?: number;
-  bestEpoch?: number;
-  epochsRun?: number;
+  /** Heads averaged (by logit) into the one head the model holds. */
+  ensemble?: number;
+  /** Per member when ensemble > 1. */
+  bestEpoch?: number | number[];
+  epochsRun?: number | number[];
   bestValAuprc?: number;
   /** The autoencoder alone on the same validation split (what the head had to beat). */
   aeValAuprc?: number;
@@ -127,60 +132,106 @@ export async function trainHead(
   info.aeValAuprc = weightedAuprc(aeScores, valLabels, w);
 
   const Trainer = nativeHeadTrainerClass();
-  const trainer: AddonHeadTrainer = new Trainer(start.layers, 2 * d + 1, {
-    lr: hc.lr,
-    weightDecay: hc.weight_decay,
-    posWeight,
-    focalGamma,
-    seed: tc.seed,
-    threads,
-    batchSize: hc.batch_size,
-  });
-  const onAbort = () => trainer.cancel();
-  options.signal?.addEventListener('abort', onAbort, { once: true });
   const history: HeadEpochRecord[] = [];
-  let best = Number.NEGATIVE_INFINITY;
-  let bestEpoch = 0;
-  let bestLayers: DenseLayer[] = start.layers;
-  let sinceBest = 0;
+  const members: DenseLayer[][] = [];
+  const bestEpochs: number[] = [];
+  const epochsRun: number[] = [];
   const t0 = performance.now();
-  try {
-    for (let epoch = 1; epoch <= hc.epochs; epoch++) {
-      options.signal?.throwIfAborted();
-      const r = await trainer.trainEpoch(trainX, trainY);
-      options.signal?.throwIfAborted();
-      const layers = trainer.getWeights();
-      const valAuprc = weightedAuprc(headProbabilities(layers, valX), valLabels, w);
-      const improved = valAuprc > best;
-      if (improved) {
-        best = valAuprc;
-        bestEpoch = epoch;
-        bestLayers = layers;
-        sinceBest = 0;
-      } else {
-        sinceBest++;
+  for (let m = 0; m < hc.ensemble; m++) {
+    // Member m: its own starting weights, shuffles and early stopping (seed + m).
+    const init = m === 0 ? start : createHead(d, hc.hidden, tc.seed + m);
+    const trainer: AddonHeadTrainer = new Trainer(init.layers, 2 * d + 1, {
+      lr: hc.lr,
+      weightDecay: hc.weight_decay,
+      posWeight,
+      focalGamma,
+      seed: tc.seed + m,
+      threads,
+      batchSize: hc.batch_size,
+    });
+    const onAbort = () => trainer.cancel();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    let best = Number.NEGATIVE_INFINITY;
+    let bestEpoch = 0;
+    let bestLayers: DenseLayer[] = init.layers;
+    let sinceBest = 0;
+    let ran = 0;
+    try {
+      for (let epoch = 1; epoch <= hc.epochs; epoch++) {
+        options.signal?.throwIfAborted();
+        const r = await trainer.trainEpoch(trainX, trainY);
+        options.signal?.throwIfAborted();
+        ran = epoch;
+        const layers = trainer.getWeights();
+        const valAuprc = weightedAuprc(headProbabilities(layers, valX), valLabels, w);
+        const improved = valAuprc > best;
+        if (improved) {
+          best = valAuprc;
+          bestEpoch = epoch;
+          bestLayers = layers;
+          sinceBest = 0;
+        } else {
+          sinceBest++;
+        }
+        const record = { member: m, epoch, trainLoss: r.loss, valAuprc, best: improved };
+        history.push(record);
+        options.onEpoch?.(record);
+        if (hc.patience > 0 && sinceBest >= hc.patience) break;
       }
-      const record = { epoch, trainLoss: r.loss, valAuprc, best: improved };
-      history.push(record);
-      options.onEpoch?.(record);
-      if (hc.patience > 0 && sinceBest >= hc.patience) break;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      trainer.dispose();
     }
-  } finally {
-    options.signal?.removeEventListener('abort', onAbort);
-    trainer.dispose();
+    members.push(bestLayers);
+    bestEpochs.push(bestEpoch);
+    epochsRun.push(ran);
   }
+  const layers = members.length === 1 ? members[0]! : mergeHeads(members);
   Object.assign(info, {
     loss: hc.loss,
     focalGamma,
     posWeight,
-    bestEpoch,
-    epochsRun: history.length,
-    bestValAuprc: best,
+    ensemble: hc.ensemble,
+    bestEpoch: bestEpochs.length === 1 ? bestEpochs[0] : bestEpochs,
+    epochsRun: epochsRun.length === 1 ? epochsRun[0] : epochsRun,
+    bestValAuprc: weightedAuprc(headProbabilities(layers, valX), valLabels, w),
     seconds: (performance.now() - t0) / 1000,
   });
   return {
-    model: { ...ae, kind: 'hybrid', head: { inputs: HEAD_INPUTS, layers: bestLayers } },
+    model: { ...ae, kind: 'hybrid', head: { inputs: HEAD_INPUTS, layers } },
     info,
     history,
   };
+}
+
+/**
+ * [sync] One head whose logit is the mean of the members' logits (same shapes each): hidden layers
+ * side by side (block-diagonal weights), the output layer's weights and bias divided by the count.
+ * The fused engine then runs an ensemble as one MLP, in one pass.
+ */
+export function mergeHeads(members: readonly DenseLayer[][]): DenseLayer[] {
+  const K = members.length;
+  const first = members[0]!;
+  const out: DenseLayer[] = [];
+  for (let l = 0; l < first.length; l++) {
+    const L = first[l]!;
+    const last = l + 1 === first.length;
+    const inn = l === 0 ? L.in : L.in * K;
+    const o = last ? 1 : L.out * K;
+    const weight = new Float32Array(o * inn);
+    const bias = new Float32Array(o);
+    for (let m = 0; m < K; m++) {
+      const M = members[m]![l]!;
+      for (let r = 0; r < M.out; r++) {
+        const row = last ? 0 : m * M.out + r;
+        const col0 = l === 0 ? 0 : m * M.in;
+        for (let i = 0; i < M.in; i++) {
+          weight[row * inn + col0 + i] = last ? M.weight[r * M.in + i]! / K : M.weight[r * M.in + i]!;
+        }
+        bias[row] = last ? bias[row]! + M.bias[r]! / K : M.bias[r]!;
+      }
+    }
+    out.push({ in: inn, out: o, weight, bias });
+  }
+  return out;
 }

@@ -65,6 +65,11 @@ export interface HeadConfig {
   weight_decay: number;
   /** @default 256 */
   batch_size: number;
+  /**
+   * Heads trained from seeds seed, seed + 1, ... and averaged by logit into one (wider) head: less
+   * variance from 2-300 labelled frauds. @default 1
+   */
+  ensemble: number;
 }
 
 export interface TrainingConfig {
@@ -142,6 +147,7 @@ export const DEFAULT_CONFIG: TrainConfig = Object.freeze({
       lr: 0.001,
       weight_decay: 0.0001,
       batch_size: 256,
+      ensemble: 1,
     },
   },
   training: {
@@ -214,6 +220,7 @@ const SCHEMA: Schema = {
       lr: { kind: 'number', min: 0, minOpen: true, max: 1000 },
       weight_decay: { kind: 'number', min: 0, max: 1000 },
       batch_size: { kind: 'integer', min: 1, max: 1 << 24 },
+      ensemble: { kind: 'integer', min: 1, max: 64 },
     },
   },
   training: {
