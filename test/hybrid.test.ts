@@ -7,6 +7,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { tableFromArrays, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 
 import { createHead, headInputCount, headProbabilities } from '../src/hybrid/head.js';
@@ -18,6 +19,7 @@ import { evaluateScores } from '../src/eval/metrics.js';
 import { nativeHeadTrainerClass } from '../src/hybrid/native-head.js';
 import { createModel, loadModel, type Model, mulberry32, saveModel } from '../src/model.js';
 import { Scorer } from '../src/scorer.js';
+import { createServer } from '../src/server/server.js';
 import { train } from '../src/train/train.js';
 import { randomRows, realDataPath, testSeed } from './helpers.js';
 
@@ -367,5 +369,52 @@ describe('models/hybrid', () => {
     const curve = model.extra!.labelCurve as { labelledFrauds: number; testAuprc: number }[];
     expect(curve[0]!.labelledFrauds).toBe(0);
     expect(m.auprc).toBeGreaterThan(curve[0]!.testAuprc);
+  });
+});
+
+describe('serving a hybrid model', () => {
+  it('/predict answers fraud_probability and reconstruction_error (JSON), fraud_probability (Arrow)', async () => {
+    const dir = join(import.meta.dirname, '../models/hybrid');
+    const model = await loadModel(dir);
+    const app = createServer({ model: dir, backend: 'cpu', log: false });
+    try {
+      await app.fraudscore.loaded;
+      const rows = randomRows(3, model.features.length, testSeed(), [model.features.length - 1]);
+      const s = new Scorer(model, { backend: 'cpu' });
+      const want = s.explain(rows);
+      s.dispose();
+      const d = model.features.length;
+      const res = await app.inject({
+        method: 'POST',
+        url: '/predict',
+        payload: { instances: [0, 1, 2].map((i) => Array.from(rows.subarray(i * d, (i + 1) * d))) },
+      });
+      expect(res.statusCode).toBe(200);
+      const preds = res.json().predictions as {
+        fraud_probability: number;
+        reconstruction_error: number;
+        is_fraud: boolean;
+      }[];
+      for (const [i, p] of preds.entries()) {
+        expect(p.fraud_probability).toBeCloseTo(want.scores[i]!, 6);
+        expect(p.reconstruction_error).toBeCloseTo(want.aeScores![i]!, 5);
+        expect(p.is_fraud).toBe(want.scores[i]! > model.threshold!.value);
+      }
+      const cols = Object.fromEntries(
+        model.features.map((f, j) => [f, Float32Array.from([0, 1, 2], (i) => rows[i * d + j]!)]),
+      );
+      const arrow = await app.inject({
+        method: 'POST',
+        url: '/predict',
+        payload: Buffer.from(tableToIPC(tableFromArrays(cols), 'stream')),
+        headers: { 'content-type': 'application/vnd.apache.arrow.stream' },
+      });
+      expect(arrow.statusCode).toBe(200);
+      const out = tableFromIPC(arrow.rawPayload);
+      expect(out.schema.fields.map((f) => f.name)).toEqual(['fraud_probability', 'is_fraud']);
+      expect(out.getChild('fraud_probability')!.get(1)).toBeCloseTo(want.scores[1]!, 6);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -355,6 +355,11 @@ export function createServer(options: ServerOptions): FastifyInstance {
   /** Row-major rows from a JSON body, checked: counts, names, finite, log1p's domain. */
   const rowsFromJson = (s: ModelState, body: schemas.PredictBody) => rowsFromBody(s, body, maxInstances);
 
+  // > 2x threshold is very_high for reconstruction errors; a probability is very_high past the
+  // midpoint between the threshold and 1 (2x a threshold of 0.6 would never be reached).
+  const riskLevel = (score: number, thr: number, probability: boolean): schemas.Prediction['risk_level'] =>
+    score > (probability ? (1 + thr) / 2 : 2 * thr) ? 'very_high' : score > thr ? 'moderate' : 'low';
+
   const predictJson = async (req: FastifyRequest, reply: FastifyReply, precision: 'fp32' | 'int8') => {
     const s = ready();
     const route = precision === 'fp32' ? '/predict' : '/predict_optimized';
@@ -368,7 +373,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     metrics.featureLength.observe(d);
     const top = (req.query as { top?: string }).top;
     const k = top === undefined ? topK : Math.min(Number(top), d);
-    const { scores, featureErrors } = await batcher.score(rows);
+    const { scores, featureErrors, aeScores } = await batcher.score(rows);
     const thr = s.threshold;
     const engine = batcher.scorer.engine;
     const latency = reply.elapsedTime / 1000;
@@ -388,9 +393,11 @@ export function createServer(options: ServerOptions): FastifyInstance {
       flags.push(isFraud);
       out.push({
         is_fraud: isFraud,
-        reconstruction_error: score,
+        // Hybrid models (src/hybrid/): the score is a probability; the AE's error comes alongside.
+        ...(aeScores ? { fraud_probability: score } : {}),
+        reconstruction_error: aeScores ? aeScores[i]! : score,
         threshold: thr,
-        risk_level: score > 2 * thr ? 'very_high' : isFraud ? 'moderate' : 'low',
+        risk_level: riskLevel(score, thr, aeScores !== undefined),
         engine,
         model_version: s.model.version,
         top_features: topFeatures(s.model.features, featureErrors.subarray(i * d, (i + 1) * d), k),
@@ -463,7 +470,12 @@ export function createServer(options: ServerOptions): FastifyInstance {
       log.push(logged);
       await boundLogBacklog(log);
     }
-    const outTable = tableFromArrays({ reconstruction_error: scores, is_fraud: flags });
+    // A hybrid model's scores are probabilities: the column says so.
+    const outTable = tableFromArrays(
+      s.model.kind === 'hybrid'
+        ? { fraud_probability: scores, is_fraud: flags }
+        : { reconstruction_error: scores, is_fraud: flags },
+    );
     reply.header('content-type', ARROW_STREAM);
     reply.header('x-fraudscore-threshold', String(thr));
     reply.header('x-fraudscore-engine', batcher.scorer.engine);
