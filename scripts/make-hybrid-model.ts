@@ -14,6 +14,7 @@ import { splitTable } from '../src/data/split.js';
 import { computeCurves, type Metrics } from '../src/eval/metrics.js';
 import { writeReport } from '../src/eval/report.js';
 import { saveModel } from '../src/model.js';
+import { exportOnnx } from '../src/onnx/index.js';
 import { Scorer } from '../src/scorer.js';
 import { applyOverrides, configToYaml, loadConfig } from '../src/train/config.js';
 import { train } from '../src/train/train.js';
@@ -57,6 +58,7 @@ const model = {
   provenance: { ...res.model.provenance, dataFile: { ...dataFile, path: config.data.path } },
   extra: {
     modelCard: 'MODEL_CARD.md',
+    onnx: { file: 'model.onnx', precision: 'fp32' },
     report: 'report/report.md',
     labelCurve: curve.map((c) => ({
       labelledFrauds: c.labelledFrauds,
@@ -66,6 +68,7 @@ const model = {
   },
 };
 await saveModel(model, out);
+await exportOnnx(res.model, join(out, 'model.onnx'));
 await writeFile(join(out, 'config.yaml'), configToYaml(config));
 
 // The evaluation report of the test split, with the label curve.
@@ -139,8 +142,10 @@ ${curve.map((c) => `| ${c.labelledFrauds === 0 ? '0 (autoencoder alone)' : c.lab
 ## Files
 - \`model.json\` (kind 'hybrid', the head's layer sizes, training.hybrid), \`weights.safetensors\`
   (layers.* the autoencoder, head.* the head; fp32).
+- \`model.onnx\`: fp32 ONNX graph from raw features to \`fraud_probability\` (and the autoencoder's
+  \`score\`, \`feature_errors\`, ...), the head in the same graph.
 - \`report/\`: the test split's evaluation report with the label curve.
-- Not yet: int8 weights and an ONNX export (the hybrid engine is fp32, CPU only).
+- Not yet: int8 weights (the hybrid engine is fp32, CPU only).
 
 ## Limits
 ${res.test.positives} test frauds: an AUPRC moves by several points with a handful of rows. The data are PCA

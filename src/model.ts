@@ -142,6 +142,22 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
+/** Dense layers of these sizes with torch.nn.Linear's Kaiming-uniform start, drawn from `rand`. */
+export function kaimingLayers(sizes: readonly number[], rand: () => number): DenseLayer[] {
+  const layers: DenseLayer[] = [];
+  for (let l = 0; l + 1 < sizes.length; l++) {
+    const fanIn = sizes[l]!;
+    const out = sizes[l + 1]!;
+    const bound = 1 / Math.sqrt(fanIn);
+    const weight = new Float32Array(out * fanIn);
+    for (let k = 0; k < weight.length; k++) weight[k] = (rand() * 2 - 1) * bound * Math.sqrt(3);
+    const bias = new Float32Array(out);
+    for (let k = 0; k < out; k++) bias[k] = (rand() * 2 - 1) * bound;
+    layers.push({ in: fanIn, out, weight, bias });
+  }
+  return layers;
+}
+
 /**
  * [sync] A model with random weights (Kaiming-uniform as torch.nn.Linear), for tests and as the
  * starting point of training.
@@ -160,19 +176,7 @@ export function createModel(options: CreateModelOptions): Model {
       throw new RangeError(`Expected \`hidden[${i}]\` to be a positive integer, got ${h}`);
     }
   }
-  const rand = mulberry32(options.seed ?? 0);
-  const sizes = [d, ...hidden, d];
-  const layers: DenseLayer[] = [];
-  for (let l = 0; l + 1 < sizes.length; l++) {
-    const fanIn = sizes[l]!;
-    const out = sizes[l + 1]!;
-    const bound = 1 / Math.sqrt(fanIn);
-    const weight = new Float32Array(out * fanIn);
-    for (let k = 0; k < weight.length; k++) weight[k] = (rand() * 2 - 1) * bound * Math.sqrt(3);
-    const bias = new Float32Array(out);
-    for (let k = 0; k < out; k++) bias[k] = (rand() * 2 - 1) * bound;
-    layers.push({ in: fanIn, out, weight, bias });
-  }
+  const layers = kaimingLayers([d, ...hidden, d], mulberry32(options.seed ?? 0));
   const preprocessing = options.preprocessing ?? {
     transform: features.map(() => 'none' as const),
     mean: features.map(() => 0),

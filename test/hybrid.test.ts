@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { tableFromArrays, tableFromIPC, tableToIPC } from 'apache-arrow';
+import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 
 import { createHead, headInputCount, headProbabilities } from '../src/hybrid/head.js';
@@ -18,10 +19,11 @@ import { splitTable } from '../src/data/split.js';
 import { evaluateScores } from '../src/eval/metrics.js';
 import { nativeHeadTrainerClass } from '../src/hybrid/native-head.js';
 import { createModel, loadModel, type Model, mulberry32, saveModel } from '../src/model.js';
+import { buildOnnx } from '../src/onnx/index.js';
 import { Scorer } from '../src/scorer.js';
 import { createServer } from '../src/server/server.js';
 import { train } from '../src/train/train.js';
-import { randomRows, realDataPath, testSeed } from './helpers.js';
+import { maxRelErr, randomRows, realDataPath, testSeed } from './helpers.js';
 
 const HeadTrainer = nativeHeadTrainerClass();
 
@@ -416,5 +418,27 @@ describe('serving a hybrid model', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('ONNX export of a hybrid model', () => {
+  it('puts the head in the same graph; onnxruntime gives the native probabilities', async () => {
+    const model = await loadModel(join(import.meta.dirname, '../models/hybrid'));
+    const d = model.features.length;
+    const n = 400;
+    const rows = randomRows(n, d, testSeed(), [d - 1]);
+    const s = new Scorer(model, { backend: 'cpu' });
+    const want = s.explain(rows);
+    s.dispose();
+    const session = await ort.InferenceSession.create(buildOnnx(model), { intraOpNumThreads: 1 });
+    const out = await session.run({ input: new ort.Tensor('float32', rows, [n, d]) });
+    const p = out.fraud_probability!.data as Float32Array;
+    const ae = out.score!.data as Float32Array;
+    let worstP = 0;
+    for (let r = 0; r < n; r++) worstP = Math.max(worstP, Math.abs(p[r]! - want.scores[r]!));
+    // Probabilities: an absolute bound (fp32 arithmetic in another summation order on both sides).
+    expect(worstP).toBeLessThan(1e-5);
+    expect(maxRelErr(ae, want.aeScores!)).toBeLessThan(1e-5);
+    expect(() => buildOnnx(model, { precision: 'int8' })).toThrow(/'fp32' for a hybrid model/);
   });
 });

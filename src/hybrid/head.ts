@@ -3,8 +3,7 @@
 // native/include/fraudscore/head.h: for a model of d features the head reads 2d + 1 values per row
 // (the standardized features, log1p of each feature's squared reconstruction error, log1p of the AE
 // score), hidden layers use ReLU and one sigmoid unit gives the fraud probability.
-import type { DenseLayer } from '../model.js';
-import { mulberry32 } from '../model.js';
+import { type DenseLayer, kaimingLayers, mulberry32 } from '../model.js';
 import type { Tensor } from '../safetensors.js';
 import { tensor } from '../safetensors.js';
 
@@ -34,18 +33,7 @@ export function createHead(features: number, hidden: readonly number[], seed: nu
   }
   // A different stream from the autoencoder's initialization with the same seed.
   const rand = mulberry32((seed ^ 0x5eed4ead) >>> 0);
-  const sizes = [headInputCount(features), ...hidden, 1];
-  const layers: DenseLayer[] = [];
-  for (let l = 0; l + 1 < sizes.length; l++) {
-    const fanIn = sizes[l]!;
-    const out = sizes[l + 1]!;
-    const bound = 1 / Math.sqrt(fanIn);
-    const weight = new Float32Array(out * fanIn);
-    for (let k = 0; k < weight.length; k++) weight[k] = (rand() * 2 - 1) * bound * Math.sqrt(3);
-    const bias = new Float32Array(out);
-    for (let k = 0; k < out; k++) bias[k] = (rand() * 2 - 1) * bound;
-    layers.push({ in: fanIn, out, weight, bias });
-  }
+  const layers = kaimingLayers([headInputCount(features), ...hidden, 1], rand);
   return { inputs: HEAD_INPUTS, layers };
 }
 
