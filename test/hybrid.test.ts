@@ -20,6 +20,7 @@ import { evaluateScores } from '../src/eval/metrics.js';
 import { nativeHeadTrainerClass } from '../src/hybrid/native-head.js';
 import { createModel, loadModel, type Model, mulberry32, saveModel } from '../src/model.js';
 import { buildOnnx } from '../src/onnx/index.js';
+import { quantize } from '../src/quantize.js';
 import { Scorer } from '../src/scorer.js';
 import { createServer } from '../src/server/server.js';
 import { train } from '../src/train/train.js';
@@ -215,6 +216,9 @@ describe('Scorer on a hybrid model', () => {
   it('refuses what it cannot do yet, naming why', () => {
     expect(() => new Scorer(model, { precision: 'int8' })).toThrow(/hybrid model .* int8 engine is not built yet/);
     expect(() => new Scorer(model, { backend: 'cuda' })).toThrow(/does not run hybrid models/);
+    expect(() => quantize(model, { calibration: randomRows(100, d, 1) })).toThrow(
+      /model.kind 'hybrid' has no int8 engine yet/,
+    );
   });
 
   it('saves and loads: model.json says the kind, the head comes back bit for bit', async () => {
