@@ -16,6 +16,7 @@ import { writeReport } from '../src/eval/report.js';
 import { saveModel } from '../src/model.js';
 import { exportOnnx } from '../src/onnx/index.js';
 import { Scorer } from '../src/scorer.js';
+import { writeSynth } from '../src/synth/synth.js';
 import { applyOverrides, configToYaml, loadConfig } from '../src/train/config.js';
 import { train } from '../src/train/train.js';
 
@@ -58,6 +59,11 @@ const model = {
   provenance: { ...res.model.provenance, dataFile: { ...dataFile, path: config.data.path } },
   extra: {
     modelCard: 'MODEL_CARD.md',
+    reference: {
+      file: 'reference.arrow',
+      rows: 5000,
+      source: 'synthetic normal rows (data/synth-stats.json, seed 7): the real sample is never committed',
+    },
     onnx: { file: 'model.onnx', precision: 'fp32' },
     report: 'report/report.md',
     labelCurve: curve.map((c) => ({
@@ -69,6 +75,7 @@ const model = {
 };
 await saveModel(model, out);
 await exportOnnx(res.model, join(out, 'model.onnx'));
+await writeSynth(join(out, 'reference.arrow'), { rows: 5000, fraudRate: 0, seed: 7 });
 await writeFile(join(out, 'config.yaml'), configToYaml(config));
 
 // The evaluation report of the test split, with the label curve.
@@ -145,6 +152,8 @@ ${curve.map((c) => `| ${c.labelledFrauds === 0 ? '0 (autoencoder alone)' : c.lab
 - \`model.onnx\`: fp32 ONNX graph from raw features to \`fraud_probability\` (and the autoencoder's
   \`score\`, \`feature_errors\`, ...), the head in the same graph.
 - \`report/\`: the test split's evaluation report with the label curve.
+- \`reference.arrow\`: models/default's drift reference (5,000 synthetic normal rows; the real rows
+  cannot be shipped).
 - Not yet: int8 weights (the hybrid engine is fp32, CPU only).
 
 ## Limits
