@@ -7,6 +7,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fsbind::RegisterTrainer(env, exports);
   fsbind::RegisterCuda(env, exports);
   fsbind::RegisterInt8(env, exports);
+  fsbind::RegisterHybrid(env, exports);
   return exports;
 }
 

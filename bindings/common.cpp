@@ -149,6 +149,27 @@ int intField(Napi::Env env, const Napi::Object& o, const char* key, const std::s
 
 }  // namespace
 
+std::vector<fraudscore::DenseLayer> layersFrom(Napi::Env env, const Napi::Value& lv,
+                                               const std::string& name) {
+  if (!lv.IsArray()) throwType(env, "Expected `" + name + "` to be an Array, got " + describe(lv));
+  Napi::Array layers = lv.As<Napi::Array>();
+  std::vector<fraudscore::DenseLayer> out;
+  for (uint32_t i = 0; i < layers.Length(); ++i) {
+    const std::string path = name + "[" + std::to_string(i) + "]";
+    Napi::Value e = layers.Get(i);
+    if (!e.IsObject())
+      throwType(env, "Expected `" + path + "` to be an object, got " + describe(e));
+    Napi::Object lo = e.As<Napi::Object>();
+    fraudscore::DenseLayer L;
+    L.in = intField(env, lo, "in", path);
+    L.out = intField(env, lo, "out", path);
+    L.weight = copyTyped<float>(env, lo, "weight", napi_float32_array, path);
+    L.bias = copyTyped<float>(env, lo, "bias", napi_float32_array, path);
+    out.push_back(std::move(L));
+  }
+  return out;
+}
+
 fraudscore::ModelSpec modelSpecFrom(Napi::Env env, const Napi::Value& v) {
   if (!v.IsObject() || v.IsArray())
     throwType(env, "Expected `model` to be an object, got " + describe(v));
@@ -159,22 +180,7 @@ fraudscore::ModelSpec modelSpecFrom(Napi::Env env, const Napi::Value& v) {
   for (uint8_t t : tr) m.transform.push_back(static_cast<fraudscore::Transform>(t));
   m.mean = copyTyped<float>(env, o, "mean", napi_float32_array, "model");
   m.scale = copyTyped<float>(env, o, "scale", napi_float32_array, "model");
-  Napi::Value lv = o.Get("layers");
-  if (!lv.IsArray()) throwType(env, "Expected `model.layers` to be an Array, got " + describe(lv));
-  Napi::Array layers = lv.As<Napi::Array>();
-  for (uint32_t i = 0; i < layers.Length(); ++i) {
-    const std::string path = "model.layers[" + std::to_string(i) + "]";
-    Napi::Value e = layers.Get(i);
-    if (!e.IsObject())
-      throwType(env, "Expected `" + path + "` to be an object, got " + describe(e));
-    Napi::Object lo = e.As<Napi::Object>();
-    fraudscore::DenseLayer L;
-    L.in = intField(env, lo, "in", path);
-    L.out = intField(env, lo, "out", path);
-    L.weight = copyTyped<float>(env, lo, "weight", napi_float32_array, path);
-    L.bias = copyTyped<float>(env, lo, "bias", napi_float32_array, path);
-    m.layers.push_back(std::move(L));
-  }
+  m.layers = layersFrom(env, o.Get("layers"), "model.layers");
   const std::string err = m.validate();
   if (!err.empty()) throwInvalid(env, "model", err);
   return m;

@@ -83,6 +83,9 @@ Napi::Float32Array rowsArg(const Napi::CallbackInfo& info, size_t i, int feature
 
 // { features, transform: Uint8Array, mean, scale: Float32Array, layers: [{in, out, weight, bias}] }
 fraudscore::ModelSpec modelSpecFrom(Napi::Env env, const Napi::Value& v);
+// [{in, out, weight, bias}] at `name` (shapes checked by the caller's validate()).
+std::vector<fraudscore::DenseLayer> layersFrom(Napi::Env env, const Napi::Value& v,
+                                               const std::string& name);
 
 // { weights: Int8Array[], weightScales: Float32Array[], inputScales: Float32Array, dynamic?,
 //   fallback? } for model `m`; `path` names it in messages ("quant", "options.quant"). Shapes and
@@ -102,5 +105,6 @@ void RegisterModule(Napi::Env env, Napi::Object exports);
 void RegisterTrainer(Napi::Env env, Napi::Object exports);
 void RegisterCuda(Napi::Env env, Napi::Object exports);
 void RegisterInt8(Napi::Env env, Napi::Object exports);
+void RegisterHybrid(Napi::Env env, Napi::Object exports);
 
 }  // namespace fsbind

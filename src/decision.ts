@@ -8,12 +8,17 @@ export function isFraud(score: number, threshold: number): boolean {
   return score > threshold;
 }
 
-/** The web page's and the API's risk bands: > 2x threshold very high, > threshold moderate. */
+/**
+ * The web page's and the API's risk bands: > threshold moderate; very high above 2x threshold for
+ * a reconstruction error, or past the midpoint between the threshold and 1 for a hybrid model's
+ * probability (2x a threshold of 0.6 could never be reached).
+ */
 export type RiskLevel = 'very_high' | 'moderate' | 'low';
 
-/** [sync] The risk band of a score (the original front end's rule). */
-export function riskLevel(score: number, threshold: number): RiskLevel {
-  return score > 2 * threshold ? 'very_high' : isFraud(score, threshold) ? 'moderate' : 'low';
+/** [sync] The risk band of a score (the original front end's rule; `probability` for hybrid models). */
+export function riskLevel(score: number, threshold: number, probability = false): RiskLevel {
+  const high = probability ? (1 + threshold) / 2 : 2 * threshold;
+  return score > high ? 'very_high' : isFraud(score, threshold) ? 'moderate' : 'low';
 }
 
 /**

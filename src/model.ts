@@ -11,6 +11,7 @@ import { describeJson, fileInModelDir, MAX_MODEL_JSON_BYTES, MAX_WEIGHTS_BYTES, 
 import { mulberry32 } from './data/random.js';
 import type { AddonModelSpec } from './native.js';
 import { decodeSafetensors, encodeSafetensors, type Tensor, tensor } from './safetensors.js';
+import { headFromTensors, headLayerSizes, headProblem, headTensors, type HybridHead } from './hybrid/head.js';
 import { VERSION } from './version.js';
 
 export const MODEL_FORMAT_VERSION = 1;
@@ -79,6 +80,13 @@ export interface Model {
   formatVersion: number;
   name: string;
   version: string;
+  /**
+   * 'autoencoder' (also when absent, as in artifacts made before hybrids existed): scores are
+   * reconstruction errors. 'hybrid': `head` turns them into fraud probabilities (src/hybrid/).
+   */
+  kind?: 'autoencoder' | 'hybrid';
+  /** The supervised head of a hybrid model. */
+  head?: HybridHead;
   /** Feature names, in the order rows are laid out. */
   features: string[];
   preprocessing: Preprocessing;
@@ -123,6 +131,22 @@ export interface CreateModelOptions {
   dropout?: number;
 }
 
+/** Dense layers of these sizes with torch.nn.Linear's Kaiming-uniform start, drawn from `rand`. */
+export function kaimingLayers(sizes: readonly number[], rand: () => number): DenseLayer[] {
+  const layers: DenseLayer[] = [];
+  for (let l = 0; l + 1 < sizes.length; l++) {
+    const fanIn = sizes[l]!;
+    const out = sizes[l + 1]!;
+    const bound = 1 / Math.sqrt(fanIn);
+    const weight = new Float32Array(out * fanIn);
+    for (let k = 0; k < weight.length; k++) weight[k] = (rand() * 2 - 1) * bound * Math.sqrt(3);
+    const bias = new Float32Array(out);
+    for (let k = 0; k < out; k++) bias[k] = (rand() * 2 - 1) * bound;
+    layers.push({ in: fanIn, out, weight, bias });
+  }
+  return layers;
+}
+
 /**
  * [sync] A model with random weights (Kaiming-uniform as torch.nn.Linear), for tests and as the
  * starting point of training.
@@ -141,19 +165,7 @@ export function createModel(options: CreateModelOptions): Model {
       throw new RangeError(`Expected \`hidden[${i}]\` to be a positive integer, got ${h}`);
     }
   }
-  const rand = mulberry32(options.seed ?? 0);
-  const sizes = [d, ...hidden, d];
-  const layers: DenseLayer[] = [];
-  for (let l = 0; l + 1 < sizes.length; l++) {
-    const fanIn = sizes[l]!;
-    const out = sizes[l + 1]!;
-    const bound = 1 / Math.sqrt(fanIn);
-    const weight = new Float32Array(out * fanIn);
-    for (let k = 0; k < weight.length; k++) weight[k] = (rand() * 2 - 1) * bound * Math.sqrt(3);
-    const bias = new Float32Array(out);
-    for (let k = 0; k < out; k++) bias[k] = (rand() * 2 - 1) * bound;
-    layers.push({ in: fanIn, out, weight, bias });
-  }
+  const layers = kaimingLayers([d, ...hidden, d], mulberry32(options.seed ?? 0));
   const preprocessing = options.preprocessing ?? {
     transform: features.map(() => 'none' as const),
     mean: features.map(() => 0),
@@ -163,6 +175,7 @@ export function createModel(options: CreateModelOptions): Model {
     formatVersion: MODEL_FORMAT_VERSION,
     name: options.name ?? 'model',
     version: '1',
+    kind: 'autoencoder',
     features,
     preprocessing,
     layers,
@@ -239,6 +252,15 @@ export function validateModel(model: Model, file = 'model'): void {
     prev = l.out;
   });
   if (prev !== d) fail(`the last layer outputs ${prev} values, expected ${d} (one per feature)`);
+  if (model.kind !== undefined && model.kind !== 'autoencoder' && model.kind !== 'hybrid') {
+    fail(`kind must be 'autoencoder' or 'hybrid', got ${JSON.stringify(model.kind)}`);
+  }
+  if (model.kind === 'hybrid') {
+    const problem = headProblem(model.head, d);
+    if (problem) fail(problem);
+  } else if (model.head !== undefined) {
+    fail("head is set but kind is not 'hybrid'");
+  }
   if (model.threshold !== null && model.threshold !== undefined && !Number.isFinite(model.threshold.value)) {
     fail('threshold.value must be a finite number');
   }
@@ -275,6 +297,7 @@ function weightTensors(model: Model): Record<string, Tensor> {
     });
     if (q.inputScales.length > 0) t.input_scales = tensor(Float32Array.from(q.inputScales), [q.inputScales.length]);
   }
+  if (model.head) Object.assign(t, headTensors(model.head));
   return t;
 }
 
@@ -288,10 +311,11 @@ export async function saveModel(model: Model, dir: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const weights = encodeSafetensors(weightTensors(model), { format: 'pt', library: 'fraudscore' });
   const sha256 = createHash('sha256').update(weights).digest('hex');
-  const { layers, quantization, ...rest } = model;
+  const { layers, quantization, head, ...rest } = model;
   const json = {
     ...rest,
     layerSizes: layerSizes(model),
+    ...(head ? { head: { inputs: head.inputs, layerSizes: headLayerSizes(head) } } : {}),
     weights: { file: WEIGHTS_FILE, sha256, bytes: weights.length },
     quantization: quantization
       ? {
@@ -313,7 +337,8 @@ export async function saveModel(model: Model, dir: string): Promise<string> {
   return sha256;
 }
 
-interface ModelJson extends Omit<Model, 'layers' | 'quantization'> {
+interface ModelJson extends Omit<Model, 'layers' | 'quantization' | 'head'> {
+  head?: { inputs: HybridHead['inputs']; layerSizes: unknown };
   layerSizes: number[];
   weights: { file: string; sha256: string; bytes: number };
   quantization?: Omit<Quantization, 'weights' | 'weightScales'>;
@@ -424,8 +449,16 @@ export async function loadModel(dir: string): Promise<Model> {
     }
     layers.push({ in: inn, out, weight: w.data as Float32Array, bias: b.data as Float32Array });
   }
-  const { layerSizes: _sizes, weights: _w, quantization: qmeta, ...rest } = meta;
+  const { layerSizes: _sizes, weights: _w, quantization: qmeta, head: hmeta, ...rest } = meta;
   const model: Model = { ...rest, layers };
+  if (hmeta !== undefined) {
+    if (typeof hmeta !== 'object' || hmeta === null) {
+      throw new ModelError(`${jsonPath}: head must be an object, got ${describeJson(hmeta)}`, jsonPath);
+    }
+    const headLayers = headFromTensors(tensors, hmeta.layerSizes);
+    if (typeof headLayers === 'string') throw new ModelError(`${wPath}: ${headLayers}`, wPath);
+    model.head = { inputs: hmeta.inputs, layers: headLayers };
+  }
   if (qmeta) {
     const weights: Int8Array[] = [];
     const weightScales: Float32Array[] = [];

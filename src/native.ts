@@ -20,13 +20,17 @@ export type AddonBadValue = [number, number] | null;
 
 /** The shape every native scorer (CPU fp32, CPU int8, CUDA) shares. */
 export interface AddonScorer {
-  /** [sync] @throws TypeError/RangeError naming the argument. */
+  /**
+   * [sync] @throws TypeError/RangeError naming the argument. `aeScores` is read by HybridScorer
+   * only (it then writes probabilities to `scores` and the AE's scores there); others ignore it.
+   */
   score(
     rows: Float32Array,
     scores: Float32Array,
     featureErrors: Float32Array | null,
     nonFinite: 0 | 1,
     threads: number,
+    aeScores?: Float32Array | null,
   ): AddonBadValue;
   /** [async] Runs on the libuv pool; keeps its arrays alive until it settles. */
   scoreAsync(
@@ -35,6 +39,7 @@ export interface AddonScorer {
     featureErrors: Float32Array | null,
     nonFinite: 0 | 1,
     threads: number,
+    aeScores?: Float32Array | null,
   ): Promise<AddonBadValue>;
   dispose(): void;
 }
@@ -172,6 +177,48 @@ export interface AddonTrainer {
   readonly features: number;
 }
 
+/** A hybrid model's scorer: score() writes fraud probabilities to `scores`, AE scores to `aeScores`. */
+export interface AddonHybridScorer extends AddonScorer {
+  readonly simd: string;
+  readonly features: number;
+  /** [sync] The head's inputs of raw rows (n * (2 * features + 1)), for training it. */
+  headInputs(rows: Float32Array, threads: number): Float32Array;
+}
+
+/** Options of the native head trainer; every field is checked again in C++. */
+export interface AddonHeadTrainerOptions {
+  lr?: number;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** Loss weight of a fraud row (> 0). */
+  posWeight?: number;
+  /** 0: weighted cross-entropy; > 0: focal loss with this gamma. */
+  focalGamma?: number;
+  seed?: number;
+  /** Threads per minibatch; weights do not depend on it. */
+  threads?: number;
+  batchSize?: number;
+}
+
+export interface AddonHeadTrainer {
+  /**
+   * [async] One shuffled epoch over head inputs (n * inputs) and their 0/1 labels. Rejects with a
+   * RangeError (code ERR_FRAUDSCORE_NON_FINITE, `row`, `column`) before training on a bad value.
+   */
+  trainEpoch(inputs: Float32Array, labels: Uint8Array): Promise<AddonEpochResult>;
+  /** [sync] Weighted mean loss with the current weights. */
+  evalLoss(inputs: Float32Array, labels: Uint8Array): number;
+  /** [sync] Loss and gradient of one minibatch of these rows (no update). */
+  batchGradients(inputs: Float32Array, labels: Uint8Array): { loss: number; grads: AddonLayer[] };
+  getWeights(): AddonLayer[];
+  setWeights(layers: AddonLayer[]): void;
+  cancel(): void;
+  dispose(): void;
+  readonly steps: number;
+}
+
 /** Every export of the addon (bindings/addon.cpp registers them). */
 export interface BindingModule {
   CpuScorer: new (model: AddonModelSpec, simd?: string) => AddonCpuScorer;
@@ -183,6 +230,18 @@ export interface BindingModule {
   ) => AddonCudaScorer;
   Trainer: new (model: AddonModelSpec, options?: AddonTrainerOptions) => AddonTrainer;
   cudaInfo(device?: number): AddonCudaInfo;
+  /** The fused autoencoder + head engine of a hybrid model (bindings/hybrid.cpp). */
+  HybridScorer: new (
+    model: AddonModelSpec,
+    head: AddonLayer[],
+    simd?: string,
+  ) => AddonHybridScorer;
+  /** The hybrid model's supervised head trainer (bindings/hybrid.cpp). */
+  HeadTrainer: new (
+    head: AddonLayer[],
+    inputs: number,
+    options?: AddonHeadTrainerOptions,
+  ) => AddonHeadTrainer;
   cpuInfo(): AddonCpuInfo;
   setThreads(threads: number): void;
   referenceScore(model: AddonModelSpec, rows: Float32Array): { scores: Float64Array; featureErrors: Float64Array };

@@ -46,8 +46,13 @@ export interface AsyncScoreOptions extends ScoreOptions {
 }
 
 export interface ScoreResult {
-  /** Mean squared reconstruction error per row, in standardized space. */
+  /**
+   * Mean squared reconstruction error per row, in standardized space; for a hybrid model
+   * (`model.kind: 'hybrid'`) the fraud probability in [0, 1].
+   */
   scores: Float32Array;
+  /** Hybrid models with `explain`: the autoencoder's reconstruction error per row. */
+  aeScores?: Float32Array;
   /** Per row and feature squared error (row-major), when asked for. */
   featureErrors?: Float32Array;
 }
@@ -104,6 +109,17 @@ export class Scorer {
     if (nonFinite !== 'error' && nonFinite !== 'nan') {
       throw new RangeError(`Expected \`nonFinite\` to be 'error' or 'nan', got '${nonFinite}'`);
     }
+    const hybrid = model.kind === 'hybrid';
+    if (hybrid && precision === 'int8') {
+      throw new RangeError(
+        "Expected `precision: 'fp32'` for a hybrid model (model.kind 'hybrid'): its int8 engine is not built yet",
+      );
+    }
+    if (hybrid && backend === 'cuda') {
+      throw new RangeError(
+        "backend 'cuda' does not run hybrid models (model.kind 'hybrid') yet; use 'cpu' or 'auto' (which picks the CPU for them)",
+      );
+    }
     if (precision === 'int8' && !model.quantization) {
       throw new RangeError(
         'Expected a quantized model for `precision: "int8"`: run quantize(model, { calibration }) first',
@@ -125,7 +141,7 @@ export class Scorer {
         }
       : undefined;
 
-    const cuda = backend === 'cpu' ? { available: false } : cudaStatus();
+    const cuda = backend === 'cpu' || hybrid ? { available: false } : cudaStatus();
     if (backend === 'cuda' && !cuda.available) {
       throw cudaUnavailable(`backend 'cuda' is not available: ${cuda.reason}`);
     }
@@ -140,7 +156,12 @@ export class Scorer {
           : "backend 'cuda' runs int8 with clamped static scales only; this model rescores out-of-range rows in fp32 (quantization.outOfRange 'fp32')",
       );
     }
-    if (cuda.available && !cpuOnlyInt8) {
+    if (hybrid) {
+      this.backend = 'cpu';
+      const n = new addon.HybridScorer(spec, model.head!.layers, simd === 'auto' ? undefined : simd);
+      this.#native = n;
+      this.#simd = n.simd;
+    } else if (cuda.available && !cpuOnlyInt8) {
       this.backend = 'cuda';
       this.#native = new addon.CudaScorer(spec, { precision, quant });
       this.#simd = 'cuda';
@@ -162,6 +183,11 @@ export class Scorer {
   /** Feature names, in the order `rows` must be laid out. */
   get features(): readonly string[] {
     return this.model.features;
+  }
+
+  /** 'hybrid' when scores are fraud probabilities, 'autoencoder' when reconstruction errors. */
+  get kind(): 'autoencoder' | 'hybrid' {
+    return this.model.kind ?? 'autoencoder';
   }
 
   /** The decision threshold stored in the model (null when the model has none). */
@@ -199,12 +225,20 @@ export class Scorer {
     return call.scores;
   }
 
-  /** [sync] Scores and returns each feature's squared error as well. */
-  explain(rows: Float32Array, options: ScoreOptions = {}): Required<ScoreResult> {
+  /**
+   * [sync] Scores and returns each feature's squared error as well (and, for a hybrid model, the
+   * autoencoder's score per row as `aeScores`).
+   */
+  explain(
+    rows: Float32Array,
+    options: ScoreOptions = {},
+  ): Required<Omit<ScoreResult, 'aeScores'>> & Pick<ScoreResult, 'aeScores'> {
     const call = this.#prepare(rows, { ...options, explain: true });
-    const bad = call.native.score(rows, call.scores, call.featureErrors, call.mode, call.threads);
+    const bad = call.native.score(rows, call.scores, call.featureErrors, call.mode, call.threads, call.aeScores);
     this.#check(bad, rows);
-    return { scores: call.scores, featureErrors: call.featureErrors! };
+    return call.aeScores
+      ? { scores: call.scores, featureErrors: call.featureErrors!, aeScores: call.aeScores }
+      : { scores: call.scores, featureErrors: call.featureErrors! };
   }
 
   /**
@@ -225,7 +259,7 @@ export class Scorer {
     const caller = new Error();
     let bad: AddonBadValue;
     try {
-      bad = await call.native.scoreAsync(rows, call.scores, call.featureErrors, call.mode, call.threads);
+      bad = await call.native.scoreAsync(rows, call.scores, call.featureErrors, call.mode, call.threads, call.aeScores);
     } catch (e) {
       // The addon names its own argument (`scores`); the caller passed it as `out`.
       const err = e as Error & { code?: string; argument?: string };
@@ -242,7 +276,10 @@ export class Scorer {
     } catch (e) {
       throw withCallerStack(e, caller);
     }
-    return call.featureErrors ? { scores: call.scores, featureErrors: call.featureErrors } : { scores: call.scores };
+    const result: ScoreResult = { scores: call.scores };
+    if (call.featureErrors) result.featureErrors = call.featureErrors;
+    if (call.aeScores) result.aeScores = call.aeScores;
+    return result;
   }
 
   /** [sync] Frees the native engine. Safe to call twice; any later call throws. */
@@ -305,7 +342,9 @@ export class Scorer {
     const mode: 0 | 1 = policy === 'nan' ? 1 : 0;
     // A view of exactly n scores, so callers can pass a larger reusable buffer.
     if (scores.length !== n) scores = scores.subarray(0, n);
-    return { native, scores, featureErrors, mode, threads };
+    // Hybrid models explain with the autoencoder's own score too.
+    const aeScores = featureErrors !== null && this.model.kind === 'hybrid' ? new Float32Array(n) : null;
+    return { native, scores, featureErrors, mode, threads, aeScores };
   }
 
   #check(bad: AddonBadValue, rows: Float32Array): void {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createModel } from '../src/index.js';
 import { toAddonSpec } from '../src/model.js';
 import { type AddonScorer, addon } from '../src/native.js';
+import { createHead } from '../src/hybrid/head.js';
 import { quantize } from '../src/quantize.js';
 import { randomRows, testSeed } from './helpers.js';
 
@@ -90,7 +91,14 @@ describe('the addon survives anything JS passes', () => {
   });
 
   it('class constructors', async () => {
-    for (const Cls of [addon.CpuScorer, addon.CpuInt8Scorer, addon.CudaScorer, addon.Trainer]) {
+    for (const Cls of [
+      addon.CpuScorer,
+      addon.CpuInt8Scorer,
+      addon.CudaScorer,
+      addon.Trainer,
+      addon.HybridScorer,
+      addon.HeadTrainer,
+    ]) {
       if (!Cls) continue;
       const threw = await hammer((...a) => new (Cls as new (...x: unknown[]) => unknown)(...a), 3, rand);
       expect(threw).toBeGreaterThan(0);
@@ -106,6 +114,7 @@ describe('the addon survives anything JS passes', () => {
     };
     const scorers: AddonScorer[] = [new addon.CpuScorer(spec)];
     if (addon.CpuInt8Scorer) scorers.push(new addon.CpuInt8Scorer(spec, quant));
+    if (addon.HybridScorer) scorers.push(new addon.HybridScorer(spec, createHead(29, [8], seed).layers));
     for (const s of scorers) {
       for (const round of [0, 1]) {
         await hammer((...a) => s.score(...(a as Parameters<typeof s.score>)), 5, rand);
@@ -131,6 +140,20 @@ describe('the addon survives anything JS passes', () => {
     }
     const loss = await (t.evalLoss!(randomRows(100, 29, seed)) as Promise<number>);
     expect(Number.isFinite(loss)).toBe(true);
+    t.dispose!();
+    t.dispose!();
+  });
+
+  it('head trainer methods', async () => {
+    const HeadTrainer = addon.HeadTrainer as unknown as new (
+      ...a: unknown[]
+    ) => Record<string, (...x: unknown[]) => unknown>;
+    const t = new HeadTrainer(createHead(29, [8], seed).layers, 59, { seed: 1, batchSize: 64 });
+    for (const m of ['trainEpoch', 'evalLoss', 'batchGradients', 'getWeights', 'setWeights', 'cancel']) {
+      await hammer((...a) => t[m]!(...a), 2, rand);
+    }
+    const x = randomRows(100, 59, seed);
+    expect(Number.isFinite(t.evalLoss!(x, new Uint8Array(100)) as number)).toBe(true);
     t.dispose!();
     t.dispose!();
   });

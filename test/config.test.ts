@@ -44,7 +44,7 @@ describe('shipped configs', () => {
     const cfg = await loadConfig(join(configs, 'seed.yaml'));
     expect(cfg.data.features).toEqual([...Array.from({ length: 27 }, (_, i) => `V${i + 2}`), 'Amount']);
     expect(cfg.data.log1p).toEqual([]);
-    expect(cfg.model).toEqual({ hidden: [32, 16, 32], dropout: 0.1 });
+    expect(cfg.model).toMatchObject({ kind: 'autoencoder', hidden: [32, 16, 32], dropout: 0.1 });
     expect(cfg.training).toMatchObject({
       epochs: 30,
       batch_size: 1024,

@@ -19,6 +19,11 @@ export interface ReportInput {
   title: string;
   /** Free-form facts shown under the title (model, data file, split, ...). */
   details?: Record<string, string | number>;
+  /**
+   * Hybrid models: AUPRC of models trained with 0 (the autoencoder alone), 10, 30, ... labelled
+   * frauds on the same split (scripts/make-hybrid-model.ts), plotted as label-curve.svg.
+   */
+  labelCurve?: { labelledFrauds: number[]; auprc: number[] };
 }
 
 export interface Histogram {
@@ -123,18 +128,30 @@ export async function writeReport(
     width: 1020,
   });
 
+  const lc = input.labelCurve;
+  const labelCurve = lc
+    ? chart({
+        title: 'AUPRC by labelled frauds (0 = autoencoder alone)',
+        xLabel: 'Labelled frauds the head saw',
+        yLabel: `AUPRC${weighted ? ' (weighted)' : ''}`,
+        yRange: [0, 1],
+        series: [{ label: 'hybrid', color: '#2563eb', x: lc.labelledFrauds, y: lc.auprc }],
+      })
+    : '';
+
   await mkdir(dir, { recursive: true });
   const json = join(dir, 'report.json');
   const html = join(dir, 'report.html');
   const md = join(dir, 'report.md');
   await writeFile(
     json,
-    `${JSON.stringify({ title, generated: new Date().toISOString(), threshold: thr, metrics: m, details: input.details ?? {}, curves, histogram: hist }, null, 2)}\n`,
+    `${JSON.stringify({ title, generated: new Date().toISOString(), threshold: thr, metrics: m, details: input.details ?? {}, curves, histogram: hist, ...(lc ? { labelCurve: lc } : {}) }, null, 2)}\n`,
   );
   await Promise.all([
     writeFile(join(dir, 'pr.svg'), pr),
     writeFile(join(dir, 'roc.svg'), roc),
     writeFile(join(dir, 'histogram.svg'), histogram),
+    ...(lc ? [writeFile(join(dir, 'label-curve.svg'), labelCurve)] : []),
   ]);
 
   const rows: [string, string][] = [
@@ -196,6 +213,7 @@ ${[
 <div class="plot">${pr}</div>
 <div class="plot">${roc}</div>
 <div class="plot">${histogram}</div>
+${lc ? `<div class="plot">${labelCurve}</div>` : ''}
 </div>
 <div class="tables">
 <table><tr><th>Metric</th><th>Value</th></tr>
@@ -227,7 +245,17 @@ ${weighted ? `\nWeighted (normal rows x ${m.normalWeight}): false positives ${cw
 ![Precision-recall curve](pr.svg) ![ROC curve](roc.svg)
 
 ![Reconstruction error by class](histogram.svg)
-`;
+${
+  lc
+    ? `
+![AUPRC by labelled frauds](label-curve.svg)
+
+| Labelled frauds | AUPRC |
+| ---: | ---: |
+${lc.labelledFrauds.map((k, i) => `| ${k === 0 ? '0 (autoencoder alone)' : k} | ${fmt(lc.auprc[i]!)} |`).join('\n')}
+`
+    : ''
+}`;
   await writeFile(html, page);
   await writeFile(md, mdText);
   return { json, html, md };

@@ -24,6 +24,7 @@ import { type Model, validateModel } from '../model.js';
 import { VERSION } from '../version.js';
 import { denseLayers, outOfRangeRows, reducer } from './dense.js';
 import { GraphBuilder } from './graph.js';
+import { appendHead, ONNX_PROBABILITY } from './head.js';
 import { DataType, encodeModel, type ValueInfoProto } from './proto.js';
 
 /**
@@ -174,6 +175,10 @@ function checkOptions(options: ExportOnnxOptions): { precision: OnnxPrecision; o
 export function buildOnnx(model: Model, options: ExportOnnxOptions = {}): Uint8Array {
   const { precision, opset } = checkOptions(options);
   validateModel(model);
+  const hybrid = model.kind === 'hybrid';
+  if (hybrid && precision !== 'fp32') {
+    throw new RangeError(`Expected \`precision\` 'fp32' for a hybrid model (model.kind 'hybrid'), got '${precision}'`);
+  }
   checkQuantization(model, precision);
   const d = model.features.length;
   const g = new GraphBuilder();
@@ -182,6 +187,7 @@ export function buildOnnx(model: Model, options: ExportOnnxOptions = {}): Uint8A
   for (const n of [ONNX_NAMES.score, ONNX_NAMES.reconstruction, ONNX_NAMES.featureErrors, ONNX_NAMES.standardized]) {
     g.reserve(n);
   }
+  if (hybrid) g.reserve(ONNX_PROBABILITY);
 
   // ---- preprocessing: raw -> transformed -> standardized ----
   const { transform, mean, std } = model.preprocessing;
@@ -246,6 +252,8 @@ export function buildOnnx(model: Model, options: ExportOnnxOptions = {}): Uint8A
   const diff = g.op1('Sub', [h, z], { outputs: ['residual'] });
   const fe = g.op('Mul', [diff, diff], { outputs: [ONNX_NAMES.featureErrors], exact: true })[0]!;
   reduce('ReduceMean', fe, 0, ONNX_NAMES.score, true);
+  // Hybrid: the head after the decoder, in the same graph (src/onnx/head.ts).
+  if (hybrid) appendHead(g, model, z, fe, reduce('ReduceMean', fe, 1, 'score_2d'));
 
   const rowsDim = 'N';
   const logNames = log1pCols.map((j) => model.features[j]).join(', ');
@@ -266,10 +274,21 @@ export function buildOnnx(model: Model, options: ExportOnnxOptions = {}): Uint8A
   const space =
     'in standardized space (z = (t(x) - mean) / std, t = log1p for log1p features), NOT in raw feature units';
   const outputs = [
+    ...(hybrid
+      ? [
+          io(
+            ONNX_PROBABILITY,
+            [rowsDim],
+            "The supervised head's fraud probability per row (hybrid model); flag as fraud above the threshold.",
+          ),
+        ]
+      : []),
     io(
       ONNX_NAMES.score,
       [rowsDim],
-      'Mean squared reconstruction error per row, in standardized space; flag as fraud above the threshold.',
+      hybrid
+        ? "Mean squared reconstruction error per row, in standardized space (the autoencoder's score; the head reads it)."
+        : 'Mean squared reconstruction error per row, in standardized space; flag as fraud above the threshold.',
     ),
     io(ONNX_NAMES.reconstruction, [rowsDim, d], `The autoencoder's reconstruction of each row, ${space}.`),
     io(
@@ -305,7 +324,12 @@ export function buildOnnx(model: Model, options: ExportOnnxOptions = {}): Uint8A
     ` and standardization. Output '${ONNX_NAMES.score}' [N] is the mean over features of ` +
     `(reconstruction - standardized)^2. Outputs '${ONNX_NAMES.reconstruction}', '${ONNX_NAMES.featureErrors}' and ` +
     `'${ONNX_NAMES.standardized}' [N, ${d}] are ${space}. ` +
-    (threshold === undefined ? 'The model has no threshold.' : `Scores above ${threshold} are flagged as fraud.`);
+    (hybrid
+      ? `Output '${ONNX_PROBABILITY}' [N] is the hybrid head's probability, from the standardized features, Log(feature_errors + 1) and Log(score + 1). `
+      : '') +
+    (threshold === undefined
+      ? 'The model has no threshold.'
+      : `${hybrid ? ONNX_PROBABILITY : 'Scores'} above ${threshold} are flagged as fraud.`);
 
   const graph = g.build(`fraudscore_${precision.replace('-', '_')}`, inputs, outputs, graphDoc);
   const metadata: Record<string, string> = {
@@ -315,6 +339,7 @@ export function buildOnnx(model: Model, options: ExportOnnxOptions = {}): Uint8A
     'fraudscore.features': JSON.stringify(model.features),
     'fraudscore.reconstruction_space': 'standardized',
   };
+  if (hybrid) metadata['fraudscore.kind'] = 'hybrid';
   if (fallback) metadata['fraudscore.out_of_range'] = 'fp32';
   if (model.threshold) metadata['fraudscore.threshold'] = JSON.stringify(model.threshold);
   return encodeModel({

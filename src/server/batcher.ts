@@ -27,6 +27,8 @@ export interface BatchResult {
   scores: Float32Array;
   /** The request's per-feature squared errors, row-major. */
   featureErrors: Float32Array;
+  /** Hybrid models: the autoencoder's score per row (`scores` then holds fraud probabilities). */
+  aeScores?: Float32Array;
 }
 
 interface Pending {
@@ -162,12 +164,19 @@ export class MicroBatcher {
     try {
       // 'nan' policy: rows are checked before they get here, so a NaN score can only come from a
       // bug or an unforeseen value; it must fail one request, not the whole batch.
-      const { scores, featureErrors } = await this.scorer.scoreAsync(rows, { explain: true, nonFinite: 'nan' });
-      if (single) return { scores, featureErrors: featureErrors! };
+      const { scores, featureErrors, aeScores } = await this.scorer.scoreAsync(rows, {
+        explain: true,
+        nonFinite: 'nan',
+      });
+      if (single) return { scores, featureErrors: featureErrors!, ...(aeScores ? { aeScores } : {}) };
       let r = 0;
       for (const p of batch) {
         const k = p.rows.length / d;
-        p.resolve({ scores: scores.subarray(r, r + k), featureErrors: featureErrors!.subarray(r * d, (r + k) * d) });
+        p.resolve({
+          scores: scores.subarray(r, r + k),
+          featureErrors: featureErrors!.subarray(r * d, (r + k) * d),
+          ...(aeScores ? { aeScores: aeScores.subarray(r, r + k) } : {}),
+        });
         r += k;
       }
       return { scores, featureErrors: featureErrors! };

@@ -11,6 +11,8 @@ export interface PredictBody {
 
 export interface Prediction {
   is_fraud: boolean;
+  /** Hybrid models only. */
+  fraud_probability?: number;
   reconstruction_error: number;
   threshold: number;
   risk_level: 'low' | 'moderate' | 'very_high';
@@ -39,13 +41,21 @@ const namedRow = {
 const prediction = {
   type: 'object',
   properties: {
-    is_fraud: { type: 'boolean', description: 'reconstruction_error > threshold' },
+    is_fraud: {
+      type: 'boolean',
+      description: 'reconstruction_error > threshold; for a hybrid model fraud_probability > threshold',
+    },
+    fraud_probability: {
+      type: 'number',
+      description: "Hybrid models (model.kind 'hybrid') only: the supervised head's fraud probability in [0, 1].",
+    },
     reconstruction_error: { type: 'number', description: 'Mean squared reconstruction error in standardized space.' },
     threshold: { type: 'number' },
     risk_level: {
       type: 'string',
       enum: ['low', 'moderate', 'very_high'],
-      description: '> 2x threshold: very_high; > threshold: moderate.',
+      description:
+        '> threshold: moderate; very_high above 2x threshold (reconstruction error) or (1 + threshold) / 2 (hybrid probability).',
     },
     engine: { type: 'string', example: 'cpu-avx2-fp32' },
     model_version: { type: 'string' },

@@ -111,6 +111,9 @@ export interface StreamResult {
   threshold: number;
   /** `<name>@<version>` of the model that scored it. */
   model: string;
+  /** Hybrid models: the fraud probability (equal to `score`) and the autoencoder's error. */
+  fraud_probability?: number;
+  reconstruction_error?: number;
   /** Per feature squared error, by name (when the body asked with `"explain": true`). */
   feature_errors?: Record<string, number>;
 }

@@ -193,6 +193,8 @@ export class Worker implements StreamScorer {
     }
     let scores: Float32Array = new Float32Array(0);
     let featureErrors: Float32Array = new Float32Array(0);
+    // Hybrid models: the autoencoder's score per row (`scores` then holds probabilities).
+    let aeScores: Float32Array | undefined;
     let scoreError: string | null = null;
     if (n > 0) {
       try {
@@ -200,10 +202,12 @@ export class Worker implements StreamScorer {
           const parts = await Promise.all(good.map((g) => this.#batcher.score(g.p.rows)));
           scores = new Float32Array(n);
           featureErrors = new Float32Array(n * d);
+          if (parts[0]?.aeScores) aeScores = new Float32Array(n);
           let r = 0;
           for (const part of parts) {
             scores.set(part.scores, r);
             featureErrors.set(part.featureErrors, r * d);
+            if (aeScores && part.aeScores) aeScores.set(part.aeScores, r);
             r += part.scores.length;
           }
         } else {
@@ -215,7 +219,7 @@ export class Worker implements StreamScorer {
               off += g.p.rows.length;
             }
           }
-          ({ scores, featureErrors } = await this.#batcher.score(rows));
+          ({ scores, featureErrors, aeScores } = await this.#batcher.score(rows));
         }
         this.metrics.batchRows.observe(n);
       } catch (e) {
@@ -255,6 +259,10 @@ export class Worker implements StreamScorer {
         const id = p.batch ? `${base}:${j}` : base;
         const msgKey = p.id === null ? `${this.#c.stream}#${seq}` : String(p.id);
         const result: StreamResult = { id, score, is_fraud: isFraud(score, thr), threshold: thr, model: this.#model };
+        if (aeScores) {
+          result.fraud_probability = score;
+          result.reconstruction_error = aeScores[at + j]!;
+        }
         if (p.explain) {
           const fe: Record<string, number> = {};
           for (let f = 0; f < d; f++) fe[features[f]!] = featureErrors[(at + j) * d + f]!;

@@ -43,10 +43,45 @@ export interface DataConfig {
 }
 
 export interface ModelConfig {
+  /**
+   * 'autoencoder': unsupervised, scores are reconstruction errors. 'hybrid': the same autoencoder,
+   * then a supervised head trained on the training split's labelled rows (src/hybrid/): scores are
+   * fraud probabilities. @default 'autoencoder'
+   */
+  kind: 'autoencoder' | 'hybrid';
   /** Hidden layer sizes (ReLU). @default [64, 16, 64] (chosen by configs/sweep.yaml) */
   hidden: number[];
   /** Dropout after the first hidden layer, in training. @default 0 */
   dropout: number;
+  /** The hybrid model's head (ignored for 'autoencoder'). */
+  head: HeadConfig;
+}
+
+/** The supervised head of a hybrid model (native/include/fraudscore/head.h). */
+export interface HeadConfig {
+  /** Hidden layer sizes (ReLU); one sigmoid output follows. @default [32, 16] */
+  hidden: number[];
+  /** 'bce': class-weighted cross-entropy; 'focal': focal loss with focal_gamma. @default 'bce' */
+  loss: 'bce' | 'focal';
+  /** @default 2 */
+  focal_gamma: number;
+  /** Loss weight of a fraud row; null = labelled normal rows / labelled frauds. @default null */
+  pos_weight: number | null;
+  /** @default 200 */
+  epochs: number;
+  /** Epochs without a validation-AUPRC improvement before stopping; 0 disables. @default 20 */
+  patience: number;
+  /** @default 0.001 */
+  lr: number;
+  /** @default 0.0001 */
+  weight_decay: number;
+  /** @default 256 */
+  batch_size: number;
+  /**
+   * Heads trained from seeds seed, seed + 1, ... and averaged by logit into one (wider) head: less
+   * variance from 2-300 labelled frauds. @default 1
+   */
+  ensemble: number;
 }
 
 export interface TrainingConfig {
@@ -70,6 +105,13 @@ export interface TrainingConfig {
    * @default 'cpu'
    */
   backend: 'cpu' | 'cuda';
+  /**
+   * Hybrid models: the fraction of the training split's rows whose label the head may use (a
+   * seeded random choice); 0 trains no head (the result is the autoencoder alone). @default 1
+   */
+  label_fraction: number;
+  /** Hybrid models: at most this many labelled frauds reach the head (seeded); null = no cap. @default null */
+  max_labelled_frauds: number | null;
 }
 
 export interface ThresholdConfig {
@@ -103,7 +145,23 @@ export const DEFAULT_CONFIG: TrainConfig = Object.freeze({
     split: { strategy: 'stratified', ratios: [0.6, 0.2, 0.2], seed: 42 },
     normal_weight: 1,
   },
-  model: { hidden: [64, 16, 64], dropout: 0 },
+  model: {
+    kind: 'autoencoder',
+    hidden: [64, 16, 64],
+    dropout: 0,
+    head: {
+      hidden: [32, 16],
+      loss: 'bce',
+      focal_gamma: 2,
+      pos_weight: null,
+      epochs: 200,
+      patience: 20,
+      lr: 0.001,
+      weight_decay: 0.0001,
+      batch_size: 256,
+      ensemble: 1,
+    },
+  },
   training: {
     epochs: 200,
     batch_size: 1024,
@@ -113,6 +171,8 @@ export const DEFAULT_CONFIG: TrainConfig = Object.freeze({
     seed: 42,
     threads: 0,
     backend: 'cpu',
+    label_fraction: 1,
+    max_labelled_frauds: null,
   },
   threshold: { strategy: 'max-f1', value: null },
   output: { runs_dir: 'runs', name: 'default' },
@@ -266,7 +326,9 @@ export function checkConfig(cfg: TrainConfig, source: string): void {
 }
 
 /** A config with any keys left out (they take the defaults). */
-export type PartialConfig = { [S in keyof TrainConfig]?: Partial<TrainConfig[S]> };
+export type PartialConfig = { [S in Exclude<keyof TrainConfig, 'model'>]?: Partial<TrainConfig[S]> } & {
+  model?: Partial<Omit<ModelConfig, 'head'>> & { head?: Partial<HeadConfig> };
+};
 
 /**
  * [sync] A complete, checked config from a partial one (an object built in code rather than read

@@ -13,6 +13,7 @@ import { rowsWithLabel, type Table } from '../data/table.js';
 import { evaluateScores, type Metrics } from '../eval/metrics.js';
 import { chooseThreshold } from '../eval/threshold.js';
 import { withCallerStack } from '../errors.js';
+import { type HeadEpochRecord, type HybridTrainingInfo, trainHead } from '../hybrid/train-head.js';
 import { createModel, type DenseLayer, type Model, saveModel, toAddonSpec } from '../model.js';
 import { type AddonTrainer, addon } from '../native.js';
 import { cudaStatus, cudaUnavailable, Scorer } from '../scorer.js';
@@ -40,6 +41,8 @@ export interface TrainOptions {
   onEpoch?: (record: EpochRecord) => void;
   /** Aborting stops the epoch in flight after its current minibatch and rejects with the reason. */
   signal?: AbortSignal;
+  /** Hybrid models: called after every head epoch. */
+  onHeadEpoch?: (record: HeadEpochRecord) => void;
   /** Write no run directory (tests, sweeps that keep only a table). @default false */
   noRunDir?: boolean;
   /**
@@ -60,6 +63,8 @@ export interface TrainResult {
   stoppedEarly: boolean;
   validation: Metrics;
   test: Metrics;
+  /** Hybrid models: the head's labels and early stopping (also in model.training.hybrid). */
+  hybrid?: HybridTrainingInfo;
 }
 
 function rethrowFrom(caller: Error): (e: unknown) => never {
@@ -121,7 +126,9 @@ export async function train(input: TrainConfig | PartialConfig, options: TrainOp
     await run?.update({ data: fingerprint });
     if (!table.labels) {
       throw new RangeError(
-        `${config.data.path} has no Class column: training needs labels to keep frauds out of training and to choose the threshold`,
+        config.model.kind === 'hybrid'
+          ? `${config.data.path} has no Class column: model.kind 'hybrid' trains its head on the labels (and training needs them to keep frauds out of the autoencoder and to choose the threshold)`
+          : `${config.data.path} has no Class column: training needs labels to keep frauds out of training and to choose the threshold`,
       );
     }
     const splits = splitTable(table, {
@@ -203,6 +210,15 @@ export async function train(input: TrainConfig | PartialConfig, options: TrainOp
     const trainSeconds = (performance.now() - t0) / 1000;
     model = { ...model, layers: bestWeights };
 
+    // Hybrid: the head on top of the fixed autoencoder; scores below are then probabilities.
+    let hybrid: HybridTrainingInfo | undefined;
+    if (config.model.kind === 'hybrid') {
+      const h = await trainHead(model, splits, config, threads, { signal, onEpoch: options.onHeadEpoch });
+      model = h.model;
+      hybrid = h.info;
+      await run?.writeJson('head-metrics.json', h.history);
+    }
+
     // Threshold on validation (all rows, frauds included), metrics on test.
     const w = config.data.normal_weight;
     const valScores = await scoreTable(model, splits.validation, threads);
@@ -239,6 +255,7 @@ export async function train(input: TrainConfig | PartialConfig, options: TrainOp
         seconds: trainSeconds,
         rowsPerSecond: rowsTrained / Math.max(trainSeconds, 1e-9),
         rows: { train: trainNormal.n, validation: splits.validation.n, test: splits.test.n },
+        ...(hybrid ? { hybrid } : {}),
       },
       provenance: {
         ...model.provenance,
@@ -254,7 +271,16 @@ export async function train(input: TrainConfig | PartialConfig, options: TrainOp
       await run.writeJson('eval.json', { threshold: model.threshold, validation, test, bestEpoch, stoppedEarly });
       await run.update({ status: 'completed', finishedAt: new Date().toISOString(), bestEpoch });
     }
-    return { model, runDir: run?.path ?? null, history, bestEpoch, stoppedEarly, validation, test };
+    return {
+      model,
+      runDir: run?.path ?? null,
+      history,
+      bestEpoch,
+      stoppedEarly,
+      validation,
+      test,
+      ...(hybrid ? { hybrid } : {}),
+    };
   } catch (e) {
     if (run) {
       const cancelled = signal?.aborted === true;

@@ -37,6 +37,12 @@ Options:
     const logs = model.features.filter((_, j) => model.preprocessing.transform[j] === 'log1p');
     console.log(`preprocess log1p on [${logs.join(', ')}], then standardized (mean/std stored)`);
     console.log(`layers     ${layerSizes(model).join(' -> ')} (${flopsPerRow(model)} FLOPs/row)`);
+    if (model.kind === 'hybrid' && model.head) {
+      const h = model.training?.hybrid as { labelledFrauds?: number } | undefined;
+      console.log(
+        `kind       hybrid: head ${layerSizes(model.head).join(' -> ')} -> sigmoid (scores are fraud probabilities${h?.labelledFrauds === undefined ? '' : `; trained on ${h.labelledFrauds} labelled frauds`})`,
+      );
+    }
     console.log(
       `threshold  ${model.threshold ? `${model.threshold.value} (${model.threshold.strategy})` : 'none (scores only)'}`,
     );

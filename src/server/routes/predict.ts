@@ -45,7 +45,7 @@ async function predict(ctx: ServerContext, req: FastifyRequest, reply: FastifyRe
   ctx.metrics.featureLength.observe(d);
   const top = (req.query as { top?: string }).top;
   const k = top === undefined ? ctx.options.topFeatures : Math.min(Number(top), d);
-  const { scores, featureErrors } = await batcher.score(rows);
+  const { scores, featureErrors, aeScores } = await batcher.score(rows);
   const thr = s.threshold;
   const engine = batcher.scorer.engine;
   const latency = reply.elapsedTime / 1000;
@@ -65,9 +65,11 @@ async function predict(ctx: ServerContext, req: FastifyRequest, reply: FastifyRe
     flags.push(fraud);
     out.push({
       is_fraud: fraud,
-      reconstruction_error: score,
+      // Hybrid models (src/hybrid/): the score is a probability; the AE's error comes alongside.
+      ...(aeScores ? { fraud_probability: score } : {}),
+      reconstruction_error: aeScores ? aeScores[i]! : score,
       threshold: thr,
-      risk_level: riskLevel(score, thr),
+      risk_level: riskLevel(score, thr, aeScores !== undefined),
       engine,
       model_version: s.model.version,
       top_features: topFeatures(s.model.features, featureErrors.subarray(i * d, (i + 1) * d), k),
@@ -144,7 +146,12 @@ async function predictArrow(
     ctx.log.push(logged);
     await ctx.boundLogBacklog();
   }
-  const outTable = tableFromArrays({ reconstruction_error: scores, is_fraud: flags });
+  // A hybrid model's scores are probabilities: the column says so.
+  const outTable = tableFromArrays(
+    s.model.kind === 'hybrid'
+      ? { fraud_probability: scores, is_fraud: flags }
+      : { reconstruction_error: scores, is_fraud: flags },
+  );
   reply.header('content-type', ARROW_STREAM);
   reply.header('x-fraudscore-threshold', String(thr));
   reply.header('x-fraudscore-engine', batcher.scorer.engine);
