@@ -51,6 +51,15 @@ void throwNative(Napi::Env env, const std::string& what) {
   }
 }
 
+Napi::Error detachedError(Napi::Env env, const std::string& what, const char* argument) {
+  Napi::Error err = Napi::TypeError::New(
+      env, what + ": `" + argument +
+               "` was detached or shrunk before the call settled; nothing was written");
+  err.Set("code", Napi::String::New(env, "ERR_FRAUDSCORE_DETACHED"));
+  err.Set("argument", Napi::String::New(env, argument));
+  return err;
+}
+
 Napi::Error nonFiniteError(Napi::Env env, const fraudscore::BadValue& bad) {
   Napi::Error err = Napi::RangeError::New(
       env,

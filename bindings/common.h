@@ -68,6 +68,9 @@ struct NativeFailure {
 // The RangeError for a value that is not finite after preprocessing, at [row, col] of `rows`:
 // code ERR_FRAUDSCORE_NON_FINITE, with `row` and `column` (the TS layer adds the feature name).
 Napi::Error nonFiniteError(Napi::Env env, const fraudscore::BadValue& bad);
+// ERR_FRAUDSCORE_DETACHED: the output `argument` of `what` (e.g. "CpuScorer.scoreAsync") was
+// detached or shrunk before the call settled (held_array.h); `argument` is also a field.
+Napi::Error detachedError(Napi::Env env, const std::string& what, const char* argument);
 
 std::string describe(const Napi::Value& v);
 

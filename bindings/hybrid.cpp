@@ -101,14 +101,7 @@ class HybridScorer : public Napi::ObjectWrap<HybridScorer> {
         [held, ae, what](Napi::Env env, fraudscore::BadValue& bad) -> Napi::Value {
           const char* lost = held->writeBack();
           if (!lost && ae->held() && !ae->writeBack()) lost = "aeScores";
-          if (lost) {
-            Napi::Error err = Napi::TypeError::New(
-                env, what + ": `" + lost +
-                         "` was detached or shrunk before the call settled; nothing was written");
-            err.Set("code", Napi::String::New(env, "ERR_FRAUDSCORE_DETACHED"));
-            err.Set("argument", Napi::String::New(env, lost));
-            throw err;
-          }
+          if (lost) throw detachedError(env, what, lost);
           return badToJs(env, bad);
         });
   }

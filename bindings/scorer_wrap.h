@@ -116,14 +116,7 @@ class EngineScorerWrap : public Napi::ObjectWrap<Derived> {
         info, what, [eng, args] { return runScore(*eng, *args); },
         [this, held, what](Napi::Env env, fraudscore::BadValue& bad) -> Napi::Value {
           syncExternal(env);
-          if (const char* lost = held->writeBack()) {
-            Napi::Error err = Napi::TypeError::New(
-                env, what + ": `" + lost +
-                         "` was detached or shrunk before the call settled; nothing was written");
-            err.Set("code", Napi::String::New(env, "ERR_FRAUDSCORE_DETACHED"));
-            err.Set("argument", Napi::String::New(env, lost));
-            throw err;
-          }
+          if (const char* lost = held->writeBack()) throw detachedError(env, what, lost);
           return badToJs(env, bad);
         });
   }
