@@ -7,7 +7,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 
 import { VERSION } from '../version.js';
-import { ServerContext, type ServerHandle } from './context.js';
+import { ServerContext } from './context.js';
 import { installHttp } from './http.js';
 import { resolveServeOptions, type ServeOptions } from './options.js';
 import { adminRoutes } from './routes/admin.js';
@@ -15,12 +15,6 @@ import { monitoringRoutes } from './routes/monitoring.js';
 import { predictRoutes } from './routes/predict.js';
 import { serviceRoutes } from './routes/service.js';
 import { uiRoutes } from './routes/ui.js';
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    fraudscore: ServerHandle;
-  }
-}
 
 export interface MountOptions {
   /** Where the routes go ('' for the host's root). */

@@ -13,6 +13,14 @@ import { PredictionLog, predictionLogAvailable } from './prediction-log.js';
 import type { ResolvedServeOptions } from './options.js';
 import { HttpError } from './rows.js';
 
+// The handle createServer's instance carries as `app.fraudscore` (the plugin's host: under its
+// `decorator` name). Declared here, beside the type, so a consumer's fraudscore/server typings have it.
+declare module 'fastify' {
+  interface FastifyInstance {
+    fraudscore: ServerHandle;
+  }
+}
+
 /** What a mounted server exposes (as `app.fraudscore`). */
 export interface ServerHandle {
   /** Resolves when the model is loaded and /ready answers 200; rejects when loading failed. */
