@@ -17,9 +17,9 @@ import { mergeHeads } from '../src/hybrid/train-head.js';
 import { loadTable } from '../src/data/load.js';
 import { splitTable } from '../src/data/split.js';
 import { evaluateScores } from '../src/eval/metrics.js';
-import { nativeHeadTrainerClass } from '../src/hybrid/native-head.js';
 import { mulberry32 } from '../src/data/random.js';
 import { createModel, loadModel, type Model, saveModel } from '../src/model.js';
+import { addon } from '../src/native.js';
 import { buildOnnx } from '../src/onnx/index.js';
 import { quantize } from '../src/quantize.js';
 import { Scorer } from '../src/scorer.js';
@@ -27,7 +27,7 @@ import { createServer } from '../src/server/server.js';
 import { train } from '../src/train/train.js';
 import { maxRelErr, randomRows, realDataPath, testSeed } from './helpers.js';
 
-const HeadTrainer = nativeHeadTrainerClass();
+const HeadTrainer = addon.HeadTrainer;
 
 function gaussian(rand: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(rand() || 1e-12)) * Math.cos(2 * Math.PI * rand());

@@ -8,11 +8,10 @@ import type { Splits } from '../data/split.js';
 import { averagePrecisionOf } from '../eval/metrics.js';
 import { rank } from '../eval/ranking.js';
 import { type DenseLayer, type Model, toAddonSpec } from '../model.js';
-import { addon } from '../native.js';
+import { type AddonHeadTrainer, addon } from '../native.js';
 import type { TrainConfig } from '../train/config.js';
 import { createHead, HEAD_INPUTS, headProbabilities, type HybridHead } from './head.js';
 import { selectLabelled } from './labels.js';
-import { type AddonHeadTrainer, nativeHeadTrainerClass } from './native-head.js';
 
 /** One head epoch's record. */
 export interface HeadEpochRecord {
@@ -131,7 +130,6 @@ export async function trainHead(
   for (let r = 0; r < aeScores.length; r++) aeScores[r] = valX[r * (2 * d + 1) + 2 * d]!;
   info.aeValAuprc = weightedAuprc(aeScores, valLabels, w);
 
-  const Trainer = nativeHeadTrainerClass();
   const history: HeadEpochRecord[] = [];
   const members: DenseLayer[][] = [];
   const bestEpochs: number[] = [];
@@ -140,7 +138,7 @@ export async function trainHead(
   for (let m = 0; m < hc.ensemble; m++) {
     // Member m: its own starting weights, shuffles and early stopping (seed + m).
     const init = m === 0 ? start : createHead(d, hc.hidden, tc.seed + m);
-    const trainer: AddonHeadTrainer = new Trainer(init.layers, 2 * d + 1, {
+    const trainer: AddonHeadTrainer = new addon.HeadTrainer(init.layers, 2 * d + 1, {
       lr: hc.lr,
       weightDecay: hc.weight_decay,
       posWeight,
