@@ -186,9 +186,12 @@ Int8Model packInt8(const ModelSpec& spec, const QuantSpec& q, bool dynamic, Simd
       const float inv = 1.0f / q.xscale[l + 1];
       Ly.scaleNext.assign(Ly.outPad, 0.f);
       Ly.biasNext.assign(Ly.outPad, 0.f);
+      // The VNNI kernels round y / sx' + 1/2 by truncation (kHalfInBias in kernel_int8_impl.h):
+      // rounding the bias once more moves a value by at most half an ulp of it.
+      const float half = vnni ? 0.5f : 0.f;
       for (int o = 0; o < D.out; ++o) {
         Ly.scaleNext[o] = Ly.scale[o] * inv;
-        Ly.biasNext[o] = Ly.bias[o] * inv;
+        Ly.biasNext[o] = Ly.bias[o] * inv + half;
       }
     }
     if (amx) packAmx(Ly);

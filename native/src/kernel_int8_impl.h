@@ -35,7 +35,9 @@ struct Int8Layer {
   std::vector<float> scale;   // [outPad]: sx * sw[o] rounded once to fp32 (static scales)
   std::vector<float> bias;    // [outPad] (0 for padding)
   // Hidden layers, static scales: scale[o] and bias[o] times the next layer's 1 / sx, so that
-  // y / sx' is one FMA on the accumulator (rounded once to fp32 each).
+  // y / sx' is one FMA on the accumulator (rounded once to fp32 each). On the AVX-512 VNNI paths
+  // biasNext also holds the + 1/2 of round-half-away (see kHalfInBias): y / sx' + 1/2 comes out of
+  // that FMA and a truncation rounds it, one addition fewer per value.
   std::vector<float> scaleNext, biasNext;
   float sx = 1.f;     // static input scale
   float invSx = 1.f;  // 1 / sx rounded to fp32: inputs are quantized as x * invSx
@@ -146,6 +148,12 @@ constexpr bool kVnni = false;
 #endif
 // Accumulators per output chunk: 16 of the 32 zmm registers with AVX-512, 8 of 16 otherwise.
 constexpr int kChunk = FS_I8_CHUNK;
+// The AVX-512 VNNI builds (and AMX) take the hidden layers' + 1/2 from biasNext (packInt8 adds it
+// for them): their requantization is FMA, ReLU (and the clamp), truncation. The running maximum
+// of the fallback's range test then holds y / sx' + 1/2 for the hidden layers, so layer 0's
+// |x| / sx joins it + 1/2 too and the test is >= 128 (127.5 + 1/2) for both.
+constexpr bool kHalfInBias = kVnni;
+constexpr float kOverAt = kHalfInBias ? 128.f : 127.5f;
 constexpr int kDynBlock = kInt8DynamicBlockRows;
 constexpr int kPrefetchStrips = 4;
 static_assert(kDynBlock % L == 0, "dynamic blocks are whole strips");
@@ -322,6 +330,19 @@ static FS_INLINE vi quantReluOpen(vf t) {
   return roundNonNegative(vmax(t, splat(0.f)));
 }
 
+// A hidden layer's next input from t = y / sx' (+ 1/2 where kHalfInBias: then truncating
+// max(t, 0) is round-half-away of relu(y / sx'), and min(t, 127) before it the clamp, since 127
+// is an integer). kOpen: no clamp (the fp32 fallback, as quantReluOpen).
+template <bool kOpen>
+static FS_INLINE vi quantHidden(vf t) {
+  if constexpr (kHalfInBias) {
+    const vf r = kOpen ? vmax(t, splat(0.f)) : vmin(vmax(t, splat(0.f)), splat(127.f));
+    return __builtin_convertvector(r, vi);
+  } else {
+    return kOpen ? quantReluOpen(t) : quantRelu(t, splat(1.f));
+  }
+}
+
 // K quantized values (one per output) into one word per lane; `offset` makes signed values
 // unsigned for vpdpbusd (its activations are u8).
 static FS_INLINE vi pack(const vi* q, int32_t offset) {
@@ -461,12 +482,8 @@ struct HiddenSink {
         const int o = o0 + c + k;
         const vf t =
             fmaAdd(__builtin_convertvector(acc[c + k], vf), splat(scale[o]), splat(bias[o]));
-        if constexpr (kTrack) {
-          mx = vmax(mx, t);
-          q[k] = quantReluOpen(t);
-        } else {
-          q[k] = quantRelu(t, splat(1.f));
-        }
+        if constexpr (kTrack) mx = vmax(mx, t);
+        q[k] = quantHidden<kTrack>(t);
       }
       next[(o0 + c) / K] = pack(q, 0);
     }
@@ -616,12 +633,20 @@ static FS_INLINE vi preprocess(const Int8Model& P, const float* rows, size_t r0,
     for (int j = 0; j < d; ++j)
       for (int k = 0; k < L; ++k) z[j][k] = k < cnt ? base[static_cast<size_t>(k) * d + j] : 0.f;
   }
+  // v * 0 is NaN exactly when v is infinite or NaN, and a NaN stays in the sum: one FMA per
+  // value finds the non-finite lanes (an |v| <= FLT_MAX compare per value cost three or four),
+  // in two sums so that no chain of dependent FMAs runs through every feature.
+  vf nf[2] = {vf{}, vf{}};
   for (int j = 0; j < d; ++j) {
     vf x = z[j];
     if (P.log1p[j]) x = log1pv(x);
     const vf v = (x - splat(P.mean[j])) * splat(P.invScale[j]);
-    bad |= ~(vi)(vabs(v) <= splat(FLT_MAX));  // NaN compares false
+    nf[j & 1] = fmaAdd(v, splat(0.f), nf[j & 1]);
     z[j] = v;
+  }
+  {
+    const vf t = nf[0] + nf[1];
+    bad = ~(vi)(t == t);  // NaN compares false
   }
   for (int j = d; j < P.featPad; ++j) z[j] = vf{};
   vi inRange = {};
@@ -788,6 +813,7 @@ static float scoreRowStatic(const Int8Model& P, const float* src, float* fe, uin
     _mm_storeu_si128(reinterpret_cast<__m128i*>(a + c),
                      _mm512_cvtepi32_epi8(_mm512_add_epi32((__m512i)q, _mm512_set1_epi32(128))));
   }
+  if constexpr (kFallback) mxv = _mm512_add_ps(mxv, _mm512_set1_ps(0.5f));  // see kHalfInBias
   const size_t nl = P.layers.size();
   float sum = 0.f;
   for (size_t l = 0; l < nl; ++l) {
@@ -805,13 +831,8 @@ static float scoreRowStatic(const Int8Model& P, const float* src, float* fe, uin
       if (l + 1 < nl) {
         const vf t = fmaAdd(accf, (vf)_mm512_maskz_loadu_ps(m, Ly.scaleNext.data() + o0),
                             (vf)_mm512_maskz_loadu_ps(m, Ly.biasNext.data() + o0));
-        vi q;
-        if constexpr (kFallback) {
-          mxv = _mm512_max_ps(mxv, (__m512)t);
-          q = quantReluOpen(t);
-        } else {
-          q = quantRelu(t, splat(1.f));
-        }
+        if constexpr (kFallback) mxv = _mm512_max_ps(mxv, (__m512)t);
+        const vi q = quantHidden<kFallback>(t);
         _mm_storeu_si128(reinterpret_cast<__m128i*>(b + o0), _mm512_cvtepi32_epi8((__m512i)q));
       } else {
         const vf y = accf * (vf)_mm512_maskz_loadu_ps(m, Ly.scale.data() + o0) +
@@ -827,7 +848,7 @@ static float scoreRowStatic(const Int8Model& P, const float* src, float* fe, uin
     sum = __builtin_fmaf(e[j], e[j], sum);
     if (fe) fe[j] = e[j] * e[j];
   }
-  *over = kFallback && _mm512_reduce_max_ps(mxv) >= 127.5f;
+  *over = kFallback && _mm512_reduce_max_ps(mxv) >= kOverAt;
   return sum * (1.0f / static_cast<float>(d));
 }
 #endif
@@ -982,7 +1003,7 @@ static float scoreRowStatic(const Int8Model& P, const float* src, float* fe, uin
     sum = __builtin_fmaf(e[j], e[j], sum);
     if (fe) fe[j] = e[j] * e[j];
   }
-  *over = kFallback && hmax(mxv) >= 127.5f;
+  *over = kFallback && hmax(mxv) >= kOverAt;
   return sum * (1.0f / static_cast<float>(d));
 }
 #endif
@@ -1052,6 +1073,7 @@ static bool scoreStatic(const Int8Model& P, const float* rows, size_t begin, siz
     }
     vf mx = {};
     quantizeInput<true>(z, P.featPad, splat(P.layers[0].invSx), pa, kFallback ? &mx : nullptr);
+    if constexpr (kFallback && kHalfInBias) mx += splat(0.5f);  // see kHalfInBias
     vi* a = pa;
     vi* b = pb;
     ErrorSink err{nullptr, nullptr, z, P.features, vf{}, featureErrors ? fe : nullptr};
@@ -1072,7 +1094,7 @@ static bool scoreStatic(const Int8Model& P, const float* rows, size_t begin, siz
     }
     writeStrip(P, r0, cnt, err.sum, bad, fe, scores, featureErrors);
     if constexpr (kFallback) {
-      const vi over = (vi)(mx >= splat(127.5f)) & valid;
+      const vi over = (vi)(mx >= splat(kOverAt)) & valid;
       if (anyLane(over))
         for (int k = 0; k < cnt; ++k)
           if (over[k]) overflow->push_back(r0 + k);
@@ -1133,6 +1155,7 @@ static bool scoreStaticAmx(const Int8Model& P, const float* rows, size_t begin, 
       mx[s] = vf{};
       quantizeInput<true>(z + s * fp, fp, splat(P.layers[0].invSx), pa + s * av,
                           kFallback ? &mx[s] : nullptr);
+      if constexpr (kFallback) mx[s] += splat(0.5f);  // see kHalfInBias
     }
     vi* a = pa;
     vi* b = pb;
@@ -1168,7 +1191,7 @@ static bool scoreStaticAmx(const Int8Model& P, const float* rows, size_t begin, 
           const size_t rs = r0 + static_cast<size_t>(s) * L;
           writeStrip(P, rs, cnt[s], err.sum, bad[s], fes, scores, featureErrors);
           if constexpr (kFallback) {
-            const vi over = (vi)(mx[s] >= splat(127.5f)) & valid[s];
+            const vi over = (vi)(mx[s] >= splat(kOverAt)) & valid[s];
             if (anyLane(over))
               for (int k = 0; k < cnt[s]; ++k)
                 if (over[k]) overflow->push_back(rs + k);

@@ -1,7 +1,9 @@
 // Native int8 vs native fp32 throughput on the benchmark shape [29, 32, 16, 32, 29], side by side
 // in one run on the same rows, per SIMD path and thread count. The JS harness (npm run bench) is
 // the reference for comparisons with peers; this isolates the kernels from the binding.
-//   bench_int8 [--rows 65536] [--seconds 1] [--dynamic] [--fallback F]
+//   bench_int8 [--rows 65536] [--seconds 1] [--dynamic] [--fallback F] [--path NAME] [--threads N]
+// --path NAME: only that kernel (amx, avx512, avx2, sse2); --threads N: only that thread count
+// (both for profiling one kernel with perf).
 // --fallback F: static scales narrowed to F times the calibrated maximum, rows beyond them rescored
 // in fp32 (QuantSpec::fallback); the share of such rows is printed (the real sample's test split
 // sends ~2% at the 99.95th-percentile calibration, see test/int8-accuracy.test.ts).
@@ -53,11 +55,15 @@ int main(int argc, char** argv) {
   double seconds = 1.0;
   bool dynamic = false;
   double fallback = 0;
+  const char* only = nullptr;
+  int onlyThreads = 0;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--rows") && i + 1 < argc) n = std::stoull(argv[++i]);
     if (!std::strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = std::stod(argv[++i]);
     if (!std::strcmp(argv[i], "--dynamic")) dynamic = true;
     if (!std::strcmp(argv[i], "--fallback") && i + 1 < argc) fallback = std::stod(argv[++i]);
+    if (!std::strcmp(argv[i], "--path") && i + 1 < argc) only = argv[++i];
+    if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) onlyThreads = std::stoi(argv[++i]);
   }
   std::mt19937_64 rng(7);
   const ModelSpec m = fstest::randomModel(rng, 29, {32, 16, 32});
@@ -91,9 +97,11 @@ int main(int argc, char** argv) {
                           Kernel{SimdPath::kAvx2, Int8Matmul::kVnni, "avx2"},
                           Kernel{SimdPath::kSse2, Int8Matmul::kVnni, "sse2"}}) {
     if (k.mm == Int8Matmul::kAmx && !int8AmxSupported()) continue;
+    if (only && std::strcmp(only, k.name) != 0) continue;
     const bool f32 = simdSupported(k.path), i8 = int8SimdSupported(k.path);
     if (!f32 && !i8) continue;
     for (int threads : {1, poolSize()}) {
+      if (onlyThreads > 0 && threads != onlyThreads) continue;
       Rate fr, ir;
       // fp32 first, then int8, then fp32 again: the ratio uses the mean of the two fp32 runs, so
       // a machine that slows down or speeds up during the pair moves both sides alike.

@@ -339,9 +339,16 @@ void testAgainstReference(std::mt19937_64& rng) {
         CHECK_MSG(t.fallbackRows > t.rows / 100 && t.fallbackRows < t.rows * 9 / 10,
                   "%zu of %zu rows in fp32", t.fallbackRows, t.rows);
       // ~0.7% of rows have one of their ~110 rounded values within 1e-4 of a boundary; with
-      // dynamic scales a whole 16-row block goes with any of its rows (~11%).
-      CHECK_MSG(t.boundaryRows * (dynamic ? 4 : 20) < t.rows, "too many boundary rows: %zu of %zu",
-                t.boundaryRows, t.rows);
+      // dynamic scales a whole 16-row block goes with any of its rows (~11%). Calibrated on 24
+      // rows (the fallback variant), one drawn model now and then puts far more rows there (7.2%
+      // of all with FRAUDSCORE_TEST_SEED=2719416480, on the code before and after 2026-12-03's
+      // kernel change): the count is the reference's, a property of the draw, so that variant
+      // is allowed 1 in 8. The check keeps the test's power: most rows must be checked exactly.
+      CHECK_MSG(t.boundaryRows * (dynamic        ? 4
+                                  : variant == 1 ? 8
+                                                 : 20) <
+                    t.rows,
+                "too many boundary rows: %zu of %zu", t.boundaryRows, t.rows);
     }
   }
 }
