@@ -81,7 +81,7 @@ inline size_t int8ActVectors(const Int8Model& P) {
 // Strips the AMX kernel carries through each layer together: the tile unit works on one while the
 // vector units requantize another, and a tile store is read back (or a vector store tile-loaded)
 // only strips later, when it has reached L1 (tile loads and stores do not forward).
-constexpr int kInt8AmxStrips = 4;
+constexpr int kInt8AmxStrips = 8;
 
 // 4-byte words of per-thread scratch one scoreRange call needs.
 inline size_t int8ScratchWords(const Int8Model& P) {
@@ -425,6 +425,28 @@ static FS_INLINE void emitTile(const int32_t* c, int o0, int rem, Sink& sink) {
       _tile_dpbsud(C, A, 2);                                    \
     }                                                           \
     _tile_stored(C, (out), 64);                                 \
+  } while (0)
+
+// One strip's products for a layer of one k-block and at most two chunks whose weight tiles are
+// resident in tmm0 / tmm1: B into tile Bt, chunk 0 into C0 (and chunk 1 into C1), stored to out
+// (256 words per chunk).
+#define FS_AMX_STRIP(Bt, C0, C1, as, init, NC, out)   \
+  do {                                                \
+    _tile_loadd(Bt, (as), 64);                        \
+    if (init)                                         \
+      _tile_loadd(C0, (init), 64);                    \
+    else                                              \
+      _tile_zero(C0);                                 \
+    _tile_dpbsud(C0, 0, Bt);                          \
+    if ((NC) == 2) {                                  \
+      if (init)                                       \
+        _tile_loadd(C1, (init) + 256, 64);            \
+      else                                            \
+        _tile_zero(C1);                               \
+      _tile_dpbsud(C1, 1, Bt);                        \
+    }                                                 \
+    _tile_stored(C0, (out), 64);                      \
+    if ((NC) == 2) _tile_stored(C1, (out) + 256, 64); \
   } while (0)
 
 // A layer's products on AMX: chunk c + 1 is issued (tmm0/tmm3 in turn) before chunk c's sink runs,
@@ -1164,17 +1186,32 @@ static bool scoreStaticAmx(const Int8Model& P, const float* rows, size_t begin, 
       const int KB = Ly.amxKBlocks, NC = Ly.amxChunks;
       const int32_t* w = Ly.amxW.data();
       const int32_t* init = Ly.amxInit.empty() ? nullptr : Ly.amxInit.data();
-      for (int s = 0; s < ns; ++s) {
-        const vi* as = a + s * av;
-        if (KB == 1) _tile_loadd(2, as, 64);
-        for (int c = 0; c < NC; ++c) {
-          const int32_t* wc = w + static_cast<size_t>(c) * KB * 256;
-          const int32_t* ic = init ? init + static_cast<size_t>(c) * 256 : nullptr;
-          int32_t* out = cb + (static_cast<size_t>(s) * maxChunks + c) * 256;
-          if (c & 1)
-            FS_AMX_CHUNK(3, 4, wc, ic, as, KB, out);
+      if (KB == 1 && NC <= 2) {
+        // The layer's weights stay in tmm0/tmm1 for all ns strips, and strips alternate between
+        // two sets of B and C tiles: tiles are not renamed, so with one set a strip's tile loads
+        // waited for the previous strip's products and stores (~52-cycle tdpbsud latency each).
+        _tile_loadd(0, w, 64);
+        if (NC == 2) _tile_loadd(1, w + 256, 64);
+        for (int s = 0; s < ns; ++s) {
+          int32_t* out = cb + static_cast<size_t>(s) * maxChunks * 256;
+          if (s & 1)
+            FS_AMX_STRIP(3, 6, 7, a + s * av, init, NC, out);
           else
-            FS_AMX_CHUNK(0, 1, wc, ic, as, KB, out);
+            FS_AMX_STRIP(2, 4, 5, a + s * av, init, NC, out);
+        }
+      } else {
+        for (int s = 0; s < ns; ++s) {
+          const vi* as = a + s * av;
+          if (KB == 1) _tile_loadd(2, as, 64);
+          for (int c = 0; c < NC; ++c) {
+            const int32_t* wc = w + static_cast<size_t>(c) * KB * 256;
+            const int32_t* ic = init ? init + static_cast<size_t>(c) * 256 : nullptr;
+            int32_t* out = cb + (static_cast<size_t>(s) * maxChunks + c) * 256;
+            if (c & 1)
+              FS_AMX_CHUNK(3, 4, wc, ic, as, KB, out);
+            else
+              FS_AMX_CHUNK(0, 1, wc, ic, as, KB, out);
+          }
         }
       }
       for (int s = 0; s < ns; ++s) {
@@ -1292,9 +1329,10 @@ static bool scoreDynamic(const Int8Model& P, const float* rows, size_t begin, si
 }
 
 #if FS_I8_AMX
-// The tile shapes of the AMX kernel (palette 1): tmm0/tmm3 C, tmm1/tmm4 A, tmm2 B, each 16 rows of
-// 64 bytes. Loaded for one call and released when it returns, so no tile state outlives it (a
-// thread holding tile data makes every context switch save 8 KB more).
+// The tile shapes of the AMX kernel (palette 1): all eight 16 rows of 64 bytes (tmm0/tmm3 C,
+// tmm1/tmm4 A, tmm2 B in the general form; see FS_AMX_STRIP for the resident one). Loaded for one
+// call and released when it returns, so no tile state outlives it (a thread holding tile data makes
+// every context switch save 8 KB more).
 struct alignas(64) AmxTileConfig {
   uint8_t palette = 1;
   uint8_t startRow = 0;
@@ -1305,7 +1343,7 @@ struct alignas(64) AmxTileConfig {
 struct AmxTiles {
   AmxTiles() {
     AmxTileConfig cfg;
-    for (int t = 0; t < 5; ++t) {
+    for (int t = 0; t < 8; ++t) {
       cfg.colsb[t] = 64;
       cfg.rows[t] = 16;
     }
@@ -1345,6 +1383,7 @@ bool scoreRangeInt8(const Int8Model& P, const float* rows, size_t begin, size_t 
 
 #undef FS_INLINE
 #undef FS_AMX_CHUNK
+#undef FS_AMX_STRIP
 
 }  // namespace FS_I8_NS
 }  // namespace int8k
