@@ -6,7 +6,7 @@ import { addon } from '../../../src/native.js';
 import { quantize } from '../../../src/quantize.js';
 import { backendInfo, Scorer, type ScorerOptions } from '../../../src/scorer.js';
 import { type BenchData, makeTable } from '../data.js';
-import { at, batchOutputs, batchViews, type Engine, type EngineContext, type EngineSetup } from './types.js';
+import { at, batchViews, type Engine, type EngineContext, type EngineSetup } from './types.js';
 
 const quantized = new WeakMap<BenchData, Promise<Model | { skip: string }>>();
 const quantizedClamp = new WeakMap<BenchData, Promise<Model | { skip: string }>>();
@@ -35,16 +35,28 @@ export function quantizedModel(data: BenchData, clamp = false): Promise<Model | 
   return p;
 }
 
+// fraudscore's rows and outputs live on a SharedArrayBuffer here, as a service that cares for
+// speed keeps them: scoreAsync then reads and writes them in place. On a plain ArrayBuffer it
+// copies them in on the event loop and the scores back when it settles (N-API cannot pin such a
+// buffer against a transfer), which `node --import tsx bench/async-copy.ts` measures on its own.
+// The sync call never copies; the peers get the same values in their own arrays.
+function sharedCopy(rows: Float32Array, values: number): Float32Array {
+  const out = new Float32Array(new SharedArrayBuffer(values * 4));
+  out.set(rows.subarray(0, values));
+  return out;
+}
+
 function scorerEngine(ctx: EngineContext, model: Model, options: ScorerOptions): EngineSetup {
   const d = model.features.length;
-  const views = batchViews(ctx.data.rows, d, ctx.batches);
-  const outs = batchOutputs(ctx.batches);
+  const largest = Math.min(Math.max(...ctx.batches), ctx.data.rows.length / d);
+  const views = batchViews(sharedCopy(ctx.data.rows, largest * d), d, ctx.batches);
+  const outs = new Map(ctx.batches.map((b) => [b, new Float32Array(new SharedArrayBuffer(b * 4))]));
   const scorer = new Scorer(model, options);
   return {
     sync: (n) => scorer.score(at(views, n), { out: at(outs, n) }),
     async: async (n) => (await scorer.scoreAsync(at(views, n), { out: at(outs, n) })).scores,
     dispose: () => scorer.dispose(),
-    detail: { engine: scorer.engine, threads: addon.cpuInfo().threads },
+    detail: { engine: scorer.engine, threads: addon.cpuInfo().threads, arrays: 'SharedArrayBuffer' },
   };
 }
 
