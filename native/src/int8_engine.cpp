@@ -194,6 +194,19 @@ Int8Model packInt8(const ModelSpec& spec, const QuantSpec& q, bool dynamic, Simd
         Ly.biasNext[o] = Ly.bias[o] * inv + half;
       }
     }
+    if (!dynamic && vnni && l + 1 < nl) {
+      // |acc| <= 255 * sum |w_q| + |init| whatever the inputs (bytes); see
+      // Int8Model::hiddenBounded.
+      for (int o = 0; o < D.out; ++o) {
+        double sum = 0;
+        for (int i = 0; i < D.in; ++i)
+          sum += std::abs(static_cast<double>(q.wq[l][static_cast<size_t>(o) * D.in + i]));
+        const double bound = (255.0 * sum + std::abs(static_cast<double>(Ly.init[o]))) *
+                                 std::abs(static_cast<double>(Ly.scaleNext[o])) +
+                             std::abs(static_cast<double>(Ly.biasNext[o]));
+        if (!(bound < 2147483520.0)) P.hiddenBounded = false;
+      }
+    }
     if (amx) packAmx(Ly);
     // 8 zeros past the end of each per-output vector: the AVX2 row path loads whole 8-lane
     // chunks past outPad (kernel_int8_impl.h), and the words past the last group's.

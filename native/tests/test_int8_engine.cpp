@@ -377,6 +377,24 @@ void testClamping(std::mt19937_64& rng) {
   }
 }
 
+// Layer 0's outputs 1e9 times larger than the scale layer 1 was given (as if calibrated on other
+// weights): y / sx' passes 2^31 and every value clamps to 127, where the AVX-512 kernels' int32
+// conversion would overflow to INT32_MIN, which their saturating pack takes to 0
+// (Int8Model::hiddenBounded). Scores must still match the reference.
+void testHugeHiddenValues(std::mt19937_64& rng) {
+  ModelSpec m = fstest::randomModel(rng, 29, {32, 16, 32});
+  for (float& w : m.layers[0].weight) w *= 1e9f;
+  for (float& b : m.layers[0].bias) b *= 1e9f;
+  QuantSpec q = quantized(m, fstest::randomRows(rng, m, 256));
+  for (size_t l = 1; l < q.xscale.size(); ++l) q.xscale[l] *= 1e-9f;  // later layers as before
+  const std::vector<float> rows = fstest::randomRows(rng, m, 300);
+  for (const Int8Kernel& k : int8Kernels()) {
+    CpuInt8Engine eng(m, q, Int8Activations::kStatic, k.path, k.mm);
+    Tally t;
+    checkAgainstReference("huge hidden values", eng, m, q, false, rows, 1, true, &t);
+  }
+}
+
 void testNonFinite(std::mt19937_64& rng) {
   const ModelSpec m = fstest::randomModel(rng, 29, {32, 16, 32});
   const QuantSpec q = quantized(m, fstest::randomRows(rng, m, 256));
@@ -567,6 +585,7 @@ int main() {
   std::printf("int8 default path: %s\n", simdPathName(defaultInt8Simd()));
   testAgainstReference(rng);
   testClamping(rng);
+  testHugeHiddenValues(rng);
   testNonFinite(rng);
   testThreadsDeterministic(rng);
   testAmxMatchesVnni(rng);
