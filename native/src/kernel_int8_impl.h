@@ -382,6 +382,21 @@ static FS_INLINE vi packSaturated(const vi* q) {
 }
 #endif
 
+#if FS_I8_VNNI
+// pack(q, 128) for layer 0's signed values by saturation: vpackssdw and vpacksswb give each
+// value's int8 (exact in [-127, 127], the clamped range; a lane the fp32 fallback rescores may
+// hold garbage), the XOR with 0x80 adds 128, and one vpshufb groups the bytes by row, as
+// packSaturated does. Five instructions a word in place of four additions, three shifts and ORs.
+static FS_INLINE vi packSignedOffset(const vi* q) {
+  const __m512i w01 = _mm512_packs_epi32((__m512i)q[0], (__m512i)q[1]);
+  const __m512i w23 = _mm512_packs_epi32((__m512i)q[2], (__m512i)q[3]);
+  const __m512i b = _mm512_xor_si512(_mm512_packs_epi16(w01, w23), _mm512_set1_epi8(-128));
+  const __m512i idx =
+      _mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+  return (vi)_mm512_shuffle_epi8(b, idx);
+}
+#endif
+
 // One chunk of CH outputs of layer Ly for a strip whose packed input is a[groups].
 template <int CH, bool kSigned, class Sink>
 static FS_INLINE void chunk(const Int8Layer& Ly, const vi* __restrict a, int o0, Sink& sink) {
@@ -819,7 +834,7 @@ static FS_INLINE void quantizeInput(const vf* x, int inPad, vf inv, vi* a, vf* m
       }
     }
 #if FS_I8_VNNI
-    a[i / K] = pack(q, kFirst ? 128 : 0);
+    a[i / K] = kFirst ? packSignedOffset(q) : pack(q, 0);
 #else
     a[i / K] = pack(q, 0);
 #endif
