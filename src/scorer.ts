@@ -29,6 +29,12 @@ export interface ScoreOptions {
   explain?: boolean;
   /** Write feature errors here instead of allocating (implies explain). */
   featureErrors?: Float32Array;
+  /**
+   * Hybrid models: also return the autoencoder's score per row (`aeScores`), without computing
+   * feature errors for the caller (explain gives it too). Ignored for an autoencoder model, whose
+   * `scores` are that score. @default false
+   */
+  aeScores?: boolean;
   /** Overrides the scorer's policy for this call. */
   nonFinite?: NonFinitePolicy;
   /** Threads for this call on the CPU (0 = the pool's size). @default the scorer's `threads` */
@@ -218,7 +224,7 @@ export class Scorer {
    * @returns the scores (`options.out` when given)
    * @throws TypeError/RangeError naming the bad argument or the first non-finite value
    */
-  score(rows: Float32Array, options: Omit<ScoreOptions, 'explain' | 'featureErrors'> = {}): Float32Array {
+  score(rows: Float32Array, options: Omit<ScoreOptions, 'explain' | 'featureErrors' | 'aeScores'> = {}): Float32Array {
     const call = this.#prepare(rows, options);
     const bad = call.native.score(rows, call.scores, null, call.mode, call.threads);
     this.#check(bad, rows);
@@ -343,7 +349,10 @@ export class Scorer {
     // A view of exactly n scores, so callers can pass a larger reusable buffer.
     if (scores.length !== n) scores = scores.subarray(0, n);
     // Hybrid models explain with the autoencoder's own score too.
-    const aeScores = featureErrors !== null && this.model.kind === 'hybrid' ? new Float32Array(n) : null;
+    const aeScores =
+      (featureErrors !== null || options.aeScores === true) && this.model.kind === 'hybrid'
+        ? new Float32Array(n)
+        : null;
     return { native, scores, featureErrors, mode, threads, aeScores };
   }
 

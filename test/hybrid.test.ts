@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { createHead, headInputCount, headProbabilities } from '../src/hybrid/head.js';
 import { selectLabelled } from '../src/hybrid/labels.js';
 import { mergeHeads } from '../src/hybrid/train-head.js';
-import { loadTable } from '../src/data/load.js';
+import { loadTable, writeTable } from '../src/data/load.js';
 import { splitTable } from '../src/data/split.js';
 import { evaluateScores } from '../src/eval/metrics.js';
 import { mulberry32 } from '../src/data/random.js';
@@ -22,6 +22,7 @@ import { createModel, loadModel, type Model, saveModel } from '../src/model.js';
 import { addon } from '../src/native.js';
 import { buildOnnx } from '../src/onnx/index.js';
 import { quantize } from '../src/quantize.js';
+import { scoreFile } from '../src/score-file.js';
 import { Scorer } from '../src/scorer.js';
 import { createServer } from '../src/server/server.js';
 import { train } from '../src/train/train.js';
@@ -212,6 +213,44 @@ describe('Scorer on a hybrid model', () => {
     bad[3 * d + 2] = Number.NaN;
     expect(() => s.score(bad)).toThrow('row 3, column 2 (f2) is NaN');
     s.dispose();
+  });
+
+  it("scoreFile names its columns fraud_probability and reconstruction_error, with the scorer's values", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fraudscore-hybrid-file-'));
+    const n = 300;
+    const rows = randomRows(n, d, testSeed() + 1, [6]);
+    const input = join(dir, 'in.arrow');
+    await writeTable(input, { features: model.features, rows, n });
+    const s = new Scorer(model, { backend: 'cpu' });
+    const want = s.explain(rows);
+    // Without explain, aeScores alone: the same AE scores, no feature errors.
+    const lean = await s.scoreAsync(rows, { aeScores: true });
+    expect(lean.aeScores).toEqual(want.aeScores);
+    expect(lean.featureErrors).toBeUndefined();
+    s.dispose();
+    const threshold = Float32Array.from(want.scores).sort()[Math.floor(n * 0.9)]!;
+    const withThreshold: Model = { ...model, threshold: { value: threshold, strategy: 'percentile', params: {} } };
+    for (const [m, ext, columns] of [
+      [withThreshold, 'csv', ['fraud_probability', 'reconstruction_error', 'is_fraud']],
+      [model, 'arrow', ['fraud_probability', 'reconstruction_error']],
+    ] as const) {
+      const output = join(dir, `out.${ext}`);
+      const res = await scoreFile({ model: m, input, output, batchRows: 128 });
+      expect(res.rows).toBe(n);
+      if (ext === 'csv') expect((await readFile(output, 'utf8')).split('\n')[0]).toBe(columns.join(','));
+      const back = await loadTable(output, { features: [...columns] });
+      const k = columns.length;
+      let flagged = 0;
+      for (let i = 0; i < n; i++) {
+        expect(back.rows[i * k]).toBe(want.scores[i]);
+        expect(back.rows[i * k + 1]).toBe(want.aeScores![i]);
+        if (k === 3) {
+          expect(back.rows[i * k + 2]).toBe(want.scores[i]! > threshold ? 1 : 0);
+          flagged += back.rows[i * k + 2]!;
+        }
+      }
+      if (k === 3) expect(flagged).toBe(res.flagged);
+    }
   });
 
   it('refuses what it cannot do yet, naming why', () => {
