@@ -97,8 +97,8 @@ export class Scorer {
   readonly #threads: number;
   readonly #nonFinite: NonFinitePolicy;
   #native: AddonScorer | null;
-  /** The same engine as #native when it is the int8 CPU one (for fp32FallbackRows). */
-  #int8: AddonCpuInt8Scorer | null = null;
+  /** The same engine as #native when it runs int8 on the CPU (for fp32FallbackRows). */
+  #int8: Pick<AddonCpuInt8Scorer, 'fallbackRows'> | null = null;
   #simd: string;
 
   constructor(model: Model, options: ScorerOptions = {}) {
@@ -116,14 +116,9 @@ export class Scorer {
       throw new RangeError(`Expected \`nonFinite\` to be 'error' or 'nan', got '${nonFinite}'`);
     }
     const hybrid = model.kind === 'hybrid';
-    if (hybrid && precision === 'int8') {
-      throw new RangeError(
-        "Expected `precision: 'fp32'` for a hybrid model (model.kind 'hybrid'): its int8 engine is not built yet",
-      );
-    }
     if (hybrid && backend === 'cuda') {
       throw new RangeError(
-        "backend 'cuda' does not run hybrid models (model.kind 'hybrid') yet; use 'cpu' or 'auto' (which picks the CPU for them)",
+        "backend 'cuda' does not run hybrid models (model.kind 'hybrid') yet; use 'cpu' or 'auto' (which picks the CPU for them, fp32 or int8)",
       );
     }
     if (precision === 'int8' && !model.quantization) {
@@ -163,10 +158,18 @@ export class Scorer {
       );
     }
     if (hybrid) {
+      // The autoencoder in fp32 or int8 (the int8 CPU engine, its fallback included), the head in
+      // fp32 after it, in one native pass.
       this.backend = 'cpu';
-      const n = new addon.HybridScorer(spec, model.head!.layers, simd === 'auto' ? undefined : simd);
+      const n = new addon.HybridScorer(
+        spec,
+        model.head!.layers,
+        simd === 'auto' ? undefined : simd,
+        precision === 'int8' ? quant : undefined,
+      );
       this.#native = n;
-      this.#simd = n.simd;
+      if (precision === 'int8') this.#int8 = n;
+      this.#simd = n.amx ? `${n.simd}-amx` : n.simd;
     } else if (cuda.available && !cpuOnlyInt8) {
       this.backend = 'cuda';
       this.#native = new addon.CudaScorer(spec, { precision, quant });

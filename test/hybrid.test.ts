@@ -21,7 +21,6 @@ import { mulberry32 } from '../src/data/random.js';
 import { createModel, loadModel, type Model, saveModel } from '../src/model.js';
 import { addon } from '../src/native.js';
 import { buildOnnx } from '../src/onnx/index.js';
-import { quantize } from '../src/quantize.js';
 import { scoreFile } from '../src/score-file.js';
 import { Scorer } from '../src/scorer.js';
 import { createServer } from '../src/server/server.js';
@@ -283,12 +282,9 @@ describe('Scorer on a hybrid model', () => {
     }
   });
 
-  it('refuses what it cannot do yet, naming why', () => {
-    expect(() => new Scorer(model, { precision: 'int8' })).toThrow(/hybrid model .* int8 engine is not built yet/);
+  it('refuses what it cannot do yet, naming why (CUDA; int8 is test/hybrid-int8.test.ts)', () => {
     expect(() => new Scorer(model, { backend: 'cuda' })).toThrow(/does not run hybrid models/);
-    expect(() => quantize(model, { calibration: randomRows(100, d, 1) })).toThrow(
-      /model.kind 'hybrid' has no int8 engine yet/,
-    );
+    expect(() => new Scorer(model, { precision: 'int8' })).toThrow(/Expected a quantized model/);
   });
 
   it('saves and loads: model.json says the kind, the head comes back bit for bit', async () => {
