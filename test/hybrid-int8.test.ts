@@ -21,6 +21,7 @@ import { createModel, loadModel, type Model } from '../src/model.js';
 import { quantize } from '../src/quantize.js';
 import { scoreFile } from '../src/score-file.js';
 import { Scorer } from '../src/scorer.js';
+import { createServer } from '../src/server/server.js';
 import { randomRows, realDataPath, testSeed } from './helpers.js';
 
 const seed = testSeed();
@@ -113,6 +114,46 @@ describe('a hybrid model in int8 (random model, random rows)', () => {
     expect(lines[0]).toBe('fraud_probability,reconstruction_error');
     expect(lines.slice(1).map((l) => Math.fround(Number(l.split(',')[0])))).toEqual(Array.from(want.scores));
     expect(lines.slice(1).map((l) => Math.fround(Number(l.split(',')[1])))).toEqual(Array.from(want.aeScores!));
+  });
+});
+
+describe('serving a quantized hybrid model', () => {
+  it('/predict_optimized answers int8 fraud_probability and reconstruction_error', async () => {
+    const d = 7;
+    const ae = createModel({ features: d, hidden: [8, 3, 8], seed });
+    const hybrid: Model = {
+      ...ae,
+      kind: 'hybrid',
+      head: createHead(d, [6, 4], seed + 1),
+      threshold: { value: 0.5, strategy: 'fixed' },
+    };
+    const model = quantize(hybrid, { calibration: randomRows(500, d, seed + 2) });
+    const rows = randomRows(3, d, seed + 3);
+    const s = new Scorer(model, { backend: 'cpu', precision: 'int8' });
+    const want = s.explain(rows);
+    s.dispose();
+    const app = createServer({ model, backend: 'cpu', log: false });
+    try {
+      await app.fraudscore.loaded;
+      const res = await app.inject({
+        method: 'POST',
+        url: '/predict_optimized',
+        payload: { instances: [0, 1, 2].map((i) => Array.from(rows.subarray(i * d, (i + 1) * d))) },
+      });
+      expect(res.statusCode).toBe(200);
+      const preds = res.json().predictions as {
+        fraud_probability: number;
+        reconstruction_error: number;
+        engine: string;
+      }[];
+      for (const [i, p] of preds.entries()) {
+        expect(p.engine).toMatch(/int8$/);
+        expect(p.fraud_probability).toBeCloseTo(want.scores[i]!, 6);
+        expect(p.reconstruction_error).toBeCloseTo(want.aeScores![i]!, 5);
+      }
+    } finally {
+      await app.close();
+    }
   });
 });
 
