@@ -1,5 +1,6 @@
-// The hybrid model's JS handles: HybridScorer (the fused AE + head engine) and HeadTrainer (the
-// supervised head's trainer). HybridScorer takes the CpuScorer's arguments plus an optional 6th,
+// The hybrid model's JS handles: HybridScorer (the fused AE + head engine, the AE in fp32 or, given
+// a quantization, in int8) and HeadTrainer (the supervised head's trainer). HybridScorer takes the
+// CpuScorer's arguments plus an optional 6th,
 // `aeScores`, so the TS Scorer drives it like any scorer: score(rows, probs, featureErrors|null,
 // nonFinite, threads, aeScores|null). scoreAsync holds its arrays as every scorer does
 // (held_array.h) and runs on the one PromiseWorker (promise_worker.h), as HeadTrainer.trainEpoch
@@ -42,18 +43,39 @@ class HybridScorer : public Napi::ObjectWrap<HybridScorer> {
                         InstanceMethod<&HybridScorer::HeadInputs>("headInputs"),
                         InstanceMethod<&HybridScorer::Dispose>("dispose"),
                         InstanceAccessor<&HybridScorer::Simd>("simd"),
-                        InstanceAccessor<&HybridScorer::Features>("features")});
+                        InstanceAccessor<&HybridScorer::Features>("features"),
+                        InstanceAccessor<&HybridScorer::Int8>("int8"),
+                        InstanceAccessor<&HybridScorer::Dynamic>("dynamic"),
+                        InstanceAccessor<&HybridScorer::Amx>("amx"),
+                        InstanceAccessor<&HybridScorer::FallbackRows>("fallbackRows")});
   }
 
-  // new HybridScorer(model, head: [{in, out, weight, bias}], simd?: string)
+  // new HybridScorer(model, head: [{in, out, weight, bias}], simd?: string, quant?:
+  // CpuInt8Scorer's) With `quant` the autoencoder runs in int8 (simd then names an int8 path), the
+  // head in fp32.
   explicit HybridScorer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HybridScorer>(info) {
     Napi::Env env = info.Env();
     fraudscore::ModelSpec spec = modelSpecFrom(env, info[0]);
     std::vector<DenseLayer> head = layersFrom(env, info[1], "head");
-    const fraudscore::SimdPath path =
-        simdArg(info, 2, fraudscore::simdSupported, fraudscore::defaultSimd());
+    const bool int8 = info.Length() > 3 && !info[3].IsUndefined() && !info[3].IsNull();
     try {
-      engine_ = std::make_shared<fraudscore::HybridEngine>(spec, head, path);
+      if (int8) {
+        QuantArgs quant = quantSpecFrom(env, info[3], spec, "quant");
+        const fraudscore::SimdPath path =
+            simdArg(info, 2, fraudscore::int8SimdSupported, fraudscore::defaultInt8Simd(),
+                    "an int8 path", " (the int8 avx512 path needs AVX512-VNNI)");
+        engine_ = std::make_shared<fraudscore::HybridEngine>(
+            spec, quant.spec,
+            quant.dynamic ? fraudscore::Int8Activations::kDynamic
+                          : fraudscore::Int8Activations::kStatic,
+            head, path);
+      } else {
+        const fraudscore::SimdPath path =
+            simdArg(info, 2, fraudscore::simdSupported, fraudscore::defaultSimd());
+        engine_ = std::make_shared<fraudscore::HybridEngine>(spec, head, path);
+      }
+    } catch (const Napi::Error&) {
+      throw;
     } catch (const std::invalid_argument& e) {
       throwRange(env, std::string("Expected `model` and `head` to be valid, but ") + e.what());
     } catch (...) {
@@ -145,6 +167,18 @@ class HybridScorer : public Napi::ObjectWrap<HybridScorer> {
   }
   Napi::Value Features(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), live(info.Env())->features());
+  }
+  Napi::Value Int8(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), live(info.Env())->int8());
+  }
+  Napi::Value Dynamic(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), live(info.Env())->dynamic());
+  }
+  Napi::Value Amx(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), live(info.Env())->amx());
+  }
+  Napi::Value FallbackRows(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(live(info.Env())->fallbackRows()));
   }
 
   std::shared_ptr<fraudscore::HybridEngine> engine_;

@@ -119,8 +119,12 @@ here as \`config.yaml\`), fraudscore ${res.model.provenance.libraryVersion}.
 ## Labels it saw
 - ${h.labelledFrauds} labelled frauds and ${h.labelledNormals} labelled normal rows of the training split (of
   ${h.available.frauds} and ${h.available.normals}; training.label_fraction ${h.labelFraction}, max_labelled_frauds ${h.maxLabelledFrauds}).
-- The validation split (all its labels) decided early stopping (weighted AUPRC, patience ${hc.patience}) and the
-  threshold; the test split was used for the figures below only.
+- ${h.validation!.frauds} of the validation split's ${h.validation!.available.frauds} frauds and ${h.validation!.normals} of its ${h.validation!.available.normals} normal rows (the training split's
+  share of labels) decided early stopping (weighted AUPRC, patience ${hc.patience}) and the threshold; the
+  test split was used for the figures below only. The label-curve points below saw the same share of
+  validation frauds as of training frauds (training.max_labelled_frauds).
+- Not label-free: the autoencoder still trains on the training split's normal rows and stops on the
+  validation split's normal rows, which needs every row's label (as models/default does).
 
 ## Data and split
 - \`${config.data.path}\`, sha256 of the uncompressed CSV \`${res.model.provenance.dataFingerprint}\`; the rows are not in this repository.

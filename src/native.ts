@@ -181,6 +181,12 @@ export interface AddonTrainer {
 export interface AddonHybridScorer extends AddonScorer {
   readonly simd: string;
   readonly features: number;
+  /** The autoencoder runs in int8 (constructed with `quant`); the head is fp32 either way. */
+  readonly int8: boolean;
+  /** int8 only: activation scales per block of rows; products on AMX tiles; rows rescored in fp32. */
+  readonly dynamic: boolean;
+  readonly amx: boolean;
+  readonly fallbackRows: number;
   /** [sync] The head's inputs of raw rows (n * (2 * features + 1)), for training it. */
   headInputs(rows: Float32Array, threads: number): Float32Array;
 }
@@ -230,11 +236,15 @@ export interface BindingModule {
   ) => AddonCudaScorer;
   Trainer: new (model: AddonModelSpec, options?: AddonTrainerOptions) => AddonTrainer;
   cudaInfo(device?: number): AddonCudaInfo;
-  /** The fused autoencoder + head engine of a hybrid model (bindings/hybrid.cpp). */
+  /**
+   * The fused autoencoder + head engine of a hybrid model (bindings/hybrid.cpp); with `quant` the
+   * autoencoder in int8 (`simd` then an int8 path), the head in fp32 after it, in the same pass.
+   */
   HybridScorer: new (
     model: AddonModelSpec,
     head: AddonLayer[],
     simd?: string,
+    quant?: AddonQuantSpec,
   ) => AddonHybridScorer;
   /** The hybrid model's supervised head trainer (bindings/hybrid.cpp). */
   HeadTrainer: new (

@@ -143,10 +143,6 @@ function percentileOf(values: Float32Array, p: number): number {
  */
 export function quantize(model: Model, options: QuantizeOptions = {}): Model {
   validateModel(model);
-  if (model.kind === 'hybrid') {
-    // A quantized autoencoder under an fp32 head would be a model no engine runs.
-    throw new RangeError("Expected an autoencoder model to quantize: model.kind 'hybrid' has no int8 engine yet");
-  }
   const { calibration, activations = 'static', outOfRange = 'fp32' } = options;
   if (activations !== 'static' && activations !== 'dynamic') {
     throw new RangeError(`Expected \`activations\` to be 'static' or 'dynamic', got '${String(activations)}'`);

@@ -70,7 +70,9 @@ export interface ScoreFileResult extends ScoreFileProgress {
 
 /**
  * [async] Scores every row of `input` and writes `score,is_fraud` per row to `output` (`score` alone
- * when the model has no threshold).
+ * when the model has no threshold). A hybrid model's columns are `fraud_probability,
+ * reconstruction_error,is_fraud` (is_fraud = fraud_probability > threshold), as `/predict` names
+ * them: its score is a probability, not an error.
  * @throws DataError naming the file, line/row and column of bad input; nothing is left at `output`.
  */
 export async function scoreFile(options: ScoreFileOptions): Promise<ScoreFileResult> {
@@ -93,12 +95,16 @@ export async function scoreFile(options: ScoreFileOptions): Promise<ScoreFileRes
     nonFinite: options.nonFinite ?? 'error',
   });
   const threshold = scorer.threshold;
+  const hybrid = scorer.kind === 'hybrid';
   let fp32FallbackRows = 0;
+  const scoreColumns: TableSchema['extra'] = hybrid
+    ? { fraud_probability: 'float32', reconstruction_error: 'float32' }
+    : { score: 'float32' };
   const schema: TableSchema = {
     features: [],
     labels: false,
     time: false,
-    extra: threshold === null ? { score: 'float32' } : { score: 'float32', is_fraud: 'uint8' },
+    extra: threshold === null ? scoreColumns : { ...scoreColumns, is_fraud: 'uint8' },
   };
   // Same extension as the output so the writer picks the same format (.gz included).
   const tmp = typeof output === 'string' ? join(dirname(output), `.partial-${process.pid}-${basename(output)}`) : null;
@@ -118,8 +124,9 @@ export async function scoreFile(options: ScoreFileOptions): Promise<ScoreFileRes
       if (batch.n === 0) continue;
       const firstRow = progress.rows;
       let scores: Float32Array;
+      let aeScores: Float32Array | undefined;
       try {
-        ({ scores } = await scorer.scoreAsync(batch.rows));
+        ({ scores, aeScores } = await scorer.scoreAsync(batch.rows, { aeScores: hybrid }));
       } catch (e) {
         if (e instanceof NonFiniteError) {
           // Name the place in the file the way DataError does (CSV: 1-based line, header = line 1;
@@ -139,7 +146,11 @@ export async function scoreFile(options: ScoreFileOptions): Promise<ScoreFileRes
       // Write chunk k while chunk k+1 is read and scored; keep at most one write in flight.
       await pendingWrite;
       const part: Table = { features: [], rows: new Float32Array(0), n: scores.length };
-      pendingWrite = sink.write(part, flags ? { score: scores, is_fraud: flags } : { score: scores });
+      const columns: Record<string, Float32Array | Uint8Array> = hybrid
+        ? { fraud_probability: scores, reconstruction_error: aeScores! }
+        : { score: scores };
+      if (flags) columns.is_fraud = flags;
+      pendingWrite = sink.write(part, columns);
       // It may fail (disk full) while the next chunk is scored, before anything awaits it: mark it
       // handled now so that is not an unhandled rejection (fatal); the next await still throws it.
       pendingWrite.catch(() => {});

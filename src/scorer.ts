@@ -29,6 +29,12 @@ export interface ScoreOptions {
   explain?: boolean;
   /** Write feature errors here instead of allocating (implies explain). */
   featureErrors?: Float32Array;
+  /**
+   * Hybrid models: also return the autoencoder's score per row (`aeScores`), without computing
+   * feature errors for the caller (explain gives it too). Ignored for an autoencoder model, whose
+   * `scores` are that score. @default false
+   */
+  aeScores?: boolean;
   /** Overrides the scorer's policy for this call. */
   nonFinite?: NonFinitePolicy;
   /** Threads for this call on the CPU (0 = the pool's size). @default the scorer's `threads` */
@@ -91,8 +97,8 @@ export class Scorer {
   readonly #threads: number;
   readonly #nonFinite: NonFinitePolicy;
   #native: AddonScorer | null;
-  /** The same engine as #native when it is the int8 CPU one (for fp32FallbackRows). */
-  #int8: AddonCpuInt8Scorer | null = null;
+  /** The same engine as #native when it runs int8 on the CPU (for fp32FallbackRows). */
+  #int8: Pick<AddonCpuInt8Scorer, 'fallbackRows'> | null = null;
   #simd: string;
 
   constructor(model: Model, options: ScorerOptions = {}) {
@@ -110,14 +116,9 @@ export class Scorer {
       throw new RangeError(`Expected \`nonFinite\` to be 'error' or 'nan', got '${nonFinite}'`);
     }
     const hybrid = model.kind === 'hybrid';
-    if (hybrid && precision === 'int8') {
-      throw new RangeError(
-        "Expected `precision: 'fp32'` for a hybrid model (model.kind 'hybrid'): its int8 engine is not built yet",
-      );
-    }
     if (hybrid && backend === 'cuda') {
       throw new RangeError(
-        "backend 'cuda' does not run hybrid models (model.kind 'hybrid') yet; use 'cpu' or 'auto' (which picks the CPU for them)",
+        "backend 'cuda' does not run hybrid models (model.kind 'hybrid') yet; use 'cpu' or 'auto' (which picks the CPU for them, fp32 or int8)",
       );
     }
     if (precision === 'int8' && !model.quantization) {
@@ -157,10 +158,18 @@ export class Scorer {
       );
     }
     if (hybrid) {
+      // The autoencoder in fp32 or int8 (the int8 CPU engine, its fallback included), the head in
+      // fp32 after it, in one native pass.
       this.backend = 'cpu';
-      const n = new addon.HybridScorer(spec, model.head!.layers, simd === 'auto' ? undefined : simd);
+      const n = new addon.HybridScorer(
+        spec,
+        model.head!.layers,
+        simd === 'auto' ? undefined : simd,
+        precision === 'int8' ? quant : undefined,
+      );
       this.#native = n;
-      this.#simd = n.simd;
+      if (precision === 'int8') this.#int8 = n;
+      this.#simd = n.amx ? `${n.simd}-amx` : n.simd;
     } else if (cuda.available && !cpuOnlyInt8) {
       this.backend = 'cuda';
       this.#native = new addon.CudaScorer(spec, { precision, quant });
@@ -218,7 +227,7 @@ export class Scorer {
    * @returns the scores (`options.out` when given)
    * @throws TypeError/RangeError naming the bad argument or the first non-finite value
    */
-  score(rows: Float32Array, options: Omit<ScoreOptions, 'explain' | 'featureErrors'> = {}): Float32Array {
+  score(rows: Float32Array, options: Omit<ScoreOptions, 'explain' | 'featureErrors' | 'aeScores'> = {}): Float32Array {
     const call = this.#prepare(rows, options);
     const bad = call.native.score(rows, call.scores, null, call.mode, call.threads);
     this.#check(bad, rows);
@@ -343,7 +352,10 @@ export class Scorer {
     // A view of exactly n scores, so callers can pass a larger reusable buffer.
     if (scores.length !== n) scores = scores.subarray(0, n);
     // Hybrid models explain with the autoencoder's own score too.
-    const aeScores = featureErrors !== null && this.model.kind === 'hybrid' ? new Float32Array(n) : null;
+    const aeScores =
+      (featureErrors !== null || options.aeScores === true) && this.model.kind === 'hybrid'
+        ? new Float32Array(n)
+        : null;
     return { native, scores, featureErrors, mode, threads, aeScores };
   }
 

@@ -12,16 +12,16 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 
 import { createHead, headInputCount, headProbabilities } from '../src/hybrid/head.js';
-import { selectLabelled } from '../src/hybrid/labels.js';
+import { selectLabelled, selectValidationLabels } from '../src/hybrid/labels.js';
 import { mergeHeads } from '../src/hybrid/train-head.js';
-import { loadTable } from '../src/data/load.js';
+import { loadTable, writeTable } from '../src/data/load.js';
 import { splitTable } from '../src/data/split.js';
 import { evaluateScores } from '../src/eval/metrics.js';
 import { mulberry32 } from '../src/data/random.js';
 import { createModel, loadModel, type Model, saveModel } from '../src/model.js';
 import { addon } from '../src/native.js';
 import { buildOnnx } from '../src/onnx/index.js';
-import { quantize } from '../src/quantize.js';
+import { scoreFile } from '../src/score-file.js';
 import { Scorer } from '../src/scorer.js';
 import { createServer } from '../src/server/server.js';
 import { train } from '../src/train/train.js';
@@ -157,6 +157,36 @@ describe('selectLabelled', () => {
       'Expected `label_fraction` to be a number in [0, 1], got 2',
     );
   });
+
+  it("gives the validation split the training split's share of labelled frauds, nested and seeded", () => {
+    const train = Uint8Array.from({ length: 5000 }, (_, i) => (i % 50 === 0 ? 1 : 0)); // 100 frauds
+    const val = Uint8Array.from({ length: 2000 }, (_, i) => (i % 50 === 7 ? 1 : 0)); // 40 frauds
+    const fraudsIn = (v: { indices: Uint32Array }) => [...v.indices].filter((i) => val[i] === 1);
+    const everything = selectValidationLabels(val, selectLabelled(train, { seed: 1 }), { seed: 1 });
+    expect(everything.indices.length).toBe(2000);
+    expect(everything).toMatchObject({ frauds: 40, normals: 1960, available: { frauds: 40, normals: 1960 } });
+    const ten = selectValidationLabels(val, selectLabelled(train, { maxFrauds: 10, seed: 3 }), { seed: 3 });
+    const thirty = selectValidationLabels(val, selectLabelled(train, { maxFrauds: 30, seed: 3 }), { seed: 3 });
+    // 10 of 100 training frauds -> 4 of 40; 30 -> 12; normal rows all kept (no label_fraction).
+    expect([ten.frauds, thirty.frauds, ten.normals]).toEqual([4, 12, 1960]);
+    expect(fraudsIn(ten)).toHaveLength(4);
+    const inThirty = new Set(thirty.indices);
+    expect(fraudsIn(ten).every((i) => inThirty.has(i))).toBe(true);
+    // Same seed, same rows; another seed, other rows.
+    const again = selectValidationLabels(val, selectLabelled(train, { maxFrauds: 10, seed: 3 }), { seed: 3 });
+    expect([...again.indices]).toEqual([...ten.indices]);
+    const other = selectValidationLabels(val, selectLabelled(train, { maxFrauds: 10, seed: 4 }), { seed: 4 });
+    expect(fraudsIn(other)).not.toEqual(fraudsIn(ten));
+    // label_fraction: the training split's fraud share for frauds, the fraction for normal rows.
+    const trainHalf = selectLabelled(train, { fraction: 0.5, seed: 2 });
+    const half = selectValidationLabels(val, trainHalf, { fraction: 0.5, seed: 2 });
+    expect(half.frauds).toBe(Math.round((40 * trainHalf.frauds) / 100));
+    expect(fraudsIn(half)).toHaveLength(half.frauds);
+    expect(half.normals).toBeGreaterThan(1960 * 0.4);
+    expect(half.normals).toBeLessThan(1960 * 0.6);
+    // One labelled training fraud still leaves one validation fraud to stop on.
+    expect(selectValidationLabels(val, selectLabelled(train, { maxFrauds: 1, seed: 1 }), { seed: 1 }).frauds).toBe(1);
+  });
 });
 
 describe('Scorer on a hybrid model', () => {
@@ -214,12 +244,47 @@ describe('Scorer on a hybrid model', () => {
     s.dispose();
   });
 
-  it('refuses what it cannot do yet, naming why', () => {
-    expect(() => new Scorer(model, { precision: 'int8' })).toThrow(/hybrid model .* int8 engine is not built yet/);
+  it("scoreFile names its columns fraud_probability and reconstruction_error, with the scorer's values", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fraudscore-hybrid-file-'));
+    const n = 300;
+    const rows = randomRows(n, d, testSeed() + 1, [6]);
+    const input = join(dir, 'in.arrow');
+    await writeTable(input, { features: model.features, rows, n });
+    const s = new Scorer(model, { backend: 'cpu' });
+    const want = s.explain(rows);
+    // Without explain, aeScores alone: the same AE scores, no feature errors.
+    const lean = await s.scoreAsync(rows, { aeScores: true });
+    expect(lean.aeScores).toEqual(want.aeScores);
+    expect(lean.featureErrors).toBeUndefined();
+    s.dispose();
+    const threshold = Float32Array.from(want.scores).sort()[Math.floor(n * 0.9)]!;
+    const withThreshold: Model = { ...model, threshold: { value: threshold, strategy: 'percentile', params: {} } };
+    for (const [m, ext, columns] of [
+      [withThreshold, 'csv', ['fraud_probability', 'reconstruction_error', 'is_fraud']],
+      [model, 'arrow', ['fraud_probability', 'reconstruction_error']],
+    ] as const) {
+      const output = join(dir, `out.${ext}`);
+      const res = await scoreFile({ model: m, input, output, batchRows: 128 });
+      expect(res.rows).toBe(n);
+      if (ext === 'csv') expect((await readFile(output, 'utf8')).split('\n')[0]).toBe(columns.join(','));
+      const back = await loadTable(output, { features: [...columns] });
+      const k = columns.length;
+      let flagged = 0;
+      for (let i = 0; i < n; i++) {
+        expect(back.rows[i * k]).toBe(want.scores[i]);
+        expect(back.rows[i * k + 1]).toBe(want.aeScores![i]);
+        if (k === 3) {
+          expect(back.rows[i * k + 2]).toBe(want.scores[i]! > threshold ? 1 : 0);
+          flagged += back.rows[i * k + 2]!;
+        }
+      }
+      if (k === 3) expect(flagged).toBe(res.flagged);
+    }
+  });
+
+  it('refuses what it cannot do yet, naming why (CUDA; int8 is test/hybrid-int8.test.ts)', () => {
     expect(() => new Scorer(model, { backend: 'cuda' })).toThrow(/does not run hybrid models/);
-    expect(() => quantize(model, { calibration: randomRows(100, d, 1) })).toThrow(
-      /model.kind 'hybrid' has no int8 engine yet/,
-    );
+    expect(() => new Scorer(model, { precision: 'int8' })).toThrow(/Expected a quantized model/);
   });
 
   it('saves and loads: model.json says the kind, the head comes back bit for bit', async () => {
@@ -291,6 +356,52 @@ describe('train() with model.kind hybrid', () => {
     expect(one.model.threshold!.value).toBeGreaterThan(0);
     expect(one.model.threshold!.value).toBeLessThan(1);
     expect(one.hybrid!.bestValAuprc!).toBeGreaterThan(one.hybrid!.aeValAuprc!);
+  });
+
+  it('under max_labelled_frauds stops early and chooses the threshold on the same share of validation frauds', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fraudscore-hybrid-few-'));
+    const path = join(dir, 'data.csv');
+    await writeData(path, 4000, d, 5);
+    const all = await train(config(path), { noRunDir: true });
+    const few = await train(config(path, { max_labelled_frauds: 10 }), { noRunDir: true });
+    const h = few.hybrid!;
+    expect(h.labelledFrauds).toBe(10);
+    const avail = h.validation!.available.frauds;
+    expect(avail).toBeGreaterThan(20);
+    expect(h.validation!.frauds).toBe(Math.max(1, Math.round((avail * 10) / h.available.frauds)));
+    expect(h.validation!.frauds).toBeLessThan(avail);
+    expect(h.validation!.normals).toBe(h.validation!.available.normals);
+    expect(few.model.training?.hybrid).toEqual(h);
+    expect(few.model.threshold!.strategy).toBe(
+      `max-f1 on the validation split's ${h.validation!.frauds} labelled frauds and ${h.validation!.normals} labelled normal rows`,
+    );
+    // Every label kept: the whole validation split, as before.
+    expect(all.hybrid!.validation).toEqual({
+      frauds: avail,
+      normals: h.validation!.normals,
+      available: h.validation!.available,
+    });
+    expect(all.model.threshold!.strategy).toBe('max-f1 on the validation split');
+    // The head's stopping AUPRC is the subset's: recompute it from the model on those rows.
+    const table = await loadTable(path, { features });
+    const { validation } = splitTable(table, { strategy: 'stratified', ratios: [0.6, 0.2, 0.2], seed: 42 });
+    const sel = selectValidationLabels(
+      validation.labels!,
+      selectLabelled(splitTable(table, { strategy: 'stratified', ratios: [0.6, 0.2, 0.2], seed: 42 }).train.labels!, {
+        maxFrauds: 10,
+        seed: 7,
+      }),
+      { seed: 7 },
+    );
+    expect(sel.frauds).toBe(h.validation!.frauds);
+    const s = new Scorer(few.model, { backend: 'cpu' });
+    const rowsOf = Float32Array.from(
+      [...sel.indices].flatMap((i) => [...validation.rows.subarray(i * d, (i + 1) * d)]),
+    );
+    const labelsOf = Uint8Array.from(sel.indices, (i) => validation.labels![i]!);
+    const m = evaluateScores(s.score(rowsOf), labelsOf, { threshold: 0.5, normalWeight: 1 });
+    s.dispose();
+    expect(m.auprc).toBeCloseTo(h.bestValAuprc!, 5);
   });
 
   it('with no labelled frauds gives exactly the AE-only model, and says so', async () => {

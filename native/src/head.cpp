@@ -16,7 +16,10 @@ namespace fraudscore {
 
 namespace {
 
-constexpr size_t kBlockRows = 256;  // rows per fused block: errors stay in L1/L2 for the head
+// Rows per fused block: errors stay in L1/L2 for the head. A multiple of kInt8DynamicBlockRows, so
+// the int8 engine's dynamic-scale blocks fall where one call over every row would put them.
+constexpr size_t kBlockRows = 256;
+static_assert(kBlockRows % kInt8DynamicBlockRows == 0, "blocks must hold whole dynamic blocks");
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 int maxWidth(const std::vector<DenseLayer>& head, int inputs) {
@@ -120,12 +123,16 @@ void buildHeadInputs(const float* z, const float* featureErrors, const float* sc
 // ---- HybridEngine ----------------------------------------------------------------------------
 
 struct HybridEngine::Impl {
-  std::unique_ptr<CpuEngine> ae;
+  std::unique_ptr<CpuEngine> ae;       // fp32 autoencoder, or
+  std::unique_ptr<CpuInt8Engine> ae8;  // int8 autoencoder (exactly one is set)
   ModelSpec spec;
   std::vector<DenseLayer> head;
   std::vector<uint8_t> log1p;
   std::vector<float> invScale;
   int width = 0;
+
+  // Everything but the autoencoder engine, which the constructor sets.
+  void init(const ModelSpec& ae, const std::vector<DenseLayer>& head);
 
   // Standardizes a block as the kernels do: log1p where set, then (x - mean) * (1 / std).
   void standardize(const float* rows, size_t n, float* z) const {
@@ -143,7 +150,8 @@ struct HybridEngine::Impl {
   BadValue block(const float* rows, size_t count, float* probs, float* sc, float* fe, float* in,
                  NonFinite mode) const {
     const int d = spec.features;
-    const BadValue bad = ae->score(rows, count, sc, fe, mode, 1);
+    const BadValue bad =
+        ae8 ? ae8->score(rows, count, sc, fe, mode, 1) : ae->score(rows, count, sc, fe, mode, 1);
     if (bad.row >= 0 && mode == NonFinite::kError) return bad;
     const size_t k = static_cast<size_t>(headInputs(d));
     // z goes to the first d columns of each head-input row; build it in place.
@@ -176,22 +184,42 @@ struct HybridEngine::Impl {
   }
 };
 
-HybridEngine::HybridEngine(const ModelSpec& ae, const std::vector<DenseLayer>& head, SimdPath path)
-    : impl_(new Impl) {
+namespace {
+
+void checkHybrid(const ModelSpec& ae, const std::vector<DenseLayer>& head) {
   const std::string err = ae.validate();
   if (!err.empty()) throw std::invalid_argument("invalid model: " + err);
   const std::string herr = validateHead(head, ae.features);
   if (!herr.empty()) throw std::invalid_argument("invalid head: " + herr);
-  Impl& m = *impl_;
-  m.ae = std::make_unique<CpuEngine>(ae, path);
-  m.spec = ae;
-  m.head = head;
-  m.width = maxWidth(head, headInputs(ae.features));
-  m.log1p.resize(ae.features);
-  m.invScale.resize(ae.features);
+}
+
+}  // namespace
+
+HybridEngine::HybridEngine(const ModelSpec& ae, const std::vector<DenseLayer>& head, SimdPath path)
+    : impl_(new Impl) {
+  checkHybrid(ae, head);
+  impl_->ae = std::make_unique<CpuEngine>(ae, path);
+  impl_->init(ae, head);
+}
+
+HybridEngine::HybridEngine(const ModelSpec& ae, const QuantSpec& q, Int8Activations act,
+                           const std::vector<DenseLayer>& head, SimdPath path, Int8Matmul mm)
+    : impl_(new Impl) {
+  checkHybrid(ae, head);
+  // The int8 engine checks the quantization against the model and names the field.
+  impl_->ae8 = std::make_unique<CpuInt8Engine>(ae, q, act, path, mm);
+  impl_->init(ae, head);
+}
+
+void HybridEngine::Impl::init(const ModelSpec& ae, const std::vector<DenseLayer>& h) {
+  spec = ae;
+  head = h;
+  width = maxWidth(head, headInputs(ae.features));
+  log1p.resize(ae.features);
+  invScale.resize(ae.features);
   for (int j = 0; j < ae.features; ++j) {
-    m.log1p[j] = ae.transform[j] == Transform::kLog1p ? 1 : 0;
-    m.invScale[j] = static_cast<float>(1.0 / static_cast<double>(ae.scale[j]));
+    log1p[j] = ae.transform[j] == Transform::kLog1p ? 1 : 0;
+    invScale[j] = static_cast<float>(1.0 / static_cast<double>(ae.scale[j]));
   }
 }
 
@@ -228,19 +256,34 @@ int HybridEngine::features() const {
   return impl_->spec.features;
 }
 SimdPath HybridEngine::path() const {
-  return impl_->ae->path();
+  return impl_->ae8 ? impl_->ae8->path() : impl_->ae->path();
+}
+bool HybridEngine::int8() const {
+  return impl_->ae8 != nullptr;
+}
+bool HybridEngine::amx() const {
+  return impl_->ae8 && impl_->ae8->amx();
+}
+bool HybridEngine::dynamic() const {
+  return impl_->ae8 && impl_->ae8->activations() == Int8Activations::kDynamic;
+}
+uint64_t HybridEngine::fallbackRows() const {
+  return impl_->ae8 ? impl_->ae8->fallbackRows() : 0;
 }
 size_t HybridEngine::packedBytes() const {
-  size_t b = impl_->ae->packedBytes();
+  size_t b = impl_->ae8 ? impl_->ae8->packedBytes() : impl_->ae->packedBytes();
   for (const DenseLayer& L : impl_->head) b += (L.weight.size() + L.bias.size()) * sizeof(float);
   return b;
 }
 
-void hybridReferenceF64(const ModelSpec& ae, const std::vector<DenseLayer>& head, const float* rows,
-                        size_t n, double* probs, double* aeScores) {
+namespace {
+
+// The head in float64 over AE scores and feature errors computed by some reference (sc: n, fe:
+// n * features).
+void headReferenceF64(const ModelSpec& ae, const std::vector<DenseLayer>& head, const float* rows,
+                      size_t n, const double* sc, const double* fe, double* probs,
+                      double* aeScores) {
   const int d = ae.features;
-  std::vector<double> sc(n), fe(n * d);
-  scoreReferenceF64(ae, rows, n, sc.data(), fe.data());
   std::vector<double> x, y;
   for (size_t r = 0; r < n; ++r) {
     if (aeScores) aeScores[r] = sc[r];
@@ -268,6 +311,15 @@ void hybridReferenceF64(const ModelSpec& ae, const std::vector<DenseLayer>& head
     }
     probs[r] = 1.0 / (1.0 + std::exp(-x[0]));
   }
+}
+
+}  // namespace
+
+void hybridReferenceF64(const ModelSpec& ae, const std::vector<DenseLayer>& head, const float* rows,
+                        size_t n, double* probs, double* aeScores) {
+  std::vector<double> sc(n), fe(n * ae.features);
+  scoreReferenceF64(ae, rows, n, sc.data(), fe.data());
+  headReferenceF64(ae, head, rows, n, sc.data(), fe.data(), probs, aeScores);
 }
 
 // ---- HeadTrainer -----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 // The hybrid head (head.h): the float64 reference gradient against central differences of the
 // float64 loss, the trainer's fp32 gradient against that reference (BCE and focal), the fused
 // engine against the float64 reference and against the plain AE engine, determinism across thread
-// counts, learning on a separable problem, bad inputs and labels.
+// counts, the int8 engine (AE in int8, head in fp32) against the int8 AE engine and a float64 head,
+// learning on a separable problem, bad inputs and labels.
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -9,6 +10,8 @@
 
 #include "fraudscore/cpu.h"
 #include "fraudscore/head.h"
+#include "fraudscore/int8.h"
+#include "fraudscore/quant.h"
 #include "testing.h"
 
 using namespace fraudscore;
@@ -149,6 +152,101 @@ void fusedAgainstReference(std::mt19937_64& rng) {
   CHECK(std::isnan(p[517]) && std::isfinite(p[516]) && std::isfinite(p[518]));
 }
 
+// The head in float64 over given AE scores and feature errors (head.h's inputs).
+double headProbF64(const ModelSpec& ae, const std::vector<DenseLayer>& head, const float* row,
+                   const float* fe, float sc) {
+  const int d = ae.features;
+  std::vector<double> x(headInputs(d)), y;
+  for (int j = 0; j < d; ++j) {
+    double v = row[j];
+    if (ae.transform[j] == Transform::kLog1p) v = std::log1p(v);
+    x[j] = (v - ae.mean[j]) / ae.scale[j];
+    x[d + j] = std::log1p(static_cast<double>(fe[j]));
+  }
+  x[2 * d] = std::log1p(static_cast<double>(sc));
+  for (size_t l = 0; l < head.size(); ++l) {
+    const DenseLayer& L = head[l];
+    y.assign(L.out, 0.0);
+    for (int o = 0; o < L.out; ++o) {
+      double s = L.bias[o];
+      for (int i = 0; i < L.in; ++i) s += static_cast<double>(L.weight[o * L.in + i]) * x[i];
+      y[o] = (l + 1 < head.size()) ? std::max(s, 0.0) : s;
+    }
+    x.swap(y);
+  }
+  return 1.0 / (1.0 + std::exp(-x[0]));
+}
+
+// The int8 hybrid engine: its AE part is the int8 engine's, bit for bit (static with the fp32
+// fallback, and dynamic, whose 16-row blocks must not move with the thread count), its head the
+// float64 head over those outputs; and it stays close to the fp32 hybrid.
+void int8Fused(std::mt19937_64& rng) {
+  const int d = 29;
+  ModelSpec ae = fstest::randomModel(rng, d, {32, 16, 32});
+  auto head = randomHead(rng, headInputs(d), {32, 16});
+  const size_t n = 1000;
+  auto calib = fstest::randomRows(rng, ae, 400);
+  auto rows = fstest::randomRows(rng, ae, n);
+  for (size_t k = 0; k < rows.size(); k += 97) rows[k] *= 4.f;  // some rows beyond the range
+  QuantSpec q;
+  quantizeWeights(ae, &q);
+  calibrateActivations(ae, calib.data(), 200, &q);  // tight: the fallback has work to do
+  q.fallback = true;
+  HybridEngine fp(ae, head);
+  std::vector<float> pf(n);
+  fp.score(rows.data(), n, pf.data(), nullptr, nullptr, NonFinite::kError);
+  for (Int8Activations act : {Int8Activations::kStatic, Int8Activations::kDynamic}) {
+    const char* what = act == Int8Activations::kStatic ? "static" : "dynamic";
+    QuantSpec qa = q;
+    if (act == Int8Activations::kDynamic) qa.fallback = false;
+    CpuInt8Engine plain(ae, qa, act);
+    std::vector<float> sc8(n), fe8(n * d);
+    CHECK(plain.score(rows.data(), n, sc8.data(), fe8.data(), NonFinite::kError, 1).row < 0);
+    HybridEngine eng(ae, qa, act, head);
+    CHECK(eng.int8() && eng.dynamic() == (act == Int8Activations::kDynamic));
+    for (int threads : {1, 4}) {
+      std::vector<float> p(n), sc(n), fe(n * d);
+      const BadValue bad =
+          eng.score(rows.data(), n, p.data(), sc.data(), fe.data(), NonFinite::kError, threads);
+      CHECK(bad.row < 0);
+      CHECK_MSG(std::equal(sc.begin(), sc.end(), sc8.begin()), "%s, %d threads: AE scores differ",
+                what, threads);
+      CHECK_MSG(std::equal(fe.begin(), fe.end(), fe8.begin()),
+                "%s, %d threads: feature errors differ", what, threads);
+      double worst = 0, worstFp = 0;
+      for (size_t r = 0; r < n; ++r) {
+        const double want = headProbF64(ae, head, rows.data() + r * d, fe8.data() + r * d, sc8[r]);
+        worst = std::max(worst, std::fabs(p[r] - want));
+        worstFp = std::max(worstFp, std::fabs(static_cast<double>(p[r]) - pf[r]));
+      }
+      CHECK_MSG(worst < 1e-4, "%s: head after int8 off the float64 head by %g", what, worst);
+      // Random weights and rows, not a trained model: a loose bound, that int8 is not garbage.
+      CHECK_MSG(worstFp < 0.25, "%s: int8 hybrid off the fp32 hybrid by %g", what, worstFp);
+    }
+  }
+  // Static with the fallback: some rows went to fp32, and the count says so.
+  HybridEngine st(ae, q, Int8Activations::kStatic, head);
+  std::vector<float> p(n);
+  st.score(rows.data(), n, p.data(), nullptr, nullptr, NonFinite::kError);
+  CHECK_MSG(st.fallbackRows() > 0 && st.fallbackRows() < n, "fallback rows %llu of %zu",
+            static_cast<unsigned long long>(st.fallbackRows()), n);
+  CHECK(!fp.int8() && fp.fallbackRows() == 0);
+  // A bad value in int8: named at its row and column, as in fp32.
+  rows[333 * d + 5] = std::numeric_limits<float>::infinity();
+  const BadValue b = st.score(rows.data(), n, p.data(), nullptr, nullptr, NonFinite::kError, 2);
+  CHECK(b.row == 333 && b.col == 5);
+  // A quantization of the wrong shape is refused, naming the field.
+  QuantSpec wrong = q;
+  wrong.wq.pop_back();
+  bool threw = false;
+  try {
+    HybridEngine bad(ae, wrong, Int8Activations::kStatic, head);
+  } catch (const std::invalid_argument& e) {
+    threw = std::string(e.what()).find("wq") != std::string::npos;
+  }
+  CHECK(threw);
+}
+
 std::vector<DenseLayer> trainFor(const std::vector<DenseLayer>& head, const std::vector<float>& x,
                                  const std::vector<uint8_t>& y, int threads, int epochs) {
   HeadTrainOptions o;
@@ -238,6 +336,7 @@ int main() {
     trainerGradientsAgainstReference(rng, 2.f, threads);
   }
   fusedAgainstReference(rng);
+  int8Fused(rng);
   determinismAndLearning(rng);
   badInputs(rng);
   return fstest::finish("test_head");

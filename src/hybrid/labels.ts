@@ -70,3 +70,60 @@ export function selectLabelled(labels: Uint8Array, options: LabelOptions): Label
     available: { frauds: availFrauds, normals: labels.length - availFrauds },
   };
 }
+
+/** Which validation rows' labels a head may use (validationLabels()). */
+export interface ValidationLabelSelection {
+  /** Indices (into the validation split) of the rows whose label is used, ascending. */
+  indices: Uint32Array;
+  frauds: number;
+  normals: number;
+  available: { frauds: number; normals: number };
+}
+
+/**
+ * [sync] The validation rows whose labels early stopping and the threshold may use, given what the
+ * training split kept (`train`, from selectLabelled): a user with 10% of the labels has 10% of the
+ * validation labels too, not all of them. Frauds: the training split's labelled share of its frauds,
+ * round(validation frauds * train.frauds / train.available.frauds), at least 1 when the training
+ * split kept any (early stopping needs a fraud to rank), drawn by a seeded Fisher-Yates order that
+ * nests like the training caps (the 3 of a cap of 10 are among the 10 of a cap of 30). Normals: each
+ * kept with probability `fraction` (training.label_fraction), as in the training split. With every
+ * label kept (fraction 1, no cap binding) this is the whole validation split.
+ */
+export function selectValidationLabels(
+  labels: Uint8Array,
+  train: LabelSelection,
+  options: { fraction?: number; seed: number },
+): ValidationLabelSelection {
+  const { fraction = 1, seed } = options;
+  // Streams of their own (the training split's are seed * 2 + 1 and + 2).
+  const pick = new Rng(seed * 4 + 3);
+  const order = new Rng(seed * 4 + 4);
+  const keep = new Uint8Array(labels.length);
+  const frauds: number[] = [];
+  for (let i = 0; i < labels.length; i++) {
+    const u = pick.next();
+    if (labels[i] === 1) frauds.push(i);
+    else keep[i] = fraction === 1 || u < fraction ? 1 : 0;
+  }
+  const share = train.available.frauds === 0 ? 0 : train.frauds / train.available.frauds;
+  const want = train.frauds === 0 ? 0 : Math.min(frauds.length, Math.max(1, Math.round(frauds.length * share)));
+  if (want < frauds.length) {
+    for (let i = frauds.length - 1; i > 0; i--) {
+      const j = order.int(i + 1);
+      [frauds[i], frauds[j]] = [frauds[j]!, frauds[i]!];
+    }
+  }
+  for (const i of frauds.slice(0, want)) keep[i] = 1;
+  let n = 0;
+  for (let i = 0; i < labels.length; i++) n += keep[i]!;
+  const indices = new Uint32Array(n);
+  let k = 0;
+  for (let i = 0; i < labels.length; i++) if (keep[i]) indices[k++] = i;
+  return {
+    indices,
+    frauds: want,
+    normals: n - want,
+    available: { frauds: frauds.length, normals: labels.length - frauds.length },
+  };
+}

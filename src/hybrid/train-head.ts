@@ -1,8 +1,10 @@
 // Training the hybrid model's head, after the autoencoder is fixed: the training split's labelled
 // rows (labels.ts) go through the frozen autoencoder once to give the head's inputs (head.h), then
 // the native HeadTrainer runs epochs with early stopping on the validation split's weighted AUPRC.
-// The validation split is used as the autoencoder uses it (all its labels, for stopping and the
-// threshold); the test split is never read here.
+// Early stopping reads the validation split's labels only as far as the training split's: under
+// training.label_fraction / max_labelled_frauds the same share of its frauds (labels.ts:
+// selectValidationLabels), and train() chooses the threshold on the same rows. The test split is
+// never read here.
 import { takeRows } from '../data/table.js';
 import type { Splits } from '../data/split.js';
 import { averagePrecisionOf } from '../eval/metrics.js';
@@ -11,7 +13,7 @@ import { type DenseLayer, type Model, toAddonSpec } from '../model.js';
 import { type AddonHeadTrainer, addon } from '../native.js';
 import type { TrainConfig } from '../train/config.js';
 import { createHead, HEAD_INPUTS, headProbabilities, type HybridHead } from './head.js';
-import { selectLabelled } from './labels.js';
+import { selectLabelled, selectValidationLabels } from './labels.js';
 
 /** One head epoch's record. */
 export interface HeadEpochRecord {
@@ -30,6 +32,11 @@ export interface HybridTrainingInfo {
   labelledFrauds: number;
   labelledNormals: number;
   available: { frauds: number; normals: number };
+  /**
+   * Validation rows whose labels early stopping and the threshold used (the same share of frauds
+   * as the training split's; every row with every label kept). Absent when no head was trained.
+   */
+  validation?: { frauds: number; normals: number; available: { frauds: number; normals: number } };
   labelFraction: number;
   maxLabelledFrauds: number | null;
   /** Why no head was trained (no labelled frauds): the model is then the autoencoder alone. */
@@ -53,6 +60,8 @@ export interface HeadTrainResult {
   model: Model;
   info: HybridTrainingInfo;
   history: HeadEpochRecord[];
+  /** Indices into the validation split of the rows whose labels the head used (null when skipped). */
+  validationIndices: Uint32Array | null;
 }
 
 function weightedAuprc(scores: ArrayLike<number>, labels: Uint8Array, w: number): number {
@@ -80,7 +89,6 @@ export async function trainHead(
     }
   }
   const trainLabels = splits.train.labels as Uint8Array;
-  const valLabels = splits.validation.labels as Uint8Array;
   const sel = selectLabelled(trainLabels, {
     fraction: tc.label_fraction,
     maxFrauds: tc.max_labelled_frauds,
@@ -99,13 +107,20 @@ export async function trainHead(
       sel.available.frauds === 0
         ? 'the training split has no frauds'
         : `no labelled frauds (training.label_fraction ${tc.label_fraction}, training.max_labelled_frauds ${tc.max_labelled_frauds})`;
-    return { model: ae, info, history: [] };
+    return { model: ae, info, history: [], validationIndices: null };
   }
   if (sel.normals === 0) {
     throw new RangeError(
       `model.kind 'hybrid' needs labelled normal rows as well as frauds: training.label_fraction ${tc.label_fraction} left none`,
     );
   }
+  const valSel = selectValidationLabels(splits.validation.labels as Uint8Array, sel, {
+    fraction: tc.label_fraction,
+    seed: tc.seed,
+  });
+  info.validation = { frauds: valSel.frauds, normals: valSel.normals, available: valSel.available };
+  const validation = takeRows(splits.validation, valSel.indices);
+  const valLabels = validation.labels as Uint8Array;
   if (!addon.HybridScorer) throw new Error('this build of the native addon has no HybridScorer');
   const d = ae.features.length;
   const start: HybridHead = createHead(d, hc.hidden, tc.seed);
@@ -116,7 +131,7 @@ export async function trainHead(
   const labelled = takeRows(splits.train, sel.indices);
   try {
     trainX = engine.headInputs(labelled.rows, threads);
-    valX = engine.headInputs(splits.validation.rows, threads);
+    valX = engine.headInputs(validation.rows, threads);
   } finally {
     engine.dispose();
   }
@@ -126,7 +141,7 @@ export async function trainHead(
   const w = config.data.normal_weight;
 
   // The zero-label point: the autoencoder's own score ranks validation this well.
-  const aeScores = new Float32Array(splits.validation.n);
+  const aeScores = new Float32Array(validation.n);
   for (let r = 0; r < aeScores.length; r++) aeScores[r] = valX[r * (2 * d + 1) + 2 * d]!;
   info.aeValAuprc = weightedAuprc(aeScores, valLabels, w);
 
@@ -199,6 +214,7 @@ export async function trainHead(
     model: { ...ae, kind: 'hybrid', head: { inputs: HEAD_INPUTS, layers } },
     info,
     history,
+    validationIndices: valSel.indices,
   };
 }
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { loadTable } from '../data/load.js';
 import { fitPreprocessing } from '../data/preprocess.js';
 import { splitTable } from '../data/split.js';
-import { rowsWithLabel, type Table } from '../data/table.js';
+import { rowsWithLabel, type Table, takeRows } from '../data/table.js';
 import { evaluateScores, type Metrics } from '../eval/metrics.js';
 import { chooseThreshold } from '../eval/threshold.js';
 import { withCallerStack } from '../errors.js';
@@ -212,19 +212,28 @@ export async function train(input: TrainConfig | PartialConfig, options: TrainOp
 
     // Hybrid: the head on top of the fixed autoencoder; scores below are then probabilities.
     let hybrid: HybridTrainingInfo | undefined;
+    // The validation rows whose labels choose the threshold: all of them, or for a hybrid head
+    // trained on part of the labels the same share (the rows its early stopping saw).
+    let thresholdRows = splits.validation;
     if (config.model.kind === 'hybrid') {
       const h = await trainHead(model, splits, config, threads, { signal, onEpoch: options.onHeadEpoch });
       model = h.model;
       hybrid = h.info;
+      if (h.validationIndices !== null && h.validationIndices.length < splits.validation.n) {
+        thresholdRows = takeRows(splits.validation, h.validationIndices);
+      }
       await run?.writeJson('head-metrics.json', h.history);
     }
 
-    // Threshold on validation (all rows, frauds included), metrics on test.
+    // Threshold on validation (frauds included), metrics on test; validation metrics over every
+    // validation row (an evaluation, like test's, comparable across label budgets).
     const w = config.data.normal_weight;
     const valScores = await scoreTable(model, splits.validation, threads);
+    const thresholdScores =
+      thresholdRows === splits.validation ? valScores : await scoreTable(model, thresholdRows, threads);
     const chosen = chooseThreshold(
-      valScores,
-      splits.validation.labels as Uint8Array,
+      thresholdScores,
+      thresholdRows.labels as Uint8Array,
       config.threshold.value === null
         ? { name: config.threshold.strategy }
         : { name: config.threshold.strategy, value: config.threshold.value },
@@ -244,7 +253,14 @@ export async function train(input: TrainConfig | PartialConfig, options: TrainOp
     const rowsTrained = trainNormal.n * history.length;
     model = {
       ...model,
-      threshold: { value: chosen.value, strategy: `${chosen.strategy} on the validation split`, params: chosen.params },
+      threshold: {
+        value: chosen.value,
+        strategy:
+          thresholdRows === splits.validation
+            ? `${chosen.strategy} on the validation split`
+            : `${chosen.strategy} on the validation split's ${hybrid!.validation!.frauds} labelled frauds and ${hybrid!.validation!.normals} labelled normal rows`,
+        params: chosen.params,
+      },
       metrics: { test, validation, split: 'test', normalWeight: w },
       training: {
         config,

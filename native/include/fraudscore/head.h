@@ -26,7 +26,9 @@
 #include <vector>
 
 #include "fraudscore/cpu.h"
+#include "fraudscore/int8.h"
 #include "fraudscore/model.h"
+#include "fraudscore/quant.h"
 #include "fraudscore/train.h"
 
 namespace fraudscore {
@@ -52,6 +54,14 @@ class HybridEngine {
   // [sync] @throws std::invalid_argument naming the bad field.
   HybridEngine(const ModelSpec& ae, const std::vector<DenseLayer>& head,
                SimdPath path = defaultSimd());
+  // [sync] The autoencoder in int8 (a CpuInt8Engine: q's weights, static or dynamic activation
+  // scales, q.fallback's fp32 rescoring of out-of-range rows), the head in fp32 after it, reading
+  // the int8 path's feature errors and score (the standardized z is fp32 either way). Blocks of
+  // rows start at multiples of kInt8DynamicBlockRows, so dynamic scales do not depend on threads.
+  // @throws std::invalid_argument naming the bad field (model, quantization or head).
+  HybridEngine(const ModelSpec& ae, const QuantSpec& q, Int8Activations act,
+               const std::vector<DenseLayer>& head, SimdPath path = defaultInt8Simd(),
+               Int8Matmul mm = Int8Matmul::kAuto);
   ~HybridEngine();
   HybridEngine(const HybridEngine&) = delete;
   HybridEngine& operator=(const HybridEngine&) = delete;
@@ -72,6 +82,12 @@ class HybridEngine {
   int features() const;
   SimdPath path() const;
   size_t packedBytes() const;
+  // True when the autoencoder runs in int8 (the second constructor).
+  bool int8() const;
+  // The int8 engine's (CpuInt8Engine::amx, ::activations, ::fallbackRows); false / 0 for fp32.
+  bool amx() const;
+  bool dynamic() const;
+  uint64_t fallbackRows() const;
 
  private:
   struct Impl;

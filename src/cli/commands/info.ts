@@ -38,9 +38,14 @@ Options:
     console.log(`preprocess log1p on [${logs.join(', ')}], then standardized (mean/std stored)`);
     console.log(`layers     ${layerSizes(model).join(' -> ')} (${flopsPerRow(model)} FLOPs/row)`);
     if (model.kind === 'hybrid' && model.head) {
-      const h = model.training?.hybrid as { labelledFrauds?: number } | undefined;
+      const h = model.training?.hybrid as
+        | { labelledFrauds?: number; validation?: { frauds: number; available: { frauds: number } } }
+        | undefined;
+      const stopped = h?.validation
+        ? `, stopped early on ${h.validation.frauds} of ${h.validation.available.frauds} validation frauds`
+        : '';
       console.log(
-        `kind       hybrid: head ${layerSizes(model.head).join(' -> ')} -> sigmoid (scores are fraud probabilities${h?.labelledFrauds === undefined ? '' : `; trained on ${h.labelledFrauds} labelled frauds`})`,
+        `kind       hybrid: head ${layerSizes(model.head).join(' -> ')} -> sigmoid (scores are fraud probabilities${h?.labelledFrauds === undefined ? '' : `; trained on ${h.labelledFrauds} labelled frauds${stopped}`})`,
       );
     }
     console.log(

@@ -30,6 +30,8 @@ export const score: Command = {
 Reads transactions (a header naming the model's features in any order; extra columns such as Class
 or Time are ignored), scores them in chunks on all cores and writes one row per transaction:
 score,is_fraud (is_fraud = score > the model's threshold; only score when the model has none).
+A hybrid model (model.kind hybrid) writes fraud_probability,reconstruction_error,is_fraud instead
+(is_fraud = fraud_probability > its threshold; reconstruction_error is the autoencoder's score).
 Formats follow the extensions: .csv, .csv.gz, .arrow/.feather (Arrow IPC file), .arrows (Arrow IPC
 stream), .parquet, or --input-format / --output-format. The output appears only when the whole input
 was scored. \`-\` reads CSV from stdin or writes CSV to stdout (a failure midway leaves the rows
