@@ -90,14 +90,6 @@ static inline void transposeRowsTo(const float* src, int d, int cnt, F&& emit) {
   transpose16x16(r, col);
   for (int k = 0; k < cnt; ++k) emit(k, col[k]);
 }
-// The same for V whole columns from src, with no masks: emit(k, column skip + k) for k < V - skip.
-template <class F>
-static inline void transposeRowsWhole(const float* src, int d, int skip, F&& emit) {
-  __m512 r[16], col[16];
-  for (int k = 0; k < 16; ++k) r[k] = _mm512_loadu_ps(src + static_cast<size_t>(k) * d);
-  transpose16x16(r, col);
-  for (int k = skip; k < 16; ++k) emit(k - skip, col[k]);
-}
 #elif FS_V == 8 && FS_X86_WIDE
 typedef __m256 vf;
 static inline vf vload(const float* p) {
@@ -130,13 +122,6 @@ static inline void transposeRowsTo(const float* src, int d, int cnt, F&& emit) {
   transpose8x8(r, col);
   for (int k = 0; k < cnt; ++k) emit(k, col[k]);
 }
-template <class F>
-static inline void transposeRowsWhole(const float* src, int d, int skip, F&& emit) {
-  __m256 r[8], col[8];
-  for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(src + static_cast<size_t>(k) * d);
-  transpose8x8(r, col);
-  for (int k = skip; k < 8; ++k) emit(k - skip, col[k]);
-}
 #else
 // Portable vectors (SSE2 on x86-64, NEON elsewhere). No FMA is assumed: multiply then add, in both
 // the vector and the scalar code, so the two paths still round alike.
@@ -168,10 +153,6 @@ static inline void transposeRowsTo(const float* src, int d, int cnt, F&& emit) {
     for (int r = 0; r < V; ++r) col[r] = src[static_cast<size_t>(r) * d + k];
     emit(k, vload(col));
   }
-}
-template <class F>
-static inline void transposeRowsWhole(const float* src, int d, int skip, F&& emit) {
-  transposeRowsTo(src + skip, d, V - skip, emit);
 }
 #endif
 
@@ -414,12 +395,7 @@ static bool loadBlock(const PackedModel& P, const float* src, float* z, int32_t*
         part = vfma(zv, vf{}, part);  // 0 * inf and 0 * NaN are NaN: marks the lane
         vstore(zc + static_cast<size_t>(k) * S, zv);
       };
-      if (d - c >= V)
-        transposeRowsWhole(rows + c, d, 0, emit);
-      else if (d >= V)  // the last V columns, unmasked: the first c + V - d are loaded twice
-        transposeRowsWhole(rows + (d - V), d, c + V - d, emit);
-      else
-        transposeRowsTo(rows + c, d, d - c, emit);
+      transposeRowsTo(rows + c, d, d - c < V ? d - c : V, emit);
       chk[g] = chk[g] + part;
     }
   }
