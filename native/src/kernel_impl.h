@@ -79,16 +79,14 @@ static inline float sfma(float a, float b, float c) {
   return __builtin_fmaf(a, b, c);
 }
 // Transposes V rows (features [c, c + cnt) of each, rows `d` floats apart) into cnt vectors of
-// one feature each and calls emit(k, column k) for k < cnt, in order, from the registers.
-// In-register 16x16 transpose: 64 shuffles for 256 values, about 3x cheaper than 16 gathers on
-// Zen 4 (~20 cycles per vgatherdps zmm).
-template <class F>
-static inline void transposeRowsTo(const float* src, int d, int cnt, F&& emit) {
+// one feature each, stored `S` floats apart in z. In-register 16x16 transpose: 64 shuffles for
+// 256 values, about 3x cheaper than 16 gathers on Zen 4 (~20 cycles per vgatherdps zmm).
+static inline void transposeRows(const float* src, int d, int cnt, float* z) {
   const __mmask16 m = static_cast<__mmask16>((1u << cnt) - 1);
   __m512 r[16], col[16];
   for (int k = 0; k < 16; ++k) r[k] = _mm512_maskz_loadu_ps(m, src + static_cast<size_t>(k) * d);
   transpose16x16(r, col);
-  for (int k = 0; k < cnt; ++k) emit(k, col[k]);
+  for (int k = 0; k < cnt; ++k) _mm512_storeu_ps(z + static_cast<size_t>(k) * S, col[k]);
 }
 #elif FS_V == 8 && FS_X86_WIDE
 typedef __m256 vf;
@@ -111,8 +109,7 @@ static inline float sfma(float a, float b, float c) {
   return __builtin_fmaf(a, b, c);
 }
 // See the AVX-512 version: the classic 8x8 transpose (24 shuffles for 64 values).
-template <class F>
-static inline void transposeRowsTo(const float* src, int d, int cnt, F&& emit) {
+static inline void transposeRows(const float* src, int d, int cnt, float* z) {
   alignas(32) static const int32_t kLanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
                                                  0,  0,  0,  0,  0,  0,  0,  0};
   const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kLanes + 8 - cnt));
@@ -120,7 +117,7 @@ static inline void transposeRowsTo(const float* src, int d, int cnt, F&& emit) {
   for (int k = 0; k < 8; ++k) r[k] = _mm256_maskload_ps(src + static_cast<size_t>(k) * d, m);
   __m256 col[8];
   transpose8x8(r, col);
-  for (int k = 0; k < cnt; ++k) emit(k, col[k]);
+  for (int k = 0; k < cnt; ++k) _mm256_storeu_ps(z + static_cast<size_t>(k) * S, col[k]);
 }
 #else
 // Portable vectors (SSE2 on x86-64, NEON elsewhere). No FMA is assumed: multiply then add, in both
@@ -145,14 +142,11 @@ static inline float sfma(float a, float b, float c) {
   return a * b + c;
 }
 // Transposes V rows (features [c, c + cnt) of each, rows `d` floats apart) into cnt vectors of
-// one feature each: emit(k, column k) for k < cnt.
-template <class F>
-static inline void transposeRowsTo(const float* src, int d, int cnt, F&& emit) {
-  for (int k = 0; k < cnt; ++k) {
-    alignas(64) float col[V];
-    for (int r = 0; r < V; ++r) col[r] = src[static_cast<size_t>(r) * d + k];
-    emit(k, vload(col));
-  }
+// one feature each, stored `S` floats apart in z.
+static inline void transposeRows(const float* src, int d, int cnt, float* z) {
+  for (int k = 0; k < cnt; ++k)
+    for (int r = 0; r < V; ++r)
+      z[static_cast<size_t>(k) * S + r] = src[static_cast<size_t>(r) * d + k];
 }
 #endif
 
@@ -366,47 +360,28 @@ static inline decltype(auto) withNR(int nr, F&& f) {
   }
 }
 
-// Transposes and standardizes the block's NR row vectors (rows `d` floats apart from src) into
-// z[j][row] = (log1p?(x[j]) - mean) / std, straight from the transpose's registers: one store per
-// value and no second pass over z. The log1p'd features (Amount) are kept raw in z by the
-// transposes and done afterwards for the NR vectors together: log1pv is one long dependency chain
-// (~90 cycles), and NR of them side by side overlap where one per transpose did not. Sets
-// laneBad[r] to -1 for rows holding a non-finite z, 0 otherwise; returns whether any does.
+// Standardizes the block's NR transposed row vectors in place: z[j] = (log1p?(x[j]) - mean) / std.
+// Sets laneBad[r] to -1 for rows holding a non-finite z, 0 otherwise; returns whether any does.
 template <int NR>
-static bool loadBlock(const PackedModel& P, const float* src, float* z, int32_t* laneBad) {
-  const int d = P.features;
-  const size_t ds = static_cast<size_t>(d);
+static bool standardize(const PackedModel& P, float* z, int32_t* laneBad) {
   vf chk[NR];
   for (int g = 0; g < NR; ++g) chk[g] = vf{};
-  for (int g = 0; g < NR; ++g) {
-    const float* rows = src + static_cast<size_t>(g) * V * ds;
-    for (int c = 0; c < d; c += V) {
-      float* zc = z + static_cast<size_t>(c) * S + g * V;
-      const uint8_t* lg = P.log1p.data() + c;
-      const float* mean = P.mean.get() + c;
-      const float* inv = P.invScale.get() + c;
-      vf part = vf{};
-      auto emit = [&](int k, vf x) {
-        if (lg[k]) {
-          vstore(zc + static_cast<size_t>(k) * S, x);  // raw: log1p'd below
-          return;
-        }
-        const vf zv = (x - vset1(mean[k])) * vset1(inv[k]);
-        part = vfma(zv, vf{}, part);  // 0 * inf and 0 * NaN are NaN: marks the lane
-        vstore(zc + static_cast<size_t>(k) * S, zv);
-      };
-      transposeRowsTo(rows + c, d, d - c < V ? d - c : V, emit);
-      chk[g] = chk[g] + part;
-    }
-  }
-  for (int j : P.log1pFeatures) {
-    float* zj = z + static_cast<size_t>(j) * S;
+  for (int j = 0; j < P.features; ++j) {
     const vf mean = vset1(P.mean[j]);
     const vf inv = vset1(P.invScale[j]);
-    for (int g = 0; g < NR; ++g) {
-      const vf zv = (log1pv(vload(zj + g * V)) - mean) * inv;
-      chk[g] = vfma(zv, vf{}, chk[g]);
-      vstore(zj + g * V, zv);
+    float* zj = z + static_cast<size_t>(j) * S;
+    if (P.log1p[j]) {
+      for (int g = 0; g < NR; ++g) {
+        const vf zv = (log1pv(vload(zj + g * V)) - mean) * inv;
+        chk[g] = vfma(zv, vf{}, chk[g]);  // 0 * inf and 0 * NaN are NaN: marks the lane
+        vstore(zj + g * V, zv);
+      }
+    } else {
+      for (int g = 0; g < NR; ++g) {
+        const vf zv = (vload(zj + g * V) - mean) * inv;
+        chk[g] = vfma(zv, vf{}, chk[g]);
+        vstore(zj + g * V, zv);
+      }
     }
   }
   bool any = false;
@@ -420,30 +395,23 @@ static bool loadBlock(const PackedModel& P, const float* src, float* z, int32_t*
 
 // Squared error of NR row vectors against z, summed in feature order (each group's sum is its own
 // FMA chain; the groups interleave). Writes the NR mean errors to sums; per-feature errors, when
-// wanted, go to fe (row-major, rows r0 + lane, `valid` rows of the block).
-template <int NR>
+// wanted (kFe), go to fe (row-major, rows r0 + lane, `valid` rows of the block). kFe is a template
+// argument so that the version without feature errors keeps the sums in registers: with a run-time
+// test the stores to `lane` made GCC keep them on the stack, each FMA a store-forward chain
+// (bench_cpu --path avx512, one thread, SPR, 15 alternating runs: 55.5% -> 57.3% of the FMA peak).
+template <int NR, bool kFe>
 static void blockError(const float* y, const float* z, int d, vf* sums, float* fe, int valid,
                        float* lane) {
   vf sum[NR];
   for (int g = 0; g < NR; ++g) sum[g] = vf{};
   const size_t ds = static_cast<size_t>(d);
-  if (!fe) {  // the sums stay in registers (the per-feature stores below would spill them)
-    for (int j = 0; j < d; ++j) {
-      const float* yj = y + static_cast<size_t>(j) * S;
-      const float* zj = z + static_cast<size_t>(j) * S;
-#pragma GCC unroll 4
-      for (int g = 0; g < NR; ++g) {
-        const vf e = vload(yj + g * V) - vload(zj + g * V);
-        sum[g] = vfma(e, e, sum[g]);
-      }
-    }
-  } else {
-    for (int j = 0; j < d; ++j) {
-      const float* yj = y + static_cast<size_t>(j) * S;
-      const float* zj = z + static_cast<size_t>(j) * S;
-      for (int g = 0; g < NR; ++g) {
-        const vf e = vload(yj + g * V) - vload(zj + g * V);
-        sum[g] = vfma(e, e, sum[g]);
+  for (int j = 0; j < d; ++j) {
+    const float* yj = y + static_cast<size_t>(j) * S;
+    const float* zj = z + static_cast<size_t>(j) * S;
+    for (int g = 0; g < NR; ++g) {
+      const vf e = vload(yj + g * V) - vload(zj + g * V);
+      sum[g] = vfma(e, e, sum[g]);
+      if constexpr (kFe) {
         vstore(lane, e * e);
         const int n = valid - g * V < V ? valid - g * V : V;
         for (int k = 0; k < n; ++k) fe[(g * V + k) * ds + j] = lane[k];
@@ -530,8 +498,12 @@ bool scoreRange(const PackedModel& P, const float* rows, size_t begin, size_t en
       const char* q = reinterpret_cast<const char*>(rows + pf1 * ds);
       for (; p < q; p += 64) __builtin_prefetch(p, 0, 2);
     }
+    for (int g = 0; g < nr; ++g)
+      for (int c = 0; c < d; c += V)
+        transposeRows(src + static_cast<size_t>(g) * V * ds + c, d, d - c < V ? d - c : V,
+                      z + static_cast<size_t>(c) * S + g * V);
     const bool anyBad =
-        withNR(nr, [&](auto k) { return loadBlock<decltype(k)::value>(P, src, z, laneBad); });
+        withNR(nr, [&](auto k) { return standardize<decltype(k)::value>(P, z, laneBad); });
     if (anyBad) {
       for (int r = 0; r < nb; ++r) {
         if (!laneBad[r]) continue;
@@ -548,7 +520,10 @@ bool scoreRange(const PackedModel& P, const float* rows, size_t begin, size_t en
     withNR(nr, [&](auto k) {
       constexpr int NR = decltype(k)::value;
       const float* y = groupMlp<NR>(P, z, a, b);
-      blockError<NR>(y, z, d, sums, featureErrors ? featureErrors + r0 * ds : nullptr, nb, lane);
+      if (featureErrors)
+        blockError<NR, true>(y, z, d, sums, featureErrors + r0 * ds, nb, lane);
+      else
+        blockError<NR, false>(y, z, d, sums, nullptr, nb, lane);
     });
     for (int g = 0; g < nr; ++g) {
       const int base = g * V;

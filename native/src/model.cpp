@@ -83,7 +83,6 @@ PackedModel packModel(const ModelSpec& spec, int width) {
     if (real) P.log1p[j] = lg ? 1 : 0;
     P.log1pLane[j] = lg ? -1 : 0;
     if (lg) P.log1pChunk[j / width] = 1;
-    if (lg) P.log1pFeatures.push_back(j);
     P.mean[j] = real ? spec.mean[j] : 0.f;
     P.invScale[j] = real ? static_cast<float>(1.0 / static_cast<double>(spec.scale[j])) : 0.f;
   }

@@ -68,7 +68,6 @@ struct PackedModel {
   int maxPad = 0;              // widest padded activation
   int blockRows = 0;           // rows per group-kernel block: tileShapeFor(width).rowVecs * width
   std::vector<uint8_t> log1p;  // per feature
-  std::vector<int> log1pFeatures;  // the features whose transform is log1p, ascending
   // Padded to featPad (padding: mean 0, invScale 0, so padded lanes standardize to 0).
   AlignedBuf mean;
   AlignedBuf invScale;              // 1 / std, rounded once to float
